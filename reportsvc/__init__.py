@@ -1,0 +1,66 @@
+"""reportsvc: background PDF reports with an operator console beside the queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import Settings, load_settings, use_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app: a flat list of init_app calls."""
+    settings = settings or load_settings()
+    use_settings(settings)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.from_mapping(_flask_config(settings))
+    app.extensions["reportsvc.settings"] = settings
+
+    from . import cli, logs, redis_client
+    from .broker import setup_broker
+    from .extensions import db, mail, migrate
+    from .tasks import context
+    from .web import init_app as init_web
+
+    logs.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    mail.init_app(app)
+    redis_client.configure(settings.redis_url)
+    setup_broker(
+        settings.redis_url,
+        retry_schedule_ms=settings.retry_delays_ms,
+        max_retries=settings.report_max_retries,
+        time_limit_ms=settings.report_time_limit_seconds * 1000,
+    )
+    context.set_app(app)
+    init_web(app)
+    cli.init_app(app)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, object]:
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": settings.sqlalchemy_options(),
+        "MAX_CONTENT_LENGTH": settings.max_content_length,
+        "MAIL_SERVER": settings.email_host or "localhost",
+        "MAIL_PORT": settings.email_port,
+        "MAIL_USERNAME": settings.email_user,
+        "MAIL_PASSWORD": settings.email_pass,
+        "MAIL_USE_TLS": settings.email_use_tls,
+        "MAIL_USE_SSL": settings.email_use_ssl,
+        "MAIL_DEFAULT_SENDER": settings.email_from,
+        "MAIL_SUPPRESS_SEND": False,
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,196 @@
+"""Settings read from the environment (seed names plus DATABASE_URL / REDIS_URL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/reportsvc"
+DEFAULT_EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service, validated once at start-up."""
+
+    database_url: str
+    redis_url: str
+    app_port: int = 3000
+    app_base_url: str = "http://localhost:3000"
+    storage_dir: Path = field(default_factory=lambda: Path("instance/reports"))
+    email_host: str | None = None
+    email_port: int = 587
+    email_user: str | None = None
+    email_pass: str | None = None
+    email_from: str = "reportsvc@localhost"
+    email_use_tls: bool = False
+    email_use_ssl: bool = False
+    email_default_to: str | None = None
+    report_time_limit_seconds: int = 300
+    report_max_retries: int = 3
+    report_lock_seconds: int = 60
+    heartbeat_interval_seconds: float = 5.0
+    max_stalled_count: int = 2
+    stall_sweep_interval_seconds: float = 5.0
+    reconcile_interval_seconds: float = 30.0
+    reconcile_grace_seconds: float = 60.0
+    retry_delays_ms: tuple[int, ...] = (2000, 4000, 8000)
+    email_max_retries: int = 5
+    fault_injection: bool = False
+    max_content_length: int = 64 * 1024
+    secret_key: str = "dev-only-change-me"
+    environment: str = "development"
+    log_format: str = "text"
+
+    def sqlalchemy_options(self) -> dict[str, object]:
+        """Engine options: small pools, pre-ping so a PostgreSQL restart heals."""
+        return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range {lo}..{hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range {lo}..{hi}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def database_url_from(env: Mapping[str, str]) -> str:
+    """DATABASE_URL, else one built from DB_*, else the embedded default."""
+    url = env.get("DATABASE_URL")
+    if url:
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        if not url.startswith("postgresql+psycopg://"):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        return url
+    if env.get("DB_HOST"):
+        port = _int(env, "DB_PORT", 5432, 1, 65535)
+        user = quote(env.get("DB_USER", "postgres"), safe="")
+        password = env.get("DB_PASSWORD")
+        auth = f"{user}:{quote(password, safe='')}" if password else user
+        name = env.get("DB_NAME", "reportsvc")
+        return f"postgresql+psycopg://{auth}@{env['DB_HOST']}:{port}/{name}"
+    return DEFAULT_EMBEDDED_DATABASE_URL
+
+
+def redis_url_from(env: Mapping[str, str]) -> str:
+    """REDIS_URL, else one built from REDIS_*, else the embedded default."""
+    url = env.get("REDIS_URL")
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must be a redis:// URL")
+        return url
+    if env.get("REDIS_HOST"):
+        port = _int(env, "REDIS_PORT", 6379, 1, 65535)
+        password = env.get("REDIS_PASSWORD")
+        auth = f":{quote(password, safe='')}@" if password else ""
+        return f"redis://{auth}{env['REDIS_HOST']}:{port}/{env.get('REDIS_DB', '0')}"
+    return DEFAULT_EMBEDDED_REDIS_URL
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raises ConfigError naming the bad variable."""
+    env = os.environ if env is None else env
+    app_port = _int(env, "APP_PORT", 3000, 1, 65535)
+    base_url = env.get("APP_BASE_URL") or f"http://localhost:{app_port}"
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"APP_BASE_URL={base_url!r} must start with http:// or https://")
+    delays_raw = env.get("REPORT_RETRY_DELAYS_MS", "2000,4000,8000")
+    try:
+        delays = tuple(int(part) for part in delays_raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"REPORT_RETRY_DELAYS_MS={delays_raw!r} must be comma-separated integers") from None
+    max_retries = _int(env, "REPORT_MAX_RETRIES", 3, 0, 20)
+    if len(delays) < max_retries:
+        raise ConfigError("REPORT_RETRY_DELAYS_MS needs one delay per retry (REPORT_MAX_RETRIES)")
+    log_format = env.get("LOG_FORMAT", "text")
+    if log_format not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT must be text or json")
+    email_from = env.get("EMAIL_FROM") or "reportsvc@localhost"
+    return Settings(
+        database_url=database_url_from(env),
+        redis_url=redis_url_from(env),
+        app_port=app_port,
+        app_base_url=base_url.rstrip("/"),
+        storage_dir=Path(env.get("STORAGE_DIR") or "instance/reports").resolve(),
+        email_host=env.get("EMAIL_HOST") or None,
+        email_port=_int(env, "EMAIL_PORT", 587, 1, 65535),
+        email_user=env.get("EMAIL_USER") or None,
+        email_pass=env.get("EMAIL_PASS") or None,
+        email_from=email_from,
+        email_use_tls=_bool(env, "EMAIL_USE_TLS", False),
+        email_use_ssl=_bool(env, "EMAIL_USE_SSL", False),
+        email_default_to=env.get("EMAIL_DEFAULT_TO") or None,
+        report_time_limit_seconds=_int(env, "REPORT_TIME_LIMIT_SECONDS", 300, 1, 86400),
+        report_max_retries=max_retries,
+        report_lock_seconds=_int(env, "REPORT_LOCK_SECONDS", 60, 1, 86400),
+        heartbeat_interval_seconds=_float(env, "HEARTBEAT_INTERVAL_SECONDS", 5.0, 0.1, 3600),
+        max_stalled_count=_int(env, "MAX_STALLED_COUNT", 2, 0, 100),
+        stall_sweep_interval_seconds=_float(env, "STALL_SWEEP_INTERVAL_SECONDS", 5.0, 0.1, 3600),
+        reconcile_interval_seconds=_float(env, "RECONCILE_INTERVAL_SECONDS", 30.0, 0.1, 86400),
+        reconcile_grace_seconds=_float(env, "RECONCILE_GRACE_SECONDS", 60.0, 0, 86400),
+        retry_delays_ms=delays,
+        email_max_retries=_int(env, "EMAIL_MAX_RETRIES", 5, 0, 50),
+        fault_injection=_bool(env, "REPORTSVC_FAULT_INJECTION", False),
+        max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, 1024, 100 * 1024 * 1024),
+        secret_key=env.get("SECRET_KEY") or "dev-only-change-me",
+        environment=env.get("REPORTSVC_ENV", "development"),
+        log_format=log_format,
+    )
+
+
+_active: Settings | None = None
+
+
+def use_settings(settings: Settings) -> None:
+    """Make settings the process-wide active ones (create_app calls this)."""
+    global _active
+    _active = settings
+
+
+def get_settings() -> Settings:
+    """The active settings, loaded from the environment on first use."""
+    global _active
+    if _active is None:
+        _active = load_settings()
+    return _active

@@ -1,0 +1,89 @@
+"""Ties a report to the Dramatiq message that carries it.
+
+Sits above `lifecycle` (status) and `queues` (Redis internals) and calls
+each: commit the row first, then send (outbox pattern: a failed send leaves
+the row PENDING for the reconciler to deliver later).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from . import lifecycle
+from .models import ReportRequest
+
+log = logging.getLogger("reportsvc.jobs")
+
+
+def send_generate(report_id: uuid.UUID) -> str | None:
+    """Enqueue the report's generate message and record its id; None when Redis refused it."""
+    from .tasks import generate_report  # imported late: the broker must be set up first
+
+    try:
+        message = generate_report.send(str(report_id))
+    except Exception as exc:  # Redis down: the reconciler delivers it later
+        log.warning("Job %s could not be enqueued (%s); the reconciler will deliver it", report_id, exc)
+        lifecycle.note(report_id, "enqueue_failed", "message could not be sent; will be re-sent by the reconciler",
+                       {"error": str(exc)[:500]})
+        return None
+    lifecycle.record_message(report_id, message.message_id)
+    log.info("Job %s enqueued as message %s", report_id, message.message_id)
+    return message.message_id
+
+
+def submit(
+    *,
+    report_type: str,
+    title: str | None,
+    params: dict[str, Any],
+    notify_email: str | None,
+    requested_by: str | None,
+) -> ReportRequest:
+    """Create a PENDING report, then enqueue it."""
+    report = lifecycle.create(
+        report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by
+    )
+    message_id = send_generate(report.id)
+    if message_id is not None:
+        report.message_id = message_id
+    return report
+
+
+def cancel(report_id: uuid.UUID, *, actor: str | None) -> lifecycle.Outcome:
+    """Cancel a PENDING report and drop its message from the waiting/delayed lists if still there."""
+    outcome = lifecycle.cancel(report_id, actor=actor)
+    if outcome.ok:
+        message_id = _message_id(report_id)
+        if message_id:
+            try:
+                from .queues import actions as queue_actions
+                from .redis_client import get_redis
+
+                removed = queue_actions.remove_pending(get_redis(), "reports", message_id)
+            except Exception as exc:
+                # The worker skips a CANCELLED report anyway; removal is housekeeping.
+                log.warning("Job %s cancelled; could not remove message %s: %s", report_id, message_id, exc)
+            else:
+                if removed:
+                    log.info("Job %s cancelled; message %s removed from the queue", report_id, message_id)
+    return outcome
+
+
+def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry") -> lifecycle.Outcome:
+    """FAILED -> PENDING, then enqueue a fresh message."""
+    outcome = lifecycle.retry(report_id, actor=actor, reason=reason)
+    if outcome.ok:
+        send_generate(report_id)
+    return outcome
+
+
+def _message_id(report_id: uuid.UUID) -> str | None:
+    from sqlalchemy import select
+
+    from .extensions import db
+
+    value = db.session.execute(select(ReportRequest.message_id).where(ReportRequest.id == report_id)).scalar()
+    db.session.rollback()
+    return value

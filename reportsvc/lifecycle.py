@@ -1,0 +1,414 @@
+"""The report state machine: the only code that writes `report_requests.status`.
+
+Every transition is one conditional UPDATE ... WHERE status = :expected
+(plus `run_id = :run_id` for a worker's writes) ... RETURNING, and the
+matching `report_events` row is inserted in the same transaction. Zero rows
+back means someone else won the race: callers get None/False, never an
+exception, and the row is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import ReportEvent, ReportRequest
+
+log = logging.getLogger("reportsvc.lifecycle")
+
+R = ReportRequest.__table__
+E = ReportEvent.__table__
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a report: the fencing token plus what the worker needs to run it."""
+
+    report_id: uuid.UUID
+    run_id: uuid.UUID
+    attempts: int
+    report_type: str
+    title: str | None
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of an operator-facing transition: did it happen, and the status now."""
+
+    ok: bool
+    status: str | None  # None when the report does not exist
+
+
+def _session() -> Session:
+    return db.session
+
+
+def _event(
+    session: Session,
+    report_id: uuid.UUID,
+    kind: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    message: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.execute(
+        insert(E).values(
+            report_id=report_id,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            message=message,
+            detail=detail or {},
+        )
+    )
+
+
+def _transition(
+    report_id: uuid.UUID,
+    from_status: str,
+    to_status: str,
+    values: dict[str, Any],
+    *,
+    run_id: uuid.UUID | None = None,
+    extra_where: Any = None,
+    kind: str = "status",
+    message: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Any:
+    """One conditional UPDATE plus its event, committed together; the new row or None."""
+    session = _session()
+    conditions = [R.c.id == report_id, R.c.status == from_status]
+    if run_id is not None:
+        conditions.append(R.c.run_id == run_id)
+    if extra_where is not None:
+        conditions.append(extra_where)
+    stmt = (
+        update(R)
+        .where(and_(*conditions))
+        .values(status=to_status, updated_at=func.now(), **values)
+        .returning(R)
+    )
+    try:
+        row = session.execute(stmt).one_or_none()
+        if row is None:
+            session.rollback()
+            return None
+        _event(
+            session,
+            report_id,
+            kind,
+            from_status=from_status,
+            to_status=to_status,
+            message=message,
+            detail=detail,
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s %s -> %s%s", report_id, from_status, to_status, f" ({message})" if message else "")
+    return row
+
+
+def create(
+    *,
+    report_type: str,
+    title: str | None,
+    params: dict[str, Any],
+    notify_email: str | None,
+    requested_by: str | None,
+) -> ReportRequest:
+    """Insert a PENDING report and its 'created' event; the caller sends the message after commit."""
+    session = _session()
+    report = ReportRequest(
+        id=uuid.uuid4(),
+        status="PENDING",
+        progress=0,
+        progress_message="Queued",
+        report_type=report_type,
+        title=title,
+        params=params,
+        notify_email=notify_email,
+        requested_by=requested_by,
+    )
+    session.add(report)
+    session.flush()
+    _event(session, report.id, "created", to_status="PENDING", message="Report requested",
+           detail={"report_type": report_type, "requested_by": requested_by})
+    session.commit()
+    return report
+
+
+def record_message(report_id: uuid.UUID, message_id: str) -> None:
+    """Remember the Dramatiq message id that currently carries the report."""
+    session = _session()
+    session.execute(update(R).where(R.c.id == report_id).values(message_id=message_id))
+    session.commit()
+
+
+def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:
+    """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING."""
+    run_id = uuid.uuid4()
+    row = _transition(
+        report_id,
+        "PENDING",
+        "RUNNING",
+        {
+            "run_id": run_id,
+            "worker": worker,
+            "attempts": R.c.attempts + 1,
+            "heartbeat_at": func.now(),
+            "started_at": func.now(),
+            "finished_at": None,
+            "progress": 0,
+            "progress_message": "Starting",
+            "error_message": None,
+            "message_id": func.coalesce(message_id, R.c.message_id),
+        },
+        kind="claimed",
+        message=f"attempt started on {worker}",
+        detail={"worker": worker, "run_id": str(run_id), "message_id": message_id},
+    )
+    if row is None:
+        return None
+    return Claim(
+        report_id=report_id,
+        run_id=run_id,
+        attempts=row.attempts,
+        report_type=row.report_type,
+        title=row.title,
+        params=dict(row.params or {}),
+    )
+
+
+def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
+    """Refresh the claim's heartbeat; False means the claim was lost (fenced out)."""
+    session = _session()
+    try:
+        result = session.execute(
+            update(R)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
+            .values(heartbeat_at=func.now())
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> bool:
+    """Record progress (and heartbeat) under the claim; False means fenced out."""
+    session = _session()
+    try:
+        result = session.execute(
+            update(R)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
+            .values(
+                progress=max(0, min(100, int(percent))),
+                progress_message=message[:500],
+                heartbeat_at=func.now(),
+                updated_at=func.now(),
+            )
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(
+    report_id: uuid.UUID, run_id: uuid.UUID, *, publish: Callable[[], tuple[str, int]]
+) -> bool:
+    """RUNNING -> READY under the claim, publishing the file while the row is locked.
+
+    `publish` (which renames the finished PDF into place and returns its key and
+    size) runs only while this claim holds the row lock, so a sweeper that
+    takes the report away either waits for us or has already fenced us out:
+    a stale worker can never overwrite the final file. False means fenced out.
+    """
+    session = _session()
+    try:
+        held = session.execute(
+            select(R.c.id)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if held is None:
+            session.rollback()
+            return False
+        file_path, file_size = publish()
+        session.execute(
+            update(R)
+            .where(R.c.id == report_id)
+            .values(
+                status="READY",
+                progress=100,
+                progress_message="Completed",
+                file_path=file_path,
+                file_size=file_size,
+                finished_at=func.now(),
+                heartbeat_at=func.now(),
+                updated_at=func.now(),
+                error_message=None,
+            )
+        )
+        _event(session, report_id, "completed", from_status="RUNNING", to_status="READY",
+               message="report ready", detail={"file_size": file_size, "run_id": str(run_id)})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s RUNNING -> READY", report_id)
+    return True
+
+
+def fail_attempt(
+    report_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    error: str,
+    traceback_text: str | None,
+    retry_in_ms: int | None,
+) -> str | None:
+    """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out."""
+    error = error[:2000]
+    detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
+    if retry_in_ms is not None:
+        note = f"retrying in {retry_in_ms / 1000:g} s"
+        row = _transition(
+            report_id,
+            "RUNNING",
+            "PENDING",
+            {
+                "progress_message": f"Attempt failed: {error[:200]}; {note}",
+                "error_message": error,
+                "run_id": None,
+                "worker": None,
+            },
+            run_id=run_id,
+            kind="attempt_failed",
+            message=note,
+            detail=detail,
+        )
+        return None if row is None else "PENDING"
+    row = _transition(
+        report_id,
+        "RUNNING",
+        "FAILED",
+        {
+            "progress_message": "Failed",
+            "error_message": error,
+            "finished_at": func.now(),
+            "run_id": None,
+        },
+        run_id=run_id,
+        kind="attempt_failed",
+        message="retries exhausted",
+        detail=detail,
+    )
+    return None if row is None else "FAILED"
+
+
+def cancel(report_id: uuid.UUID, *, actor: str | None) -> Outcome:
+    """PENDING -> CANCELLED; repeating it on a CANCELLED report is a success that changes nothing."""
+    row = _transition(
+        report_id,
+        "PENDING",
+        "CANCELLED",
+        {"progress_message": "Cancelled", "finished_at": func.now()},
+        kind="cancelled",
+        message=f"cancelled by {actor or 'unknown'}",
+        detail={"actor": actor},
+    )
+    if row is not None:
+        return Outcome(True, "CANCELLED")
+    status = current_status(report_id)
+    return Outcome(status == "CANCELLED", status)
+
+
+def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry") -> Outcome:
+    """FAILED -> PENDING for another full set of attempts; the caller sends a new message."""
+    row = _transition(
+        report_id,
+        "FAILED",
+        "PENDING",
+        {
+            "progress": 0,
+            "progress_message": "Queued (retry)",
+            "error_message": None,
+            "finished_at": None,
+            "stall_count": 0,
+            "run_id": None,
+            "worker": None,
+        },
+        kind="retried",
+        message=f"{reason} by {actor or 'unknown'}",
+        detail={"actor": actor, "reason": reason},
+    )
+    if row is not None:
+        return Outcome(True, "PENDING")
+    return Outcome(False, current_status(report_id))
+
+
+def release_stalled(
+    report_id: uuid.UUID, run_id: uuid.UUID, *, max_stalled: int, idle_seconds: float
+) -> str | None:
+    """A RUNNING report whose heartbeat went stale: back to PENDING, or FAILED past the limit."""
+    session = _session()
+    current = session.execute(
+        select(R.c.stall_count).where(R.c.id == report_id, R.c.run_id == run_id, R.c.status == "RUNNING")
+    ).scalar_one_or_none()
+    session.rollback()
+    if current is None:
+        return None
+    stalls = current + 1
+    detail = {"run_id": str(run_id), "idle_seconds": round(idle_seconds, 1), "stall": stalls}
+    if stalls > max_stalled:
+        text = f"stalled {stalls} times (worker lost)"
+        row = _transition(
+            report_id, "RUNNING", "FAILED",
+            {"stall_count": stalls, "error_message": text, "progress_message": "Failed",
+             "finished_at": func.now(), "run_id": None},
+            run_id=run_id, kind="stalled", message=text, detail=detail,
+        )
+        return None if row is None else "FAILED"
+    row = _transition(
+        report_id, "RUNNING", "PENDING",
+        {"stall_count": stalls, "progress_message": f"Stalled (no heartbeat for {idle_seconds:.0f} s); requeued",
+         "run_id": None, "worker": None},
+        run_id=run_id, kind="stalled",
+        message=f"no heartbeat for {idle_seconds:.0f} s, stall {stalls}/{max_stalled}, moved back to waiting",
+        detail=detail,
+    )
+    return None if row is None else "PENDING"
+
+
+def note(report_id: uuid.UUID, kind: str, message: str, detail: dict[str, Any] | None = None) -> None:
+    """Append a timeline entry that changes no state (emails, requeues, skips)."""
+    session = _session()
+    try:
+        _event(session, report_id, kind, message=message, detail=detail)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def current_status(report_id: uuid.UUID) -> str | None:
+    """The report's status now, or None if it does not exist."""
+    session = _session()
+    status = session.execute(select(R.c.status).where(R.c.id == report_id)).scalar_one_or_none()
+    session.rollback()
+    return status

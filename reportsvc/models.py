@@ -1,0 +1,187 @@
+"""Typed SQLAlchemy 2 models: the system of record (DESIGN section 2)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+STATUSES = ("PENDING", "RUNNING", "READY", "FAILED", "CANCELLED")
+ACTIVE_STATUSES = ("PENDING", "RUNNING")
+
+
+class ReportRequest(db.Model):  # type: ignore[name-defined]
+    """One requested report: its state, progress, claim and output file."""
+
+    __tablename__ = "report_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('PENDING','RUNNING','READY','FAILED','CANCELLED')",
+            name="report_requests_status_check",
+        ),
+        CheckConstraint("progress >= 0 AND progress <= 100", name="report_requests_progress_check"),
+        # Keyset pagination newest-first, optionally within one status.
+        Index("ix_report_requests_created_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_report_requests_status_created_id", "status", text("created_at DESC"), text("id DESC")),
+        # The stall sweep scans only live claims.
+        Index(
+            "ix_report_requests_running_heartbeat",
+            "heartbeat_at",
+            postgresql_where=text("status = 'RUNNING'"),
+        ),
+        Index(
+            "ix_report_requests_pending_created",
+            "created_at",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        Index("ix_report_requests_finished_at", "finished_at"),
+        Index(
+            "ix_report_requests_title_lower",
+            text("lower(title) text_pattern_ops"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="PENDING", server_default="PENDING")
+    progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    progress_message: Mapped[str | None] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    report_type: Mapped[str] = mapped_column(
+        String(64), nullable=False, default="operations", server_default="operations"
+    )
+    title: Mapped[str | None] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    notify_email: Mapped[str | None] = mapped_column(String(320))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    stall_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    requested_by: Mapped[str | None] = mapped_column(String(255))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Full JSON-ready record for the API."""
+        return {
+            "id": str(self.id),
+            "status": self.status,
+            "progress": self.progress,
+            "progress_message": self.progress_message,
+            "error_message": self.error_message,
+            "report_type": self.report_type,
+            "title": self.title,
+            "params": self.params,
+            "notify_email": self.notify_email,
+            "attempts": self.attempts,
+            "stall_count": self.stall_count,
+            "message_id": self.message_id,
+            "worker": self.worker,
+            "file_size": self.file_size,
+            "requested_by": self.requested_by,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "heartbeat_at": _iso(self.heartbeat_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "download_url": f"/reports/{self.id}/download" if self.status == "READY" else None,
+        }
+
+    def status_dict(self) -> dict[str, Any]:
+        """The small polling view served by GET /reports/<id>/status."""
+        return {
+            "id": str(self.id),
+            "status": self.status,
+            "progress": self.progress,
+            "progress_message": self.progress_message,
+            "error_message": self.error_message,
+            "attempts": self.attempts,
+            "updated_at": _iso(self.updated_at),
+            "download_url": f"/reports/{self.id}/download" if self.status == "READY" else None,
+        }
+
+
+class ReportEvent(db.Model):  # type: ignore[name-defined]
+    """Append-only timeline entry of one report."""
+
+    __tablename__ = "report_events"
+    __table_args__ = (Index("ix_report_events_report_id_id", "report_id", "id"),
+                      Index("ix_report_events_kind_created", "kind", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("report_requests.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready timeline entry."""
+        return {
+            "id": self.id,
+            "created_at": _iso(self.created_at),
+            "kind": self.kind,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "message": self.message,
+            "detail": self.detail,
+        }
+
+
+class AuditLog(db.Model):  # type: ignore[name-defined]
+    """One operator action: who, what, on what, and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created_id", text("created_at DESC"), text("id DESC")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,97 @@
+"""Read-only introspection and operator actions over Dramatiq's Redis broker keys.
+
+Pinned to Dramatiq 2.2 (``dramatiq/brokers/redis.py`` + ``redis/dispatch.lua``): the key
+layout, which end of the list runs next (``RPUSH`` to enqueue, ``LPOP`` to fetch), the ack
+sets per ``(worker, queue)`` and the dead-worker maintenance are copied from that version.
+This package is the only code in reportsvc that reads those keys. It imports neither Flask
+nor SQLAlchemy and knows messages, not reports; code that ties a message to its report sits
+above it. Every read is O(page); every mutation is one Lua script that first checks the
+entry is still where the caller saw it.
+
+A note on ids: Dramatiq keys every Redis entry by ``options["redis_message_id"]`` (a fresh
+uuid per enqueue, so a retried message gets a new one), not by the ``message_id`` that a
+report row stores. Functions here take that Redis entry id (``redis_id``);
+``MessageView.message_id`` is Dramatiq's own id.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dramatiq
+
+from .actions import (
+    BatchResult,
+    DeadFilter,
+    count_dead_matching,
+    delete_dead,
+    delete_dead_batch,
+    promote_delayed,
+    release_dead_worker,
+    release_held,
+    requeue_dead,
+    requeue_dead_batch,
+)
+from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
+from .listing import Location, Page, get_message, iter_live_messages, list_messages, locate_message
+from .messages import REPORT_ACTORS, MessageView, decode_message
+from .stats import QueueStats, all_queue_stats, discover_queues, queue_stats
+from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, WorkerInfo, is_worker_alive, list_workers
+
+#: The Dramatiq release line whose Redis layout this package reproduces.
+SUPPORTED_DRAMATIQ = (2, 2)
+
+
+def _check_dramatiq_version(version: str) -> bool:
+    """Warn (once, at import) when the installed Dramatiq is not the release line this code reads."""
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts != SUPPORTED_DRAMATIQ:
+        warnings.warn(
+            f"reportsvc.queues reads Dramatiq {SUPPORTED_DRAMATIQ[0]}.{SUPPORTED_DRAMATIQ[1]}'s Redis key layout "
+            f"but Dramatiq {version} is installed; re-check dramatiq/brokers/redis/dispatch.lua "
+            "before trusting queue counts or operator actions.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    return True
+
+
+DRAMATIQ_VERSION_OK = _check_dramatiq_version(dramatiq.__version__)
+
+__all__ = [
+    "BatchResult",
+    "DEFAULT_HEARTBEAT_TIMEOUT_MS",
+    "DEFAULT_NAMESPACE",
+    "DRAMATIQ_VERSION_OK",
+    "DeadFilter",
+    "Location",
+    "MessageView",
+    "Page",
+    "QueueKeys",
+    "QueueStats",
+    "REPORT_ACTORS",
+    "SUPPORTED_DRAMATIQ",
+    "WorkerInfo",
+    "all_queue_stats",
+    "canonical_queue",
+    "count_dead_matching",
+    "dead_queue_name",
+    "decode_message",
+    "delay_queue_name",
+    "delete_dead",
+    "delete_dead_batch",
+    "discover_queues",
+    "get_message",
+    "is_worker_alive",
+    "iter_live_messages",
+    "list_messages",
+    "list_workers",
+    "locate_message",
+    "promote_delayed",
+    "queue_stats",
+    "release_dead_worker",
+    "release_held",
+    "requeue_dead",
+    "requeue_dead_batch",
+]

@@ -1,0 +1,207 @@
+"""The generate_report actor: claim, run the phases, publish the PDF, finish.
+
+The actor is thin: Dramatiq concerns (retries, time limit, message id) stay
+here, state changes go through `lifecycle`, content comes from `reports`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from .. import lifecycle, reports
+from ..broker import REPORTS_QUEUE, ExactRetries
+from ..config import get_settings
+from ..storage import LocalStorage, report_key
+from . import context
+from .simulate import SimulatedFailure, Simulation
+
+log = logging.getLogger("reportsvc.worker")
+
+PHASES = (
+    (0, 30, "Fetching data"),
+    (30, 60, "Processing"),
+    (60, 90, "Rendering PDF"),
+    (90, 99, "Saving"),
+)
+
+
+class ClaimLost(Exception):
+    """This worker's claim was taken away (stall sweep, cancel): stop without writing."""
+
+
+class Heartbeat(threading.Thread):
+    """Keeps the claim's heartbeat fresh while the report renders; notices a lost claim."""
+
+    def __init__(self, report_id: uuid.UUID, run_id: uuid.UUID, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{report_id}", daemon=True)
+        self.report_id, self.run_id, self.interval = report_id, run_id, interval
+        self.stop_event = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        """Beat every interval until stopped; a database hiccup is retried on the next beat."""
+        app = context.get_app()
+        while not self.stop_event.wait(self.interval):
+            try:
+                with app.app_context():
+                    if not lifecycle.heartbeat(self.report_id, self.run_id):
+                        self.lost.set()
+                        return
+            except Exception as exc:
+                log.warning("Job %s heartbeat failed: %s", self.report_id, exc)
+
+    def stop(self) -> None:
+        """Stop beating and wait for the thread."""
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+class Run:
+    """One attempt at one report under one claim."""
+
+    def __init__(self, claim: lifecycle.Claim, simulation: Simulation, heartbeat: Heartbeat) -> None:
+        self.claim = claim
+        self.simulation = simulation
+        self.heartbeat = heartbeat
+        self.tag = f"Job {claim.report_id}"
+
+    def phase(self, index: int, work: Callable[[], Any]) -> Any:
+        """Run one phase: report progress at its start, spend simulated time, do the work."""
+        start, end, label = PHASES[index]
+        log.info("%s [Phase %d/%d] %s", self.tag, index + 1, len(PHASES), label)
+        self.set_progress(start, label)
+        self.simulation.spend(index, len(PHASES), lambda frac: self.set_progress(
+            start + int((end - start) * frac), label))
+        return work()
+
+    def set_progress(self, percent: int, message: str) -> None:
+        """Write progress under the claim; raise ClaimLost when fenced out."""
+        if self.heartbeat.lost.is_set() or not lifecycle.progress(
+            self.claim.report_id, self.claim.run_id, percent, message
+        ):
+            raise ClaimLost(self.claim.report_id)
+
+    def execute(self) -> None:
+        """Gather, render and publish the report."""
+        claim = self.claim
+        report_type = reports.get(claim.report_type)
+        params = {k: v for k, v in claim.params.items() if k != "simulate"}
+        source = _source_for(report_type.name)
+
+        self.simulation.maybe_fail(claim.attempts)
+        data = self.phase(0, lambda: report_type.gather(source, report_type.params_model.model_validate(params),
+                                                        title=claim.title))
+        self.phase(1, lambda: None)
+        pdf = self.phase(2, lambda: report_type.render(data))
+        self.phase(3, lambda: None)
+        self.simulation.maybe_hang()
+
+        storage = LocalStorage(get_settings().storage_dir)
+        key = report_key(claim.report_id)
+
+        def publish() -> tuple[str, int]:
+            return key, storage.save(key, pdf)
+
+        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish):
+            raise ClaimLost(claim.report_id)
+
+
+def _source_for(report_type: str) -> Any:
+    from ..report_sources import source_for
+
+    return source_for(report_type)
+
+
+def _retry_delay_ms(message: dramatiq.Message) -> int | None:
+    """The delay of the retry that will follow this failure, or None when this was the last try."""
+    broker = dramatiq.get_broker()
+    actor = broker.get_actor(message.actor_name)
+    retries_done = message.options.get("retries", 0)
+    max_retries = message.options.get("max_retries", actor.options.get("max_retries", 0))
+    if retries_done >= max_retries:
+        return None
+    for middleware in broker.middleware:
+        if isinstance(middleware, ExactRetries):
+            return middleware.delay_for(retries_done)
+    return None
+
+
+def process(report_id_text: str) -> None:
+    """Run one delivery of a generate message (the body of the actor)."""
+    try:
+        report_id = uuid.UUID(report_id_text)
+    except ValueError:
+        log.error("Dropping message with malformed report id %r", report_id_text)
+        return
+    message = CurrentMessage.get_current_message()
+    message_id = message.message_id if message else None
+    settings = get_settings()
+    claim = lifecycle.claim(report_id, worker=context.worker_id(), message_id=message_id)
+    if claim is None:
+        status = lifecycle.current_status(report_id)
+        log.info("Job %s skipped: status is %s, nothing to do (message %s)", report_id, status, message_id)
+        return
+    log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts, message_id)
+    simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
+    heartbeat = Heartbeat(report_id, claim.run_id, settings.heartbeat_interval_seconds)
+    heartbeat.start()
+    started = time.monotonic()
+    try:
+        Run(claim, simulation, heartbeat).execute()
+    except ClaimLost:
+        log.warning("Job %s claim lost (run %s); stopping without writing", report_id, claim.run_id)
+        return
+    except (Exception, TimeLimitExceeded) as exc:
+        error = _describe(exc, settings.report_time_limit_seconds)
+        retry_in = _retry_delay_ms(message) if message else None
+        outcome = lifecycle.fail_attempt(
+            report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in
+        )
+        if outcome is None:
+            log.warning("Job %s attempt failed after its claim was lost; not retrying", report_id)
+            return
+        log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error)
+        raise
+    finally:
+        heartbeat.stop()
+    log.info("Job %s completed in %.2f s", report_id, time.monotonic() - started)
+    _queue_email(report_id)
+
+
+def _describe(exc: BaseException, time_limit: int) -> str:
+    if isinstance(exc, TimeLimitExceeded):
+        return f"time limit exceeded ({time_limit} s)"
+    if isinstance(exc, SimulatedFailure):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _queue_email(report_id: uuid.UUID) -> None:
+    from .notify import send_report_email
+
+    try:
+        send_report_email.send(str(report_id))
+    except Exception as exc:
+        log.warning("Job %s email could not be queued: %s", report_id, exc)
+        lifecycle.note(report_id, "email_failed", "notification could not be queued", {"error": str(exc)[:500]})
+
+
+@dramatiq.actor(
+    queue_name=REPORTS_QUEUE,
+    max_retries=get_settings().report_max_retries,
+    time_limit=get_settings().report_time_limit_seconds * 1000,
+)
+def generate_report(report_id: str) -> None:
+    """Render one report (message body: the report id only)."""
+    with context.get_app().app_context():
+        process(report_id)

@@ -1,0 +1,134 @@
+"""The JSON API for reports (DESIGN section 6)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+
+from .. import jobs, queries
+from ..storage import LocalStorage, StorageError
+from .auth import current_actor
+from .errors import ApiError
+from .schemas import InputError, validate_create
+
+bp = Blueprint("api", __name__)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    return current_app.extensions["reportsvc.settings"]
+
+
+def _report_id(raw: str) -> uuid.UUID:
+    report_id = queries.parse_report_id(raw)
+    if report_id is None:
+        raise ApiError(400, "invalid_id", f"{raw[:64]!r} is not a valid report id (expected a UUID)")
+    return report_id
+
+
+def _load(raw: str):  # type: ignore[no-untyped-def]
+    report = queries.get_report(_report_id(raw))
+    if report is None:
+        raise ApiError(404, "not_found", "no report with that id")
+    return report
+
+
+def read_json_body() -> Any:
+    """The request's JSON object, None for an empty body; 415/400 for anything else."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        return request.get_json(force=True)
+    except Exception:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+
+
+@bp.post("/reports")
+def create_report() -> Response:
+    """Queue a new report; 202 with its id and Location."""
+    try:
+        fields = validate_create(read_json_body(), fault_injection=_settings().fault_injection)
+    except InputError as exc:
+        raise ApiError(422, "invalid_input", str(exc), details=exc.errors) from None
+    report = jobs.submit(requested_by=current_actor(), **fields)
+    response = jsonify({"id": str(report.id), "status": "PENDING", "message": "Report generation started"})
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_report", report_id=str(report.id))
+    return response
+
+
+@bp.get("/reports")
+def list_reports() -> Response:
+    """Newest-first keyset page with optional status / q filters."""
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise ApiError(400, "invalid_filter", "limit must be a whole number") from None
+    try:
+        page = queries.list_reports(
+            status=request.args.get("status") or None,
+            q=request.args.get("q") or None,
+            limit=limit,
+            cursor=request.args.get("cursor") or None,
+        )
+    except queries.QueryError as exc:
+        raise ApiError(400, "invalid_filter", str(exc), details=[{"field": exc.field, "message": str(exc)}]) from None
+    return jsonify({"items": [r.to_dict() for r in page.items], "next_cursor": page.next_cursor})
+
+
+@bp.get("/reports/<report_id>")
+def get_report(report_id: str) -> Response:
+    """The full record, with its timeline."""
+    report = _load(report_id)
+    body = report.to_dict()
+    body["events"] = [e.to_dict() for e in queries.events(report.id)]
+    return jsonify(body)
+
+
+@bp.get("/reports/<report_id>/status")
+def report_status(report_id: str) -> Response:
+    """The small record a client polls."""
+    return jsonify(_load(report_id).status_dict())
+
+
+@bp.get("/reports/<report_id>/download")
+def download(report_id: str) -> Response:
+    """The PDF of a READY report."""
+    report = _load(report_id)
+    if report.status != "READY" or not report.file_path:
+        raise ApiError(409, "not_ready", f"report is {report.status}; only READY reports can be downloaded")
+    storage = LocalStorage(_settings().storage_dir)
+    try:
+        path = storage.local_path(report.file_path)
+    except StorageError:
+        raise ApiError(404, "file_missing", "the report's file is not available") from None
+    if path is None or not path.is_file():
+        raise ApiError(404, "file_missing", "the report's file is not available")
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=f"report-{report.id}.pdf", max_age=0)
+
+
+@bp.delete("/reports/<report_id>")
+def cancel(report_id: str) -> Response:
+    """Cancel a PENDING report (repeat is 200)."""
+    report = _load(report_id)
+    outcome = jobs.cancel(report.id, actor=current_actor())
+    if not outcome.ok:
+        raise ApiError(409, "conflict", f"report is {outcome.status}; only PENDING reports can be cancelled")
+    return jsonify({"id": str(report.id), "status": "CANCELLED"})
+
+
+@bp.post("/reports/<report_id>/retry")
+def retry(report_id: str) -> Response:
+    """Retry a FAILED report."""
+    report = _load(report_id)
+    outcome = jobs.retry(report.id, actor=current_actor())
+    if not outcome.ok:
+        raise ApiError(409, "conflict", f"report is {outcome.status}; only FAILED reports can be retried")
+    response = jsonify({"id": str(report.id), "status": "PENDING"})
+    response.status_code = 202
+    return response

@@ -1,0 +1,45 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from ..extensions import db
+from ..redis_client import get_redis
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process is up."""
+    return jsonify({"status": "ok"})
+
+
+def dependency_status() -> dict[str, str]:
+    """'ok' or the error for PostgreSQL and Redis."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        checks["database"] = "ok"
+    except Exception as exc:
+        db.session.rollback()
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"down: {type(exc).__name__}"
+    return checks
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """200 when PostgreSQL and Redis answer, 503 naming what is down."""
+    checks = dependency_status()
+    down = [name for name, state in checks.items() if state != "ok"]
+    response = jsonify({"status": "ok" if not down else "unavailable", "checks": checks, "down": down})
+    response.status_code = 200 if not down else 503
+    return response

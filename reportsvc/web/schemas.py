@@ -1,0 +1,115 @@
+"""Input models for the JSON API (pydantic), with field-naming error details."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .. import reports
+
+EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+
+
+def _no_control_chars(value: str) -> str:
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class Simulate(BaseModel):
+    """Fault injection asked for by a report (REPORTSVC_FAULT_INJECTION=1 only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    fail_times: int = Field(0, ge=0, le=100)
+    sleep_seconds: float = Field(0.0, ge=0, le=3600)
+    hang: bool = False
+
+
+class CreateReport(BaseModel):
+    """Body of POST /reports; every field optional."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    report_type: str = Field("operations", min_length=1, max_length=64)
+    title: str | None = Field(None, max_length=200)
+    notify_email: str | None = Field(None, max_length=254)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return _no_control_chars(value)
+
+    @field_validator("notify_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not EMAIL.match(value):
+            raise ValueError("is not a valid email address")
+        return value
+
+
+class InputError(ValueError):
+    """Validation failed; `errors` lists {field, message}."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten a pydantic error into [{field, message}] with dotted field paths."""
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"]) or "body"
+        out.append({"field": f"{prefix}{path}", "message": err["msg"]})
+    return out
+
+
+def validate_create(raw: Any, *, fault_injection: bool) -> dict[str, Any]:
+    """Validate a create request: the envelope, the report type's params and any simulate block."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError([{"field": "body", "message": "must be a JSON object"}])
+    try:
+        body = CreateReport.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(pydantic_errors(exc)) from None
+    params = dict(body.params)
+    simulate_raw = params.pop("simulate", None)
+    errors: list[dict[str, str]] = []
+    simulate: dict[str, Any] | None = None
+    if simulate_raw is not None:
+        if not fault_injection:
+            errors.append({"field": "params.simulate",
+                           "message": "fault injection is disabled (set REPORTSVC_FAULT_INJECTION=1)"})
+        else:
+            try:
+                simulate = Simulate.model_validate(simulate_raw).model_dump()
+            except ValidationError as exc:
+                errors.extend(pydantic_errors(exc, "params.simulate."))
+    try:
+        clean_params = reports.validate_params(body.report_type, params)
+    except reports.UnknownReportType:
+        errors.append({"field": "report_type",
+                       "message": f"unknown report type; known types: {', '.join(reports.names())}"})
+        clean_params = {}
+    except reports.ParamsError as exc:
+        errors.extend(exc.errors)
+        clean_params = {}
+    if errors:
+        raise InputError(errors)
+    if simulate is not None:
+        clean_params["simulate"] = simulate
+    return {
+        "report_type": body.report_type,
+        "title": body.title,
+        "notify_email": body.notify_email,
+        "params": clean_params,
+    }
