@@ -12,6 +12,7 @@ from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     CurrentMessage,
+    Middleware,
     Pipelines,
     Retries,
     ShutdownNotifications,
@@ -53,6 +54,29 @@ class ExactRetries(Retries):
         return super().after_process_message(broker, message, result=result, exception=exception)
 
 
+MESSAGE_INDEX_PREFIX = "reportsvc:msgindex:"
+MESSAGE_INDEX_TTL_MS = 8 * 86_400_000  # outlives Dramatiq's 7-day dead-letter TTL
+
+
+class MessageIndex(Middleware):
+    """Remembers where each Dramatiq message id currently lives in Redis.
+
+    Redis keys a message by `options.redis_message_id`, which Dramatiq renews
+    on every enqueue (each retry, each delayed message coming due), while a
+    report keeps its stable `message_id`. One SET per enqueue lets the queue
+    module find a report's live message without scanning.
+    """
+
+    def after_enqueue(self, broker, message, delay):  # type: ignore[no-untyped-def]
+        """Point the message id at its queue and current Redis id."""
+        redis_id = message.options.get("redis_message_id")
+        if redis_id is None or not isinstance(broker, RedisBroker):
+            return
+        broker.client.set(
+            MESSAGE_INDEX_PREFIX + message.message_id, f"{message.queue_name}|{redis_id}", px=MESSAGE_INDEX_TTL_MS
+        )
+
+
 def build_broker(
     redis_url: str,
     *,
@@ -69,6 +93,7 @@ def build_broker(
         Pipelines(),
         ExactRetries(schedule_ms=retry_schedule_ms, max_retries=max_retries),
         CurrentMessage(),
+        MessageIndex(),
     ]
     return RedisBroker(url=redis_url, namespace=NAMESPACE, middleware=middleware)
 
@@ -83,6 +108,13 @@ def setup_broker(
     """Build the broker and make it Dramatiq's global broker (idempotent per URL)."""
     current = _current_broker()
     if isinstance(current, RedisBroker) and getattr(current, "_reportsvc_url", None) == redis_url:
+        # Same Redis: keep the connection pool and declared actors, apply the new policy.
+        for middleware in current.middleware:
+            if isinstance(middleware, ExactRetries):
+                middleware.schedule_ms = retry_schedule_ms or (1000,)
+                middleware.max_retries = max_retries
+            elif isinstance(middleware, TimeLimit):
+                middleware.time_limit = time_limit_ms
         return current
     broker = build_broker(
         redis_url, retry_schedule_ms=retry_schedule_ms, max_retries=max_retries, time_limit_ms=time_limit_ms

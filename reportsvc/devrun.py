@@ -19,6 +19,7 @@ Exit codes: 0 after Ctrl+C/SIGTERM; 1 when web died, migrations failed or a chil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,6 +43,8 @@ from reportsvc.devservers import (
     port_owner,
 )
 
+# The repo root: `--app app` resolves app.py here and instance/ holds the embedded engines' data.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PG_PORT = 54329
 DEV_REDIS_PORT = 63799
 DEV_DATABASE = "reportsvc"
@@ -219,6 +222,7 @@ def _spawn(cmd: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes
     return subprocess.Popen(
         list(cmd),
         env=dict(env),
+        cwd=PROJECT_ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -229,10 +233,8 @@ def _spawn(cmd: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes
 
 def _killpg(pgid: int, sig: int) -> None:
     """Signal a child's process group (dramatiq's forked workers live there); ignore if it is gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @dataclass
@@ -262,7 +264,7 @@ class Child:
 
 def run_prefixed(name: str, cmd: Sequence[str], env: Mapping[str, str], console: Console) -> int:
     """Run a command to completion with prefixed output; return its exit code."""
-    proc = subprocess.Popen(list(cmd), env=dict(env), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(list(cmd), env=dict(env), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     assert proc.stdout is not None
     thread = console.pump(name, proc.stdout)
@@ -435,10 +437,8 @@ class Supervisor:
         for child in live:
             assert child.popen is not None
             # The main pid only: dramatiq's main process forwards the signal to its workers itself.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 child.popen.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = self.clock() + SHUTDOWN_GRACE
         while any(c.running() for c in live) and self.clock() < deadline and not self.force:
             time.sleep(0.1)
@@ -469,7 +469,7 @@ def load_dotenv_file(path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m reportsvc.devrun`; returns the exit code."""
     del argv  # no options yet; configuration comes from the environment
-    root = Path.cwd()
+    root = PROJECT_ROOT
     load_dotenv_file(root / ".env")
     console = Console()
     python = sys.executable
@@ -506,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.say(f"error: could not start an embedded server: {exc}")
             return 1
 
-        check = subprocess.Popen(scheduler_check_cmd(python), env=env, stdin=subprocess.DEVNULL,
+        check = subprocess.Popen(scheduler_check_cmd(python), env=env, cwd=root, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         migrated = run_migrations(python, env, console)
         with_scheduler = check.wait() == 0

@@ -214,15 +214,16 @@ class EmbeddedPostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server with `pg_ctl stop -m mode` (smart | fast | immediate); no-op if stopped."""
         proc = self._postmaster()
-        if proc is None:
-            self._clear_stale_pid_file()
-            return
-        try:
-            self._run_pg("pg_ctl", ["-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop"])
-        except DevServerError:
-            # pg_ctl gave up; do not leave a server behind.
-            _kill_tree(proc)
-            self._clear_stale_pid_file()
+        if proc is not None:
+            try:
+                self._run_pg("pg_ctl", ["-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop"])
+            except DevServerError:
+                # pg_ctl gave up; do not leave a server behind.
+                _kill_tree(proc)
+        self._clear_stale_pid_file()
+        # The socket dir lives in /tmp, one per data dir: do not let them pile up.
+        with contextlib.suppress(OSError):
+            self.socket_dir.rmdir()
 
     def kill(self) -> None:
         """SIGKILL the postmaster and its backends (crash test); start() then runs crash recovery."""

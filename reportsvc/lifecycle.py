@@ -48,7 +48,7 @@ class Outcome:
 
 
 def _session() -> Session:
-    return db.session
+    return db.session()  # the scoped session's current Session
 
 
 def _event(

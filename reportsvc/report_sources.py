@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
@@ -72,7 +73,7 @@ class DatabaseOperationsSource:
             from .queues import stats
             from .redis_client import get_redis
 
-            return [s.as_dict() for s in stats.all_queue_stats(get_redis(), list(QUEUES))]
+            return [dataclasses.asdict(s) for s in stats.all_queue_stats(get_redis(), list(QUEUES))]
         except Exception as exc:
             log.warning("queue depths unavailable for the report: %s", exc)
             return []

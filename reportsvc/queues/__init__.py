@@ -23,17 +23,20 @@ import dramatiq
 from .actions import (
     BatchResult,
     DeadFilter,
+    WorkerAliveError,
     count_dead_matching,
     delete_dead,
     delete_dead_batch,
     promote_delayed,
     release_dead_worker,
     release_held,
+    remove_pending,
     requeue_dead,
     requeue_dead_batch,
+    run_batches,
 )
 from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
-from .listing import Location, Page, get_message, iter_live_messages, list_messages, locate_message
+from .listing import Location, Page, find_by_message_id, get_message, iter_live_messages, list_messages, locate_message
 from .messages import REPORT_ACTORS, MessageView, decode_message
 from .stats import QueueStats, all_queue_stats, discover_queues, queue_stats
 from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, WorkerInfo, is_worker_alive, list_workers
@@ -72,6 +75,7 @@ __all__ = [
     "QueueStats",
     "REPORT_ACTORS",
     "SUPPORTED_DRAMATIQ",
+    "WorkerAliveError",
     "WorkerInfo",
     "all_queue_stats",
     "canonical_queue",
@@ -82,6 +86,7 @@ __all__ = [
     "delete_dead",
     "delete_dead_batch",
     "discover_queues",
+    "find_by_message_id",
     "get_message",
     "is_worker_alive",
     "iter_live_messages",
@@ -92,6 +97,8 @@ __all__ = [
     "queue_stats",
     "release_dead_worker",
     "release_held",
+    "remove_pending",
     "requeue_dead",
     "requeue_dead_batch",
+    "run_batches",
 ]

@@ -6,6 +6,7 @@ order. ``total`` is the state's count at read time (LLEN/HLEN/ZCARD), not the pa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any
 
 import redis
 
+from ._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
+from .index import resolve
 from .keys import DEFAULT_NAMESPACE, QueueKeys
 from .messages import DEAD, DELAYED, HELD, REPORT_ACTORS, STATES, WAITING, MessageView, decode_message, to_str
 from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, is_worker_alive
@@ -32,6 +35,10 @@ class Page:
     next_cursor: str | None
     total: int
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (datetimes stay datetimes)."""
+        return dataclasses.asdict(self)
+
 
 @dataclass(frozen=True)
 class Location:
@@ -45,6 +52,10 @@ class Location:
     worker_alive: bool | None = None
     dead_at: datetime | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (datetimes stay datetimes)."""
+        return dataclasses.asdict(self)
+
 
 def _b(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
@@ -53,7 +64,8 @@ def _b(value: str | bytes) -> bytes:
 def _workers(client: redis.Redis, keys: QueueKeys) -> list[tuple[str, float]]:
     # The heartbeat set has one entry per broker process seen in the last minute or so (and
     # until maintenance prunes dead ones), so reading it whole is bounded by the fleet size.
-    return [(to_str(m), float(s)) for m, s in client.zrange(keys.heartbeats, 0, -1, withscores=True)]
+    entries: Any = client.zrange(keys.heartbeats, 0, -1, withscores=True)
+    return [(to_str(m), float(s)) for m, s in entries]
 
 
 def list_messages(
@@ -100,7 +112,9 @@ def _decode_waiting_cursor(cursor: str) -> tuple[int, str]:
     return int(index), anchor
 
 
-def _find_anchor(client: redis.Redis, keys: QueueKeys, window: list[Any], base: int, anchor: str, index: int) -> int | None:
+def _find_anchor(
+    client: redis.Redis, keys: QueueKeys, window: list[Any], base: int, anchor: str, index: int
+) -> int | None:
     target = _b(anchor)
     for i, value in enumerate(window):
         if _b(value) == target:
@@ -303,49 +317,16 @@ def _dead_page(
     report_actors: Collection[str],
 ) -> Page:
     total = int(client.zcard(keys.dead))
-    rows: list[tuple[str, float]] = []
-    if cursor is None:
-        raw = (
-            client.zrevrange(keys.dead, 0, limit - 1, withscores=True)
-            if newest_first
-            else client.zrange(keys.dead, 0, limit - 1, withscores=True)
-        )
-        rows = [(to_str(m), float(s)) for m, s in raw]
-    else:
-        score_s, _, last_id = cursor.removeprefix("x:").partition(":")
-        score, last = float(score_s), _b(last_id)
-        offset = 0
-        # Rows sharing the cursor's score come first; skip those already shown. Usually one call.
-        while len(rows) < limit:
-            chunk = limit + 8
-            if newest_first:
-                raw = client.zrevrangebyscore(keys.dead, score, "-inf", start=offset, num=chunk, withscores=True)
-            else:
-                raw = client.zrangebyscore(keys.dead, score, "+inf", start=offset, num=chunk, withscores=True)
-            for m, s in raw:
-                if float(s) == score and (_b(m) >= last if newest_first else _b(m) <= last):
-                    continue
-                rows.append((to_str(m), float(s)))
-                if len(rows) == limit:
-                    break
-            if len(raw) < chunk:
-                break
-            offset += chunk
-    views = []
-    if rows:
-        bodies = client.hmget(keys.dead_msgs, [r[0] for r in rows])
-        for (rid, score), body in zip(rows, bodies, strict=True):
-            if body is not None:
-                views.append(
-                    decode_message(
-                        body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score,
-                        report_actors=report_actors,
-                    )
-                )
+    page = read_dead_rows(client, keys, limit, decode_dead_cursor(cursor) if cursor else None, desc=newest_first)
+    views = [
+        decode_message(body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=report_actors)
+        for rid, score, body in page.rows
+        if body is not None
+    ]
     next_cursor = None
-    if len(rows) == limit:
-        last_id, last_score = rows[-1]
-        next_cursor = f"x:{last_score!r}:{last_id}"
+    if page.rows and not page.at_end:
+        rid, score, _ = page.rows[-1]
+        next_cursor = encode_dead_cursor(score, rid)
     return Page(items=views, next_cursor=next_cursor, total=total)
 
 
@@ -385,8 +366,9 @@ def _lookup(
     if body is not None:
         worker, alive = holder(keys.acks)
         if worker is not None:
-            view = decode_message(body, redis_id=redis_id, state=HELD, queue=keys.queue, held_by=worker,
-                                  report_actors=report_actors)
+            view = decode_message(
+                body, redis_id=redis_id, state=HELD, queue=keys.queue, held_by=worker, report_actors=report_actors
+            )
             return Location(state=HELD, message=view, worker_id=worker, worker_alive=alive)
         position = None
         if with_position:
@@ -396,21 +378,32 @@ def _lookup(
             if position is None:
                 # In the hash, in no live ack set and not waiting: held by a process that left
                 # the heartbeat set (only a crash mid-maintenance does that). Report it held.
-                view = decode_message(body, redis_id=redis_id, state=HELD, queue=keys.queue,
-                                      report_actors=report_actors)
+                view = decode_message(
+                    body, redis_id=redis_id, state=HELD, queue=keys.queue, report_actors=report_actors
+                )
                 return Location(state=HELD, message=view)
-        view = decode_message(body, redis_id=redis_id, state=WAITING, queue=keys.queue,
-                              report_actors=report_actors)
+        view = decode_message(body, redis_id=redis_id, state=WAITING, queue=keys.queue, report_actors=report_actors)
         return Location(state=WAITING, message=view, position=position)
     if delayed_body is not None:
         worker, alive = holder(keys.delayed_acks)
-        view = decode_message(delayed_body, redis_id=redis_id, state=DELAYED, queue=keys.queue, held_by=worker,
-                              report_actors=report_actors)
+        view = decode_message(
+            delayed_body,
+            redis_id=redis_id,
+            state=DELAYED,
+            queue=keys.queue,
+            held_by=worker,
+            report_actors=report_actors,
+        )
         return Location(state=DELAYED, message=view, eta=view.eta, worker_id=worker, worker_alive=alive)
     if dead_body is not None:
-        view = decode_message(dead_body, redis_id=redis_id, state=DEAD, queue=keys.queue,
-                              dead_at_ms=None if dead_score is None else float(dead_score),
-                              report_actors=report_actors)
+        view = decode_message(
+            dead_body,
+            redis_id=redis_id,
+            state=DEAD,
+            queue=keys.queue,
+            dead_at_ms=None if dead_score is None else float(dead_score),
+            report_actors=report_actors,
+        )
         return Location(state=DEAD, message=view, dead_at=view.dead_at)
     return Location(state=NOWHERE)
 
@@ -424,8 +417,9 @@ def get_message(
     report_actors: Collection[str] = REPORT_ACTORS,
 ) -> MessageView | None:
     """The message with Redis entry id ``redis_id`` in any state of ``queue``, or None (no LPOS)."""
-    loc = _lookup(client, QueueKeys.of(queue, namespace), redis_id, report_actors, False, None,
-                  DEFAULT_HEARTBEAT_TIMEOUT_MS)
+    loc = _lookup(
+        client, QueueKeys.of(queue, namespace), redis_id, report_actors, False, None, DEFAULT_HEARTBEAT_TIMEOUT_MS
+    )
     return loc.message
 
 
@@ -460,8 +454,51 @@ def iter_live_messages(
     for rid, body in client.hscan_iter(keys.msgs, count=scan_count):
         r = to_str(rid)
         state = HELD if r in held else WAITING
-        yield decode_message(body, redis_id=r, state=state, queue=keys.queue, held_by=held.get(r),
-                             report_actors=report_actors)
+        yield decode_message(
+            body, redis_id=r, state=state, queue=keys.queue, held_by=held.get(r), report_actors=report_actors
+        )
     for rid, body in client.hscan_iter(keys.delayed_msgs, count=scan_count):
-        yield decode_message(body, redis_id=to_str(rid), state=DELAYED, queue=keys.queue,
-                             report_actors=report_actors)
+        yield decode_message(body, redis_id=to_str(rid), state=DELAYED, queue=keys.queue, report_actors=report_actors)
+
+
+def find_by_message_id(
+    client: redis.Redis,
+    queue: str,
+    message_id: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    scan_count: int = 1000,
+) -> list[tuple[str, str]]:
+    """(state hash, Redis id) of live entries carrying Dramatiq ``message_id``: HSCAN, O(n).
+
+    A report row stores Dramatiq's ``message_id``, which Redis never indexes; an id that is a
+    Redis entry id is answered in O(1). Otherwise this walks ``q.msgs`` and ``q.DQ.msgs``
+    (non-blocking, but proportional to the backlog): fine for one cancel, not for a list.
+    """
+    keys = QueueKeys.of(queue, namespace)
+    pipe = client.pipeline(transaction=False)
+    pipe.hexists(keys.msgs, message_id)
+    pipe.hexists(keys.delayed_msgs, message_id)
+    in_msgs, in_delayed = pipe.execute()
+    if in_msgs or in_delayed:
+        return [(keys.msgs if in_msgs else keys.delayed_msgs, message_id)]
+    indexed = resolve(client, message_id)
+    if indexed is not None:
+        # The index names the latest enqueue: O(1), and absent from both hashes means it is not live.
+        rid = indexed[1]
+        pipe = client.pipeline(transaction=False)
+        pipe.hexists(keys.msgs, rid)
+        pipe.hexists(keys.delayed_msgs, rid)
+        in_msgs, in_delayed = pipe.execute()
+        if in_msgs:
+            return [(keys.msgs, rid)]
+        if in_delayed:
+            return [(keys.delayed_msgs, rid)]
+        return []
+    needle = f'"message_id":"{message_id}"'.encode()
+    found = []
+    for hash_key in (keys.msgs, keys.delayed_msgs):
+        for rid, body in client.hscan_iter(hash_key, count=scan_count):
+            if needle in _b(body):
+                found.append((hash_key, to_str(rid)))
+    return found

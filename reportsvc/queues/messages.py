@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class MessageView:
         """Traceback of an earlier failed attempt, if Dramatiq's Retries stored one (never the final one)."""
         tb = self.options.get("traceback")
         return tb if isinstance(tb, str) else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (datetimes stay datetimes)."""
+        return dataclasses.asdict(self)
 
 
 def decode_message(

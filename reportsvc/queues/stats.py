@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable
@@ -30,6 +31,10 @@ class QueueStats:
     def total(self) -> int:
         """Messages not yet finished (waiting + delayed + held); dead letters excluded."""
         return self.waiting + self.delayed + self.held
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (datetimes stay datetimes)."""
+        return dataclasses.asdict(self)
 
 
 def _build_stats(keys: QueueKeys, replies: list[Any], head_body: Any, now_ms: float) -> QueueStats:
@@ -102,9 +107,7 @@ def all_queue_stats(
     return out
 
 
-def discover_queues(
-    client: redis.Redis, *, namespace: str = DEFAULT_NAMESPACE, scan_count: int = 1000
-) -> list[str]:
+def discover_queues(client: redis.Redis, *, namespace: str = DEFAULT_NAMESPACE, scan_count: int = 1000) -> list[str]:
     """Canonical queue names that have any message or dead letter (SCAN: scheduler only, cache it)."""
     found: set[str] = set()
     prefix = f"{namespace}:"

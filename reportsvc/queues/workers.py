@@ -11,10 +11,12 @@ thread is busy.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import redis
 
@@ -46,6 +48,10 @@ class WorkerInfo:
         """True when it holds anything; a process that only enqueues never does."""
         return self.held_total > 0
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON (datetimes stay datetimes)."""
+        return dataclasses.asdict(self)
+
 
 def is_worker_alive(last_beat_ms: float | None, now_ms: float, dead_after_ms: int) -> bool:
     """Dramatiq's rule: dead once ``last beat <= now - timeout`` (maintenance uses ZRANGEBYSCORE 0 .. that)."""
@@ -63,7 +69,7 @@ def list_workers(
 ) -> list[WorkerInfo]:
     """Most recently seen first: ZREVRANGE of heartbeats + one SCARD per (worker, queue), two round trips."""
     now = time.time() * 1000.0 if now_ms is None else now_ms
-    entries = client.zrevrange(heartbeats_key(namespace), 0, max(0, limit - 1), withscores=True)
+    entries: Any = client.zrevrange(heartbeats_key(namespace), 0, max(0, limit - 1), withscores=True)
     queue_names: list[str] = []
     for q in queues:
         k = QueueKeys.of(q, namespace)

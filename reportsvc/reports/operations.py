@@ -676,7 +676,7 @@ class _NumberedCanvas(Canvas):
         self.setFont(FONT, 7.5)
         self.setFillColor(MUTED)
         self.drawString(MARGIN, FOOTER_Y, FOOTER_LABEL)
-        self.drawRightString(width - MARGIN, FOOTER_Y, f"Page {self._pageNumber}")
+        self.drawRightString(width - MARGIN, FOOTER_Y, f"Page {self._pageNumber} of {total}")
         self.restoreState()
 
 

@@ -127,13 +127,13 @@ def _retry_delay_ms(message: dramatiq.Message) -> int | None:
     broker = dramatiq.get_broker()
     actor = broker.get_actor(message.actor_name)
     retries_done = message.options.get("retries", 0)
-    max_retries = message.options.get("max_retries", actor.options.get("max_retries", 0))
+    policy = next((m for m in broker.middleware if isinstance(m, ExactRetries)), None)
+    if policy is None:
+        return None
+    max_retries = message.options.get("max_retries", actor.options.get("max_retries", policy.max_retries))
     if retries_done >= max_retries:
         return None
-    for middleware in broker.middleware:
-        if isinstance(middleware, ExactRetries):
-            return middleware.delay_for(retries_done)
-    return None
+    return policy.delay_for(retries_done)
 
 
 def process(report_id_text: str) -> None:
@@ -196,11 +196,9 @@ def _queue_email(report_id: uuid.UUID) -> None:
         lifecycle.note(report_id, "email_failed", "notification could not be queued", {"error": str(exc)[:500]})
 
 
-@dramatiq.actor(
-    queue_name=REPORTS_QUEUE,
-    max_retries=get_settings().report_max_retries,
-    time_limit=get_settings().report_time_limit_seconds * 1000,
-)
+# Retries and the time limit come from the broker's middleware (REPORT_MAX_RETRIES,
+# REPORT_TIME_LIMIT_SECONDS), so they follow the settings of the process that runs the worker.
+@dramatiq.actor(queue_name=REPORTS_QUEUE)
 def generate_report(report_id: str) -> None:
     """Render one report (message body: the report id only)."""
     with context.get_app().app_context():

@@ -1,0 +1,17 @@
+"""Dramatiq message id -> current Redis entry id, from the index the broker's MessageIndex middleware keeps."""
+
+from __future__ import annotations
+
+import redis
+
+from ..broker import MESSAGE_INDEX_PREFIX
+
+
+def resolve(client: redis.Redis, message_id: str) -> tuple[str, str] | None:
+    """(queue name as enqueued, Redis id) of the message's latest enqueue, or None if never indexed."""
+    raw = client.get(MESSAGE_INDEX_PREFIX + message_id)
+    if raw is None:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    queue, _, redis_id = text.partition("|")
+    return (queue, redis_id) if redis_id else None

@@ -1,0 +1,230 @@
+"""Shared fixtures: real PostgreSQL and Redis (embedded by default), the app, in-process workers, SMTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from reportsvc.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("report_events", "audit_log", "report_requests")
+
+
+class Engines:
+    """Where the test PostgreSQL and Redis are, and handles to stop/kill them when embedded."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="reportsvc-test-"))
+        self.postgres: Any = None
+        self.valkey: Any = None
+        self.database_url = os.environ.get("TEST_DATABASE_URL", "")
+        self.redis_url = os.environ.get("TEST_REDIS_URL", "")
+
+    def start(self) -> None:
+        """Start embedded engines for what is not configured externally."""
+        from reportsvc.devservers import EmbeddedPostgres, EmbeddedValkey, free_port
+
+        if not self.database_url:
+            self.postgres = EmbeddedPostgres(self.tmp / "pg", free_port(), durable=False)
+            self.postgres.start()
+            self.postgres.ensure_database("reportsvc_test")
+            self.database_url = self.postgres.url("reportsvc_test")
+        else:
+            self.database_url = _fresh_database(self.database_url)
+        if not self.redis_url:
+            self.valkey = EmbeddedValkey(self.tmp / "valkey", free_port(), appendonly=False)
+            self.valkey.start()
+            self.redis_url = self.valkey.url(0)
+
+    def stop(self) -> None:
+        """Stop what we started and remove the temp dir."""
+        for server in (self.valkey, self.postgres):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception:
+                    server.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _fresh_database(url: str) -> str:
+    """On an external server, use a database of our own so the suite never touches real data."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                    if url.startswith("postgresql://") else url)
+    name = f"reportsvc_test_{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    """Real PostgreSQL + Redis for the whole session."""
+    found = Engines()
+    found.start()
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+def base_settings(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for tests: real engines, a temp storage dir, fault injection on, quick sweeps."""
+    settings = load_settings({
+        "DATABASE_URL": engines.database_url,
+        "REDIS_URL": engines.redis_url,
+        "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
+        "REPORTSVC_FAULT_INJECTION": "1",
+        "HEARTBEAT_INTERVAL_SECONDS": "0.5",
+        "APP_BASE_URL": "http://reports.test",
+    })
+    return settings
+
+
+@pytest.fixture(scope="session")
+def app(base_settings: Settings):  # type: ignore[no-untyped-def]
+    """The app, migrated to head once per session."""
+    from flask_migrate import upgrade
+
+    from reportsvc import create_app
+
+    application = create_app(base_settings)
+    application.config["TESTING"] = True
+    with application.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    return application
+
+
+@pytest.fixture
+def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:  # type: ignore[no-untyped-def]
+    """Change settings for one test (the app is re-pointed at them and restored afterwards)."""
+    from reportsvc.broker import setup_broker
+    from reportsvc.config import use_settings
+
+    def apply(**changes: Any) -> Settings:
+        new = replace(base_settings, **changes)
+        use_settings(new)
+        app.extensions["reportsvc.settings"] = new
+        app.config["MAIL_SERVER"] = new.email_host or "localhost"
+        app.config["MAIL_PORT"] = new.email_port
+        mail_state = app.extensions.get("mail")
+        if mail_state is not None:
+            mail_state.server = app.config["MAIL_SERVER"]
+            mail_state.port = new.email_port
+        setup_broker(new.redis_url, retry_schedule_ms=new.retry_delays_ms, max_retries=new.report_max_retries,
+                     time_limit_ms=new.report_time_limit_seconds * 1000)
+        return new
+
+    yield apply
+    apply()
+
+
+@pytest.fixture
+def redis_client(engines: Engines) -> redis.Redis:
+    """A raw client on the test Redis."""
+    return redis.Redis.from_url(engines.redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty tables, Redis and storage before each test that uses the app."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    engines = request.getfixturevalue("engines")
+    from reportsvc.extensions import db
+
+    with app.app_context():
+        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    redis.Redis.from_url(engines.redis_url).flushdb()
+    storage = app.extensions["reportsvc.settings"].storage_dir
+    shutil.rmtree(storage, ignore_errors=True)
+    storage.mkdir(parents=True, exist_ok=True)
+    yield
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app):  # type: ignore[no-untyped-def]
+    """The app's session inside an app context."""
+    from reportsvc.extensions import db
+
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def make_worker(app) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
+    """Start real Dramatiq workers (threads in this process) on the test Redis; all stopped at teardown."""
+    import dramatiq
+    from dramatiq.middleware import TimeLimit
+
+    started: list[Any] = []
+    broker = dramatiq.get_broker()
+    # The dramatiq CLI starts TimeLimit's watchdog on process boot; an in-process worker must do it.
+    for middleware in broker.middleware:
+        if isinstance(middleware, TimeLimit) and not middleware.manager.is_alive():
+            middleware.manager.start()
+
+    def start(threads: int = 4) -> Any:
+        w = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+        w.start()
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop(timeout=10_000)
+
+
+@pytest.fixture
+def worker(make_worker) -> Any:  # type: ignore[no-untyped-def]
+    """One running in-process worker."""
+    return make_worker()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll until predicate returns a truthy value; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def report_status(client, report_id: str | uuid.UUID) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """GET /reports/<id>/status as a dict."""
+    response = client.get(f"/reports/{report_id}/status")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def wait_status(client, report_id: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Wait until the report reaches one of statuses."""
+    return wait_for(lambda: (s := report_status(client, report_id))["status"] in statuses and s, timeout)

@@ -1,0 +1,81 @@
+"""Retries with exact delays, dead-lettering after the last try, and the time limit."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from tests.conftest import wait_for, wait_status
+
+
+def _events(client, report_id):
+    return client.get(f"/reports/{report_id}").get_json()["events"]
+
+
+def test_two_failures_then_ready_with_exact_gaps(client, worker):
+    report_id = client.post("/reports", json={"params": {"simulate": {"fail_times": 2}}}).get_json()["id"]
+    final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=40)
+    assert final["status"] == "READY" and final["attempts"] == 3
+    events = _events(client, report_id)
+    failures = [e for e in events if e["kind"] == "attempt_failed"]
+    claims = [e for e in events if e["kind"] == "claimed"]
+    assert len(failures) == 2 and len(claims) == 3
+    assert all("simulated failure" in f["detail"]["error"] and f["detail"]["traceback"] for f in failures)
+    assert [f["message"] for f in failures] == ["retrying in 2 s", "retrying in 4 s"]
+    gaps = [
+        (datetime.fromisoformat(claims[i + 1]["created_at"]) - datetime.fromisoformat(failures[i]["created_at"]))
+        .total_seconds()
+        for i in range(2)
+    ]
+    assert abs(gaps[0] - 2.0) <= 0.2, gaps
+    assert abs(gaps[1] - 4.0) <= 0.4, gaps
+
+
+def test_retries_exhausted_ends_failed_and_dead_lettered(client, worker, settings, redis_client):
+    settings(retry_delays_ms=(100, 200, 300))
+    report_id = client.post("/reports", json={"params": {"simulate": {"fail_times": 9}}}).get_json()["id"]
+    final = wait_status(client, report_id, {"FAILED", "READY"}, timeout=30)
+    assert final["status"] == "FAILED"
+    assert final["attempts"] == 4
+    assert "simulated failure" in final["error_message"]
+    message_id = client.get(f"/reports/{report_id}").get_json()["message_id"]
+    def dead_message_ids():
+        redis_ids = redis_client.zrange("dramatiq:reports.XQ", 0, -1)
+        bodies = redis_client.hmget("dramatiq:reports.XQ.msgs", redis_ids) if redis_ids else []
+        return [json.loads(b)["message_id"] for b in bodies if b]
+
+    assert wait_for(lambda: message_id in dead_message_ids(), timeout=10)
+    failures = [e for e in _events(client, report_id) if e["kind"] == "attempt_failed"]
+    assert len(failures) == 4 and failures[-1]["to_status"] == "FAILED"
+
+
+def test_hang_exceeds_time_limit_and_is_retried(client, worker, settings):
+    settings(retry_delays_ms=(100,), report_max_retries=1, report_time_limit_seconds=1)
+    report_id = client.post("/reports", json={"params": {"simulate": {"hang": True}}}).get_json()["id"]
+    final = wait_status(client, report_id, {"FAILED", "READY"}, timeout=30)
+    assert final["status"] == "FAILED"
+    assert final["attempts"] == 2
+    assert "time limit exceeded" in final["error_message"]
+
+
+def test_sleep_seconds_shows_progress_rising(client, worker):
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 2}}}).get_json()["id"]
+    seen = []
+    final = wait_status(client, report_id, {"RUNNING"}, timeout=10)
+    while final["status"] == "RUNNING":
+        seen.append(final["progress"])
+        final = client.get(f"/reports/{report_id}/status").get_json()
+    assert final["status"] == "READY"
+    assert len(set(seen)) >= 3 and seen == sorted(seen)
+
+
+def test_duplicate_message_never_renders_twice(client, worker):
+    from reportsvc.tasks import generate_report
+
+    report_id = client.post("/reports").get_json()["id"]
+    wait_status(client, report_id, {"READY"})
+    generate_report.send(report_id)
+    worker.join()
+    events = _events(client, report_id)
+    assert [e["kind"] for e in events].count("completed") == 1
+    assert [e["kind"] for e in events].count("claimed") == 1
