@@ -1,0 +1,104 @@
+"""The scheduler process: APScheduler running the stall sweep, the reconcile and housekeeping.
+
+Runs as its own process (`flask --app app scheduler`), never inside web
+workers. Any number may run; see sweeper.py for why that is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from . import sweeper
+from .config import Settings
+from .redis_client import get_redis
+
+log = logging.getLogger("reportsvc.scheduler")
+
+TEMP_FILE_MAX_AGE_SECONDS = 3600
+
+
+def _in_app(app: Flask, job: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with app.app_context():
+            return job()
+
+    run.__name__ = getattr(job, "__name__", "job")
+    return run
+
+
+def clean_temp_files(storage_dir: Path, max_age_seconds: float = TEMP_FILE_MAX_AGE_SECONDS) -> int:
+    """Delete half-written PDFs left by killed workers (never a finished file)."""
+    if not storage_dir.is_dir():
+        return 0
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in storage_dir.rglob(".tmp-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
+    """A blocking APScheduler with every recurring job of the service."""
+    scheduler = BlockingScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                                              "misfire_grace_time": 30})
+    client = get_redis()
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+
+    def stall_sweep() -> str:
+        return sweeper.sweep_stalled(client, settings).summary()
+
+    def reconcile() -> str:
+        return sweeper.reconcile_orphans(client, settings).summary()
+
+    def housekeeping() -> str:
+        return f"removed {clean_temp_files(settings.storage_dir)} stale temp files"
+
+    scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
+                      id="stall_sweep", name="stall sweep", next_run_time=soon)
+    scheduler.add_job(_in_app(app, reconcile), "interval", seconds=settings.reconcile_interval_seconds,
+                      id="reconcile", name="orphan reconcile", next_run_time=soon)
+    scheduler.add_job(_in_app(app, housekeeping), "interval", minutes=10, id="housekeeping", name="housekeeping")
+
+    def report(event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            log.error("%s failed: %s", event.job_id, event.exception)
+        elif event.retval and "examined 0," not in str(event.retval) and "removed 0 " not in str(event.retval):
+            log.info("%s: %s", event.job_id, event.retval)
+        else:
+            log.debug("%s: %s", event.job_id, event.retval)
+
+    scheduler.add_listener(report, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    return scheduler
+
+
+def run(app: Flask) -> None:
+    """Run the scheduler until SIGTERM/SIGINT."""
+    settings: Settings = app.extensions["reportsvc.settings"]
+    scheduler = build_scheduler(app, settings)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("scheduler stopping (signal %d)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler started: stall sweep every %gs (lock %ds, max stalls %d), reconcile every %gs",
+             settings.stall_sweep_interval_seconds, settings.report_lock_seconds, settings.max_stalled_count,
+             settings.reconcile_interval_seconds)
+    scheduler.start()
+    log.info("scheduler stopped")

@@ -1,0 +1,198 @@
+"""Crash recovery: the stall sweep and the orphan reconcile (DESIGN section 5).
+
+Sits above `lifecycle` (status) and `queues` (Redis) and ties them together:
+a stalled RUNNING report goes back to PENDING through the lifecycle module,
+then exactly one live message is made to exist for it: the old one released
+from a dead worker's ack set when it is still there, a new one otherwise.
+
+Several schedulers may run these jobs at once. Correctness does not depend on
+the Redis lock taken around each run: every transition is conditional on the
+claim's run_id, so only one scheduler can move a given stalled row and only
+that one re-queues it. The lock just avoids duplicate effort, and keeps two
+reconcilers from sending for the same orphan in the same instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from sqlalchemy import text
+
+from . import jobs, lifecycle
+from .config import Settings
+from .extensions import db
+from .queues import actions as queue_actions
+from .queues.probe import locate_by_message_id
+
+log = logging.getLogger("reportsvc.sweeper")
+
+LOCK_PREFIX = "reportsvc:lock:"
+BATCH = 200
+
+
+@dataclass
+class SweepResult:
+    """What one sweep or reconcile run did."""
+
+    examined: int = 0
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: int = 0
+    locked_out: bool = False
+
+    def summary(self) -> str:
+        """One log-friendly line."""
+        if self.locked_out:
+            return "another scheduler holds the lock; skipped"
+        return (f"examined {self.examined}, requeued {len(self.requeued)}, failed {len(self.failed)}, "
+                f"skipped {self.skipped}")
+
+
+@contextmanager
+def redis_lock(client: redis.Redis, name: str, ttl_ms: int) -> Iterator[bool]:
+    """A best-effort mutual exclusion across schedulers (SET NX PX, released only by its owner)."""
+    token = uuid.uuid4().hex
+    key = LOCK_PREFIX + name
+    acquired = bool(client.set(key, token, nx=True, px=ttl_ms))
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            client.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1, key, token,
+            )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What ensure_one_live_message found or did."""
+
+    action: str  # "live", "released", "sent", "send_failed"
+    text: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether a message was put back or sent."""
+        return self.action in ("released", "sent")
+
+
+def ensure_one_live_message(client: redis.Redis, report_id: uuid.UUID, message_id: str | None,
+                            settings: Settings) -> Delivery:
+    """Make sure exactly one live message carries a PENDING report.
+
+    Waiting, delayed, or held by a live worker: leave it. Held by a dead worker
+    (killed with its prefetched messages): move that message back, as Dramatiq's
+    own maintenance would. Nowhere (or dead-lettered): send a new one.
+    """
+    dead_after_ms = settings.report_lock_seconds * 1000
+    if message_id:
+        queue, where = locate_by_message_id(client, message_id, dead_after_ms=dead_after_ms)
+        if where.state in ("waiting", "delayed"):
+            return Delivery("live", f"message {message_id} is still {where.state}")
+        if where.state == "held" and queue and where.message is not None and where.worker_id:
+            if where.worker_alive:
+                # Releasing would give two copies of one Redis id; the live holder acks it soon.
+                return Delivery("live", f"message {message_id} is held by live worker {where.worker_id}")
+            if queue_actions.release_held(client, queue, where.message.redis_id or "", where.worker_id,
+                                          dead_after_ms=dead_after_ms):
+                return Delivery("released", f"released message {message_id} from dead worker {where.worker_id}")
+    new_id = jobs.send_generate(report_id)
+    if new_id is None:
+        return Delivery("send_failed", "Redis refused the new message; the reconciler will retry")
+    return Delivery("sent", f"sent new message {new_id}")
+
+
+def sweep_stalled(client: redis.Redis, settings: Settings) -> SweepResult:
+    """RUNNING reports with a heartbeat older than the lock: back to PENDING, or FAILED past the limit."""
+    result = SweepResult()
+    with redis_lock(client, "stall-sweep", ttl_ms=max(10_000, int(settings.stall_sweep_interval_seconds * 4000))) \
+            as acquired:
+        if not acquired:
+            result.locked_out = True
+            return result
+        rows = db.session.execute(
+            text(
+                "SELECT id, run_id, message_id, extract(epoch FROM now() - heartbeat_at) AS idle "
+                "FROM report_requests WHERE status = 'RUNNING' "
+                "AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => :lock)) "
+                "ORDER BY heartbeat_at LIMIT :batch"
+            ),
+            {"lock": settings.report_lock_seconds, "batch": BATCH},
+        ).all()
+        db.session.rollback()
+        for row in rows:
+            result.examined += 1
+            idle = float(row.idle or 0)
+            outcome = lifecycle.release_stalled(
+                row.id, row.run_id, max_stalled=settings.max_stalled_count, idle_seconds=idle
+            )
+            if outcome is None:
+                result.skipped += 1  # its worker finished or another scheduler moved it first
+                continue
+            stalls = lifecycle_stall_count(row.id)
+            if outcome == "FAILED":
+                log.warning("Job %s stalled (no heartbeat for %.0f s, stall %d/%d), giving up: FAILED",
+                            row.id, idle, stalls, settings.max_stalled_count)
+                result.failed.append(str(row.id))
+                continue
+            log.warning("Job %s stalled (no heartbeat for %.0f s, stall %d/%d), moving back to waiting",
+                        row.id, idle, stalls, settings.max_stalled_count)
+            delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
+            lifecycle.note(row.id, "requeued", delivery.text, {"by": "stall sweep", "action": delivery.action})
+            log.info("Job %s %s", row.id, delivery.text)
+            result.requeued.append(str(row.id))
+    return result
+
+
+def lifecycle_stall_count(report_id: uuid.UUID) -> int:
+    """The report's stall count now (for the log line)."""
+    value = db.session.execute(
+        text("SELECT stall_count FROM report_requests WHERE id = :id"), {"id": report_id}
+    ).scalar()
+    db.session.rollback()
+    return int(value or 0)
+
+
+def reconcile_orphans(client: redis.Redis, settings: Settings) -> SweepResult:
+    """PENDING reports older than the grace period with no message anywhere in Redis get one."""
+    result = SweepResult()
+    with redis_lock(client, "reconcile", ttl_ms=max(30_000, int(settings.reconcile_interval_seconds * 2000))) \
+            as acquired:
+        if not acquired:
+            result.locked_out = True
+            return result
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            rows = db.session.execute(
+                text(
+                    "SELECT id, message_id, created_at FROM report_requests WHERE status = 'PENDING' "
+                    "AND updated_at < now() - make_interval(secs => :grace) "
+                    "AND (CAST(:after_ts AS timestamptz) IS NULL OR (created_at, id) > (:after_ts, :after_id)) "
+                    "ORDER BY created_at, id LIMIT :batch"
+                ),
+                {"grace": settings.reconcile_grace_seconds, "batch": BATCH,
+                 "after_ts": after[0] if after else None, "after_id": after[1] if after else None},
+            ).all()
+            db.session.rollback()
+            if not rows:
+                break
+            for row in rows:
+                result.examined += 1
+                delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
+                if not delivery.changed:
+                    result.skipped += 1
+                    continue
+                lifecycle.note(row.id, "requeued", f"no live message: {delivery.text}",
+                               {"by": "reconcile", "action": delivery.action})
+                log.warning("Job %s had no live message (worker lost, Redis emptied or send failed): %s",
+                            row.id, delivery.text)
+                result.requeued.append(str(row.id))
+            after = (rows[-1].created_at, rows[-1].id)
+    return result

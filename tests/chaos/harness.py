@@ -1,0 +1,117 @@
+"""Real worker/scheduler subprocesses for fault tests, plus an in-process sweeper loop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportsvc.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a worker/scheduler subprocess matching the test settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "EMAIL_"))}
+    env.update({
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "STORAGE_DIR": str(settings.storage_dir),
+        "REPORTSVC_FAULT_INJECTION": "1" if settings.fault_injection else "0",
+        "REPORT_LOCK_SECONDS": str(settings.report_lock_seconds),
+        "HEARTBEAT_INTERVAL_SECONDS": str(settings.heartbeat_interval_seconds),
+        "STALL_SWEEP_INTERVAL_SECONDS": str(settings.stall_sweep_interval_seconds),
+        "RECONCILE_INTERVAL_SECONDS": str(settings.reconcile_interval_seconds),
+        "RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_seconds),
+        "MAX_STALLED_COUNT": str(settings.max_stalled_count),
+        "REPORT_RETRY_DELAYS_MS": ",".join(str(d) for d in settings.retry_delays_ms),
+        "REPORT_MAX_RETRIES": str(settings.report_max_retries),
+        "REPORT_TIME_LIMIT_SECONDS": str(settings.report_time_limit_seconds),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Proc:
+    """A child process in its own session, so a kill reaches its forked workers too."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
+
+    def start(self) -> Proc:
+        """Launch it, logging to log_path."""
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a worker host vanishing."""
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def terminate(self, timeout: float = 30) -> int | None:
+        """SIGTERM the main process and wait for a graceful exit."""
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                return self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.popen.returncode if self.popen else None
+
+    def log_text(self) -> str:
+        """Everything it printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def worker_proc(settings: Settings, log_path: Path, threads: int = 4) -> Proc:
+    """`dramatiq reportsvc.tasks` with one process."""
+    args = [sys.executable, "-m", "dramatiq", "reportsvc.tasks", "--processes", "1", "--threads", str(threads)]
+    return Proc(args, process_env(settings), log_path)
+
+
+def scheduler_proc(settings: Settings, log_path: Path) -> Proc:
+    """`flask --app app scheduler`."""
+    args = [sys.executable, "-m", "flask", "--app", "app", "scheduler"]
+    return Proc(args, process_env(settings), log_path)
+
+
+class SweeperLoop(threading.Thread):
+    """The scheduler's two recovery jobs on a timer, inside this process (for tests that need no CLI)."""
+
+    def __init__(self, app: Any, settings: Settings, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.app, self.settings, self.interval = app, settings, interval
+        self.stop_event = threading.Event()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        """Sweep and reconcile until stopped; errors are kept (a stopped database is expected in some tests)."""
+        from reportsvc import sweeper
+        from reportsvc.redis_client import get_redis
+
+        while not self.stop_event.wait(self.interval):
+            try:
+                with self.app.app_context():
+                    sweeper.sweep_stalled(get_redis(), self.settings)
+                    sweeper.reconcile_orphans(get_redis(), self.settings)
+            except Exception as exc:
+                self.errors.append(repr(exc))
+
+    def stop(self) -> None:
+        """Stop and join."""
+        self.stop_event.set()
+        self.join(10)

@@ -1,0 +1,90 @@
+"""A worker killed with SIGKILL mid-report: the sweep recovers it and nothing is rendered twice."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.conftest import wait_for, wait_status
+
+pytestmark = pytest.mark.slow
+
+
+def _events(client, report_id):
+    return client.get(f"/reports/{report_id}").get_json()["events"]
+
+
+def _pdfs(settings):
+    return sorted(p.name for p in settings.storage_dir.glob("*.pdf"))
+
+
+def test_killed_worker_never_restarted_second_worker_finishes(client, chaos_settings, start_worker,
+                                                               start_scheduler):
+    first = start_worker()
+    scheduler = start_scheduler()
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 4}}}).get_json()["id"]
+    wait_for(lambda: (s := client.get(f"/reports/{report_id}/status").get_json())["status"] == "RUNNING"
+             and s["progress"] > 5, timeout=30)
+    first.kill()
+    killed_at = time.monotonic()
+    start_worker()
+    final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=40)
+    recovered_in = time.monotonic() - killed_at
+    assert final["status"] == "READY"
+    # lock 3 s + sweep 1 s + a fresh 4 s render + start-up margin
+    assert recovered_in < 3 + 1 + 4 + 8, recovered_in
+    events = _events(client, report_id)
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("stalled") == 1 and kinds.count("completed") == 1
+    requeue = next(e for e in events if e["kind"] == "requeued")
+    assert "released message" in requeue["message"] or "sent new message" in requeue["message"]
+    assert _pdfs(chaos_settings) == [f"{report_id}.pdf"]
+    body = client.get(f"/reports/{report_id}").get_json()
+    assert body["stall_count"] == 1
+    wait_for(lambda: "stalled (no heartbeat for" in scheduler.log_text()
+             and "moving back to waiting" in scheduler.log_text(), timeout=5)
+
+
+def test_twenty_reports_three_random_kills(client, chaos_settings, start_worker, sweeper_loop):
+    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 1.2}}}).get_json()["id"]
+           for _ in range(20)]
+    rng = random.Random(7)
+    worker = start_worker(threads=4)
+
+    def running():
+        return [r for r in ids if client.get(f"/reports/{r}/status").get_json()["status"] == "RUNNING"]
+
+    for _ in range(3):
+        wait_for(running, timeout=60)  # kill while reports are mid-render, at a random moment
+        time.sleep(rng.uniform(0.1, 1.0))
+        worker.kill()
+        worker = start_worker(threads=4)
+    try:
+        statuses = {rid: wait_status(client, rid, {"READY", "FAILED"}, timeout=90)["status"] for rid in ids}
+    except AssertionError:
+        detail = {r: client.get(f"/reports/{r}").get_json() for r in ids}
+        stuck = {r: (d["status"], [e["kind"] + ":" + (e["message"] or "") for e in d["events"]][-4:])
+                 for r, d in detail.items() if d["status"] not in ("READY", "FAILED")}
+        raise AssertionError(f"not finished: {stuck}") from None
+    assert set(statuses.values()) == {"READY"}, statuses
+    assert _pdfs(chaos_settings) == sorted(f"{rid}.pdf" for rid in ids)
+    stalls = 0
+    for rid in ids:
+        kinds = [e["kind"] for e in _events(client, rid)]
+        assert kinds.count("completed") == 1, (rid, kinds)
+        stalls += kinds.count("stalled")
+    assert stalls >= 1  # the kills interrupted running reports, and the timeline shows it
+
+
+def test_sigterm_lets_in_flight_reports_finish_or_return(client, chaos_settings, start_worker, sweeper_loop):
+    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 2}}}).get_json()["id"]
+           for _ in range(4)]
+    worker = start_worker(threads=2)
+    wait_for(lambda: any(client.get(f"/reports/{r}/status").get_json()["status"] == "RUNNING" for r in ids),
+             timeout=30)
+    worker.terminate(timeout=30)
+    start_worker(threads=2)
+    for rid in ids:
+        assert wait_status(client, rid, {"READY", "FAILED"}, timeout=60)["status"] == "READY"
