@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["reportsvc.settings"] = settings
 
     from . import cli, logs, redis_client
-    from .broker import setup_broker
+    from .broker import setup_broker_from
     from .extensions import db, mail, migrate
     from .tasks import context
     from .web import init_app as init_web
@@ -36,12 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     mail.init_app(app)
     redis_client.configure(settings.redis_url)
-    setup_broker(
-        settings.redis_url,
-        retry_schedule_ms=settings.retry_delays_ms,
-        max_retries=settings.report_max_retries,
-        time_limit_ms=settings.report_time_limit_seconds * 1000,
-    )
+    setup_broker_from(settings)
     context.set_app(app)
     init_web(app)
     cli.init_app(app)

@@ -6,6 +6,8 @@ actors bind to the global broker at declaration time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
@@ -18,6 +20,9 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 NAMESPACE = "dramatiq"
 REPORTS_QUEUE = "reports"
@@ -83,8 +88,15 @@ def build_broker(
     retry_schedule_ms: tuple[int, ...] = (2000, 4000, 8000),
     max_retries: int = 3,
     time_limit_ms: int = 300_000,
+    heartbeat_timeout_ms: int = 60_000,
 ) -> RedisBroker:
-    """A Redis broker with the middleware stack reportsvc relies on."""
+    """A Redis broker with the middleware stack reportsvc relies on.
+
+    `heartbeat_timeout_ms` (REPORT_LOCK_SECONDS) is when Dramatiq, our queue
+    views and the stall sweep all agree that a silent worker is dead.
+    """
+    from .metrics_middleware import MetricsMiddleware
+
     middleware = [
         AgeLimit(),
         TimeLimit(time_limit=time_limit_ms, interval=250),
@@ -94,8 +106,11 @@ def build_broker(
         ExactRetries(schedule_ms=retry_schedule_ms, max_retries=max_retries),
         CurrentMessage(),
         MessageIndex(),
+        MetricsMiddleware(),
     ]
-    return RedisBroker(url=redis_url, namespace=NAMESPACE, middleware=middleware)
+    return RedisBroker(
+        url=redis_url, namespace=NAMESPACE, middleware=middleware, heartbeat_timeout=heartbeat_timeout_ms
+    )
 
 
 def setup_broker(
@@ -104,6 +119,7 @@ def setup_broker(
     retry_schedule_ms: tuple[int, ...] = (2000, 4000, 8000),
     max_retries: int = 3,
     time_limit_ms: int = 300_000,
+    heartbeat_timeout_ms: int = 60_000,
 ) -> RedisBroker:
     """Build the broker and make it Dramatiq's global broker (idempotent per URL)."""
     current = _current_broker()
@@ -115,9 +131,14 @@ def setup_broker(
                 middleware.max_retries = max_retries
             elif isinstance(middleware, TimeLimit):
                 middleware.time_limit = time_limit_ms
+        current.heartbeat_timeout = heartbeat_timeout_ms
         return current
     broker = build_broker(
-        redis_url, retry_schedule_ms=retry_schedule_ms, max_retries=max_retries, time_limit_ms=time_limit_ms
+        redis_url,
+        retry_schedule_ms=retry_schedule_ms,
+        max_retries=max_retries,
+        time_limit_ms=time_limit_ms,
+        heartbeat_timeout_ms=heartbeat_timeout_ms,
     )
     broker._reportsvc_url = redis_url  # type: ignore[attr-defined]
     dramatiq.set_broker(broker)
@@ -133,3 +154,14 @@ def setup_broker(
 def _current_broker() -> dramatiq.Broker | None:
     # get_broker() would build a default broker as a side effect; read the slot instead.
     return dramatiq.broker.global_broker
+
+
+def setup_broker_from(settings: Settings) -> RedisBroker:
+    """setup_broker() with every knob taken from the settings."""
+    return setup_broker(
+        settings.redis_url,
+        retry_schedule_ms=settings.retry_delays_ms,
+        max_retries=settings.report_max_retries,
+        time_limit_ms=settings.report_time_limit_seconds * 1000,
+        heartbeat_timeout_ms=settings.report_lock_seconds * 1000,
+    )

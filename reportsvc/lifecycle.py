@@ -37,6 +37,7 @@ class Claim:
     report_type: str
     title: str | None
     params: dict[str, Any]
+    notify_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
         report_type=row.report_type,
         title=row.title,
         params=dict(row.params or {}),
+        notify_email=row.notify_email,
     )
 
 
@@ -412,3 +414,97 @@ def current_status(report_id: uuid.UUID) -> str | None:
     status = session.execute(select(R.c.status).where(R.c.id == report_id)).scalar_one_or_none()
     session.rollback()
     return status
+
+
+# -- dead-letter operations (called by reportsvc.deadletters) ----------------------------------
+
+_REQUEUE_VALUES: dict[str, Any] = {
+    "progress": 0,
+    "progress_message": "Queued (requeued from dead letters)",
+    "error_message": None,
+    "finished_at": None,
+    "stall_count": 0,
+    "run_id": None,
+    "worker": None,
+}
+
+
+def requeued_from_dead_many(
+    report_ids: list[uuid.UUID], *, actor: str | None, detail: dict[str, Any] | None = None
+) -> set[uuid.UUID]:
+    """FAILED -> PENDING for every given report still FAILED, in one UPDATE and one transaction.
+
+    Returns the ids that moved; the others (not FAILED any more, or missing) are untouched. Each
+    moved report gets a 'requeued' event. `attempts` is not reset: it counts attempts for life.
+    The caller moves the dead letter (or sends a fresh message) after this commits.
+    """
+    ids = list(dict.fromkeys(report_ids))
+    if not ids:
+        return set()
+    session = _session()
+    text = f"requeued from dead letters by {actor or 'unknown'}"
+    try:
+        rows = session.execute(
+            update(R)
+            .where(R.c.id.in_(ids), R.c.status == "FAILED")
+            .values(status="PENDING", updated_at=func.now(), **_REQUEUE_VALUES)
+            .returning(R.c.id)
+        ).all()
+        moved = {row.id for row in rows}
+        if moved:
+            session.execute(
+                insert(E),
+                [
+                    {
+                        "report_id": rid,
+                        "kind": "requeued",
+                        "from_status": "FAILED",
+                        "to_status": "PENDING",
+                        "message": text,
+                        "detail": {"actor": actor, **(detail or {})},
+                    }
+                    for rid in moved
+                ],
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for rid in moved:
+        log.info("Job %s FAILED -> PENDING (%s)", rid, text)
+    return moved
+
+
+def requeued_from_dead(report_id: uuid.UUID, *, actor: str | None, detail: dict[str, Any] | None = None) -> Outcome:
+    """FAILED -> PENDING for one report whose dead letter an operator requeues ('requeued' event)."""
+    if report_id in requeued_from_dead_many([report_id], actor=actor, detail=detail):
+        return Outcome(True, "PENDING")
+    return Outcome(False, current_status(report_id))
+
+
+def note_many(report_ids: list[uuid.UUID], kind: str, message: str, detail: dict[str, Any] | None = None) -> int:
+    """The same state-less timeline entry on many reports in one INSERT ... SELECT; missing ids are skipped."""
+    ids = list(dict.fromkeys(report_ids))
+    if not ids:
+        return 0
+    session = _session()
+    from sqlalchemy import literal
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    try:
+        result = session.execute(
+            insert(E).from_select(
+                ["report_id", "kind", "message", "detail"],
+                select(
+                    R.c.id,
+                    literal(kind),
+                    literal(message),
+                    literal(detail or {}, type_=JSONB),
+                ).where(R.c.id.in_(ids)),
+            )
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from datetime import UTC, datetime
@@ -10,6 +11,63 @@ from typing import Any
 from flask import Flask
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+# The job a log line belongs to: set by the Dramatiq middleware around every message
+# (reportsvc.metrics_middleware), read by the formatters below. Context variables are per thread here,
+# so each worker thread carries its own job.
+_job: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "reportsvc_job", default=(None, None)
+)
+
+
+def set_job_context(*, report_id: str | None, message_id: str | None) -> None:
+    """Every log line from this thread now names this report and message."""
+    _job.set((report_id, message_id))
+
+
+def clear_job_context() -> None:
+    """The thread is between jobs."""
+    _job.set((None, None))
+
+
+def _job_ids(record: logging.LogRecord) -> tuple[str | None, str | None]:
+    """The record's report and message ids: set explicitly (`extra=`), else the thread's current job."""
+    report_id, message_id = _job.get()
+    return getattr(record, "report_id", None) or report_id, getattr(record, "message_id", None) or message_id
+
+
+def _with_job_ids(line: str, record: logging.LogRecord) -> str:
+    report_id, message_id = _job_ids(record)
+    extra = []
+    if report_id and report_id not in line:
+        extra.append(f"report {report_id}")
+    if message_id and message_id not in line:
+        extra.append(f"message {message_id}")
+    return f"{line} [{', '.join(extra)}]" if extra else line
+
+
+class TextFormatter(logging.Formatter):
+    """The seed's terminal style; inside a job, ` [message <id>]` (and the report id) is appended
+    unless the line already shows it (the seed's "Job <id> ..." lines show the report id)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format, then add the job's ids the line does not already show."""
+        return _with_job_ids(super().format(record), record)
+
+
+class JobIdsFormatter(logging.Formatter):
+    """Wraps a formatter someone else installed (dramatiq's CLI, gunicorn) to append the job's ids."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The inner formatter's line plus the job's ids."""
+        return _with_job_ids(self.inner.format(record), record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +81,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        report_id, message_id = _job_ids(record)
+        if report_id is not None:
+            payload["report_id"] = report_id
+        if message_id is not None:
+            payload["message_id"] = message_id
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload)
@@ -33,11 +96,24 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     logger = logging.getLogger("reportsvc")
     if getattr(logger, "_reportsvc_configured", False):
         return
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
+    root = logging.getLogger()
+    # Records propagate to the root logger, so whoever owns the process's logging (dramatiq's CLI,
+    # gunicorn, pytest's capture) receives them once; we only add a handler when nobody did.
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        root.addHandler(handler)
+        if root.level > level:
+            root.setLevel(level)
+    if log_format == "json":
+        for each in root.handlers:
+            each.setFormatter(JsonFormatter())
+    else:
+        for each in root.handlers:
+            if each.formatter is None:
+                each.setFormatter(TextFormatter())
+            elif not isinstance(each.formatter, TextFormatter | JobIdsFormatter):
+                each.setFormatter(JobIdsFormatter(each.formatter))
     logger._reportsvc_configured = True  # type: ignore[attr-defined]
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, tuple_
 
 from .extensions import db
-from .models import STATUSES, ReportEvent, ReportRequest
+from .models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
 
 HEX_PREFIX = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 MAX_LIMIT = 200
@@ -139,3 +139,97 @@ def parse_report_id(raw: str) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+# -- status counts for the console's filter tabs --------------------------------------------------
+#
+# The console asks for counts on every page view and every counts poll, so they must not cost a
+# COUNT(*) over a million-row table. Strategy, per status:
+#   * small table (planner estimate <= EXACT_COUNT_LIMIT rows): one exact GROUP BY; cheap at that size.
+#   * large table: PENDING and RUNNING are always counted exactly (partial indexes keep those sets
+#     small and they are what an operator watches); READY/FAILED/CANCELLED are counted exactly when
+#     their estimated size is <= EXACT_COUNT_LIMIT (an index range scan on (status, created_at, id)
+#     bounded by that limit) and otherwise estimated from pg_class.reltuples x pg_stats' most-common-
+#     value frequency for `status` (kept fresh by autovacuum's ANALYZE), flagged `exact=False` so the
+#     page shows "≈".
+# The result is cached in-process for COUNTS_TTL_SECONDS so that polling tabs share one computation.
+
+EXACT_COUNT_LIMIT = 10_000
+COUNTS_TTL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """How many reports are in one status; `exact` is False for a planner-statistics estimate."""
+
+    value: int | None
+    exact: bool = True
+
+
+_counts_cache: dict[str, object] = {"at": 0.0, "value": None}
+
+
+def status_counts(*, max_age: float = COUNTS_TTL_SECONDS) -> dict[str, StatusCount]:
+    """Reports per status (plus "ALL"), exact where cheap and estimated where not; cached briefly."""
+    import time
+
+    now = time.monotonic()
+    cached = _counts_cache["value"]
+    if cached is not None and now - float(_counts_cache["at"]) < max_age:  # type: ignore[arg-type]
+        return dict(cached)  # type: ignore[call-overload]
+    value = _compute_status_counts()
+    _counts_cache.update(at=time.monotonic(), value=value)
+    return dict(value)
+
+
+def clear_status_counts_cache() -> None:
+    """Drop the cached counts (after an action, or in tests)."""
+    _counts_cache.update(at=0.0, value=None)
+
+
+def _table_estimate() -> tuple[float, dict[str, float]]:
+    """(row estimate, status -> fraction from pg_stats); both from statistics, no table scan."""
+    from sqlalchemy import text
+
+    row = db.session.execute(text(
+        "SELECT GREATEST(c.reltuples, COALESCE(s.n_live_tup, 0), 0) AS estimate "
+        "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+        "WHERE c.oid = to_regclass('report_requests')"
+    )).first()
+    estimate = float(row[0]) if row is not None else 0.0
+    stats = db.session.execute(text(
+        "SELECT most_common_vals::text::text[], most_common_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = 'report_requests' AND attname = 'status'"
+    )).first()
+    fractions: dict[str, float] = {}
+    if stats is not None and stats[0] is not None:
+        fractions = {str(v): float(f) for v, f in zip(stats[0], stats[1], strict=False)}
+    return estimate, fractions
+
+
+def _compute_status_counts() -> dict[str, StatusCount]:
+    estimate, fractions = _table_estimate()
+    counts: dict[str, StatusCount] = {}
+    if estimate <= EXACT_COUNT_LIMIT:
+        stmt = select(ReportRequest.status, func.count()).group_by(ReportRequest.status)
+        found = {status: int(n) for status, n in db.session.execute(stmt)}
+        counts = {s: StatusCount(found.get(s, 0)) for s in STATUSES}
+    else:
+        for status in STATUSES:
+            guess = fractions.get(status, 0.0) * estimate
+            if status not in ACTIVE_STATUSES and not fractions:
+                # Large but never analyzed: an exact count could scan the table; say "unknown".
+                counts[status] = StatusCount(None, exact=False)
+            elif status in ACTIVE_STATUSES or guess <= EXACT_COUNT_LIMIT:
+                n = db.session.execute(
+                    select(func.count()).select_from(ReportRequest).where(ReportRequest.status == status)
+                ).scalar_one()
+                counts[status] = StatusCount(int(n))
+            else:
+                counts[status] = StatusCount(int(round(guess)), exact=False)
+    if all(c.value is not None for c in counts.values()):
+        total = sum(c.value or 0 for c in counts.values())
+    else:
+        total = int(round(estimate))
+    counts["ALL"] = StatusCount(total, all(c.exact for c in counts.values()))
+    return counts

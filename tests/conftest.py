@@ -114,7 +114,7 @@ def app(base_settings: Settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:  # type: ignore[no-untyped-def]
     """Change settings for one test (the app is re-pointed at them and restored afterwards)."""
-    from reportsvc.broker import setup_broker
+    from reportsvc.broker import setup_broker_from
     from reportsvc.config import use_settings
 
     def apply(**changes: Any) -> Settings:
@@ -127,8 +127,7 @@ def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:
         if mail_state is not None:
             mail_state.server = app.config["MAIL_SERVER"]
             mail_state.port = new.email_port
-        setup_broker(new.redis_url, retry_schedule_ms=new.retry_delays_ms, max_retries=new.report_max_retries,
-                     time_limit_ms=new.report_time_limit_seconds * 1000)
+        setup_broker_from(new)
         return new
 
     yield apply

@@ -27,18 +27,30 @@ from .actions import (
     count_dead_matching,
     delete_dead,
     delete_dead_batch,
+    delete_dead_ids,
     promote_delayed,
+    read_dead,
     release_dead_worker,
     release_held,
     remove_pending,
     requeue_dead,
     requeue_dead_batch,
+    requeue_dead_ids,
     run_batches,
+    scan_count_dead,
 )
 from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
 from .listing import Location, Page, find_by_message_id, get_message, iter_live_messages, list_messages, locate_message
 from .messages import REPORT_ACTORS, MessageView, decode_message
-from .stats import QueueStats, all_queue_stats, discover_queues, queue_stats
+from .stats import (
+    DISCOVERED_KEY,
+    QueueStats,
+    all_queue_stats,
+    discover_queues,
+    known_queues,
+    queue_stats,
+    refresh_discovered_queues,
+)
 from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, WorkerInfo, is_worker_alive, list_workers
 
 #: The Dramatiq release line whose Redis layout this package reproduces.
@@ -66,6 +78,7 @@ __all__ = [
     "BatchResult",
     "DEFAULT_HEARTBEAT_TIMEOUT_MS",
     "DEFAULT_NAMESPACE",
+    "DISCOVERED_KEY",
     "DRAMATIQ_VERSION_OK",
     "DeadFilter",
     "Location",
@@ -85,20 +98,26 @@ __all__ = [
     "delay_queue_name",
     "delete_dead",
     "delete_dead_batch",
+    "delete_dead_ids",
     "discover_queues",
     "find_by_message_id",
     "get_message",
     "is_worker_alive",
     "iter_live_messages",
+    "known_queues",
     "list_messages",
     "list_workers",
     "locate_message",
     "promote_delayed",
+    "read_dead",
     "queue_stats",
+    "refresh_discovered_queues",
     "release_dead_worker",
     "release_held",
     "remove_pending",
     "requeue_dead",
     "requeue_dead_batch",
+    "requeue_dead_ids",
     "run_batches",
+    "scan_count_dead",
 ]

@@ -39,6 +39,7 @@ from .messages import (
     rewrite_for_promote,
     rewrite_for_requeue,
     to_ms,
+    to_str,
 )
 from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS
 
@@ -46,7 +47,7 @@ DEFAULT_BATCH = 500
 
 _REQUEUE_LUA = """
 local dead, dead_msgs, msgs, waiting = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local moved = 0
+local moved = {}
 for i = 1, #ARGV, 3 do
   local id, expected, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local score = redis.call('zscore', dead, id)
@@ -55,7 +56,7 @@ for i = 1, #ARGV, 3 do
     redis.call('hdel', dead_msgs, id)
     redis.call('hset', msgs, id, body)
     redis.call('rpush', waiting, id)
-    moved = moved + 1
+    table.insert(moved, id)
   end
 end
 return moved
@@ -63,14 +64,14 @@ return moved
 
 _DELETE_LUA = """
 local dead, dead_msgs = KEYS[1], KEYS[2]
-local removed = 0
+local removed = {}
 for i = 1, #ARGV, 2 do
   local id, expected = ARGV[i], ARGV[i + 1]
   local score = redis.call('zscore', dead, id)
   if score and (expected == '' or tonumber(score) == tonumber(expected)) then
     redis.call('zrem', dead, id)
     redis.call('hdel', dead_msgs, id)
-    removed = removed + 1
+    table.insert(removed, id)
   end
 end
 return removed
@@ -181,6 +182,9 @@ class BatchResult:
     scanned: int
     next_cursor: str | None
     done: bool
+    #: Redis ids this step moved (requeued or deleted), and the ids it tried (passed the filter).
+    ids: tuple[str, ...] = ()
+    selected: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON (datetimes stay datetimes)."""
@@ -244,16 +248,72 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[i : i + size]
 
 
-def _requeue_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> int:
+def _requeue_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
     args: list[Any] = []
     for rid, score, body in rows:
         if body is None:
             continue
         args += [rid, repr(score), rewrite_for_requeue(body, keys.queue)]
     if not args:
-        return 0
+        return []
     script = client.register_script(_REQUEUE_LUA)
-    return int(script(keys=[keys.dead, keys.dead_msgs, keys.msgs, keys.waiting], args=args))
+    return [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs, keys.msgs, keys.waiting], args=args)]
+
+
+def read_dead(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    report_actors: Collection[str] = REPORT_ACTORS,
+) -> list[MessageView]:
+    """The given ids that are dead letters now (ZMSCORE + HMGET, one round trip); absent ids are left out."""
+    keys = QueueKeys.of(queue, namespace)
+    ids = list(dict.fromkeys(redis_ids))
+    if not ids:
+        return []
+    pipe = client.pipeline(transaction=True)
+    pipe.zmscore(keys.dead, ids)
+    pipe.hmget(keys.dead_msgs, ids)
+    scores, bodies = pipe.execute()
+    return [
+        decode_message(b, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=float(s), report_actors=report_actors)
+        for rid, s, b in zip(ids, scores, bodies, strict=True)
+        if s is not None and b is not None
+    ]
+
+
+def requeue_dead_ids(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+    expected_dead_ms: dict[str, float] | None = None,
+) -> list[str]:
+    """Move the given dead letters back to the tail of the waiting list; returns the ids that moved.
+
+    ``expected_dead_ms`` (id -> score the caller saw) makes the script refuse a letter that died
+    again since (a different dead-lettering than the one the operator looked at).
+    """
+    keys = QueueKeys.of(queue, namespace)
+    ids = list(dict.fromkeys(redis_ids))
+    moved: list[str] = []
+    for chunk in _chunks(ids, batch_size):
+        pipe = client.pipeline(transaction=False)
+        pipe.zmscore(keys.dead, chunk)
+        pipe.hmget(keys.dead_msgs, chunk)
+        scores, bodies = pipe.execute()
+        rows = []
+        for rid, s, b in zip(chunk, scores, bodies, strict=True):
+            if s is None:
+                continue
+            seen = (expected_dead_ms or {}).get(rid)
+            rows.append((rid, float(s) if seen is None else seen, b))
+        moved += _requeue_rows(client, keys, rows)
+    return moved
 
 
 def requeue_dead(
@@ -265,17 +325,29 @@ def requeue_dead(
     batch_size: int = DEFAULT_BATCH,
 ) -> int:
     """Move the given dead letters back to the tail of the waiting list; returns how many moved."""
+    return len(requeue_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
+
+
+def delete_dead_ids(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+    expected_dead_ms: dict[str, float] | None = None,
+) -> list[str]:
+    """Delete the given dead letters; returns the ids that were still there (and, if given, at the seen score)."""
     keys = QueueKeys.of(queue, namespace)
-    ids = list(dict.fromkeys(redis_ids))
-    moved = 0
-    for chunk in _chunks(ids, batch_size):
-        pipe = client.pipeline(transaction=False)
-        pipe.zmscore(keys.dead, chunk)
-        pipe.hmget(keys.dead_msgs, chunk)
-        scores, bodies = pipe.execute()
-        rows = [(rid, float(s), b) for rid, s, b in zip(chunk, scores, bodies, strict=True) if s is not None]
-        moved += _requeue_rows(client, keys, rows)
-    return moved
+    script = client.register_script(_DELETE_LUA)
+    removed: list[str] = []
+    for chunk in _chunks(list(dict.fromkeys(redis_ids)), batch_size):
+        args: list[str] = []
+        for rid in chunk:
+            seen = (expected_dead_ms or {}).get(rid)
+            args += [rid, "" if seen is None else repr(float(seen))]
+        removed += [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs], args=args)]
+    return removed
 
 
 def delete_dead(
@@ -287,15 +359,7 @@ def delete_dead(
     batch_size: int = DEFAULT_BATCH,
 ) -> int:
     """Delete the given dead letters; returns how many were still there."""
-    keys = QueueKeys.of(queue, namespace)
-    script = client.register_script(_DELETE_LUA)
-    removed = 0
-    for chunk in _chunks(list(dict.fromkeys(redis_ids)), batch_size):
-        args: list[str] = []
-        for rid in chunk:
-            args += [rid, ""]
-        removed += int(script(keys=[keys.dead, keys.dead_msgs], args=args))
-    return removed
+    return len(delete_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
 
 
 def _batch(
@@ -305,7 +369,7 @@ def _batch(
     batch_size: int,
     flt: DeadFilter | None,
     cursor: str | None,
-    apply: Callable[[QueueKeys, list[tuple[str, float, Any]]], int],
+    apply: Callable[[QueueKeys, list[tuple[str, float, Any]]], list[str]],
 ) -> BatchResult:
     keys = QueueKeys.of(queue, namespace)
     flt = flt or DeadFilter()
@@ -320,7 +384,7 @@ def _batch(
         if body is not None
     ]
     chosen = [by_id[v.redis_id] for v in flt.select(views)]
-    moved = apply(keys, chosen) if chosen else 0
+    moved_ids = apply(keys, chosen) if chosen else []
     # Resume after the last letter this batch left in place: it is still in the ZSET, so the next
     # batch finds it by ZRANK (O(log n)) however many letters share its millisecond.
     chosen_ids = {c[0] for c in chosen}
@@ -330,7 +394,14 @@ def _batch(
     else:
         next_cursor = cursor
     done = page.at_end or not page.rows
-    return BatchResult(moved=moved, scanned=len(page.rows), next_cursor=None if done else next_cursor, done=done)
+    return BatchResult(
+        moved=len(moved_ids),
+        scanned=len(page.rows),
+        next_cursor=None if done else next_cursor,
+        done=done,
+        ids=tuple(moved_ids),
+        selected=tuple(c[0] for c in chosen),
+    )
 
 
 def requeue_dead_batch(
@@ -348,11 +419,11 @@ def requeue_dead_batch(
     )
 
 
-def _delete_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> int:
+def _delete_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
     args: list[str] = []
     for rid, score, _ in rows:
         args += [rid, repr(score)]
-    return int(client.register_script(_DELETE_LUA)(keys=[keys.dead, keys.dead_msgs], args=args))
+    return [to_str(x) for x in client.register_script(_DELETE_LUA)(keys=[keys.dead, keys.dead_msgs], args=args)]
 
 
 def delete_dead_batch(
@@ -557,11 +628,54 @@ __all__ = [
     "count_dead_matching",
     "delete_dead",
     "delete_dead_batch",
+    "delete_dead_ids",
     "promote_delayed",
+    "read_dead",
     "remove_pending",
     "release_dead_worker",
     "release_held",
     "requeue_dead",
     "requeue_dead_batch",
+    "requeue_dead_ids",
     "run_batches",
+    "scan_count_dead",
 ]
+
+
+def scan_count_dead(
+    client: redis.Redis,
+    queue: str,
+    filter: DeadFilter | None = None,  # noqa: A002 - the operator-facing name
+    *,
+    batch_size: int = 1000,
+    time_budget_s: float | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> tuple[int, int, bool]:
+    """(matching, scanned, complete): :func:`count_dead_matching` that stops after ``time_budget_s``.
+
+    Each step is one short read script, so Redis is never blocked; the budget bounds the caller
+    (a web request doing a dry run). ``complete`` False means ``matching`` is a lower bound.
+    """
+    keys = QueueKeys.of(queue, namespace)
+    flt = filter or DeadFilter()
+    if flt.score_only:
+        return count_dead_matching(client, queue, flt, namespace=namespace), 0, True
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
+    total = scanned = 0
+    start: tuple[float, str] | None = None
+    while True:
+        page = read_dead_rows(client, keys, batch_size, start, desc=False, lo=flt.lo, hi=flt.hi)
+        views = [
+            decode_message(
+                body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=flt.report_actors
+            )
+            for rid, score, body in page.rows
+            if body is not None
+        ]
+        total += len(flt.select(views))
+        scanned += len(page.rows)
+        if page.at_end or not page.rows:
+            return total, scanned, True
+        if deadline is not None and time.monotonic() > deadline:
+            return total, scanned, False
+        start = (page.rows[-1][1], page.rows[-1][0])

@@ -119,3 +119,30 @@ def discover_queues(client: redis.Redis, *, namespace: str = DEFAULT_NAMESPACE, 
     # A queue whose messages are all held still has its .msgs hash; an ack-only leftover does not
     # name a queue worth showing, so ack sets are not scanned.
     return sorted(q for q in found if not q.endswith(DQ_SUFFIX) and not q.endswith(XQ_SUFFIX))
+
+
+#: SET of queue names found by :func:`refresh_discovered_queues` (written by the scheduler).
+DISCOVERED_KEY = "reportsvc:queues:discovered"
+#: How long a discovery result stays valid if the scheduler stops refreshing it.
+DISCOVERED_TTL_S = 3600
+
+
+def refresh_discovered_queues(
+    client: redis.Redis, *, namespace: str = DEFAULT_NAMESPACE, ttl_s: int = DISCOVERED_TTL_S
+) -> list[str]:
+    """SCAN for queues (see :func:`discover_queues`) and cache the names; scheduler/maintenance only."""
+    found = discover_queues(client, namespace=namespace)
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(DISCOVERED_KEY)
+    if found:
+        pipe.sadd(DISCOVERED_KEY, *found)
+        pipe.expire(DISCOVERED_KEY, ttl_s)
+    pipe.execute()
+    return found
+
+
+def known_queues(client: redis.Redis, declared: Iterable[str] = ()) -> list[str]:
+    """Declared queues plus the cached discovery (SMEMBERS of a small set: fine on a request path)."""
+    cached = {to_str(q) for q in client.smembers(DISCOVERED_KEY)}  # type: ignore[union-attr]
+    names = {canonical_queue(q) for q in declared} | cached
+    return sorted(names)

@@ -4,18 +4,13 @@ The broker is configured from the environment before the actor modules are
 imported, because actors bind to the global broker when declared.
 """
 
-from ..broker import setup_broker
+from ..broker import setup_broker_from
 from ..config import get_settings
 
-_settings = get_settings()
-setup_broker(
-    _settings.redis_url,
-    retry_schedule_ms=_settings.retry_delays_ms,
-    max_retries=_settings.report_max_retries,
-    time_limit_ms=_settings.report_time_limit_seconds * 1000,
-)
+setup_broker_from(get_settings())
 
 from .generate import generate_report  # noqa: E402
+from .maintenance import run_bulk_job  # noqa: E402
 from .notify import send_report_email  # noqa: E402
 
-__all__ = ["generate_report", "send_report_email"]
+__all__ = ["generate_report", "run_bulk_job", "send_report_email"]

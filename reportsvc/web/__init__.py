@@ -7,11 +7,15 @@ from flask import Flask, redirect
 
 def init_app(app: Flask) -> None:
     """Register blueprints and error handlers."""
-    from . import api, errors, health
+    from . import api, console, console_queues, errors, health, metrics_views, queues_api
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(queues_api.bp)
+    console.init_app(app)
+    app.register_blueprint(console_queues.bp)
+    metrics_views.init_app(app)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

@@ -1,0 +1,15 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY reportsvc ./reportsvc
+RUN pip install --no-cache-dir .
+COPY app.py ./
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+RUN useradd --create-home --uid 10001 reportsvc && mkdir -p /data/reports && chown -R reportsvc /data
+USER reportsvc
+ENV STORAGE_DIR=/data/reports APP_PORT=3000
+EXPOSE 3000
+CMD ["gunicorn", "--bind", "0.0.0.0:3000", "--workers", "2", "--threads", "4", "--access-logfile", "-", "app:app"]

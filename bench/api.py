@@ -1,0 +1,125 @@
+"""API benchmark: gunicorn serving reportsvc vs a bare Flask app doing the same INSERT + send.
+
+Both run under the same gunicorn settings on the same engines, one after the other; the load comes
+from a second process (bench/_load.py: threads with keep-alive connections on loopback, bounded by
+time and count). Each client thread repeats `POST /reports` then `GET /reports/<id>/status`.
+Printed: requests/s and p50/p99 per kind and variant, then
+
+    ratio api_create <reportsvc/bare req/s> target >= 0.8
+    ratio api_create_p99 <reportsvc/bare p99> target <= 2
+    ratio api_status ... target >= 0.8, ratio api_status_p99 ... target <= 2
+
+    python -m bench.api [--duration 15] [--concurrency 16] [--workers 2] [--threads 4] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+from bench import common
+from bench.common import BenchEngines, CouldNotMeasure, percentile, say
+
+
+def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespace, name: str) -> common.Proc:
+    cmd = [
+        sys.executable, "-m", "gunicorn", target,
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(args.workers),
+        "--worker-class", "gthread",
+        "--threads", str(args.threads),
+        "--keep-alive", "5",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    proc = common.Proc(cmd, found.env(), found.tmp / f"gunicorn-{name}.log", f"gunicorn {name}")
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/reports/00000000-0000-0000-0000-000000000000/status",
+                                        timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # 404 from the app: it is serving
+        except OSError:
+            return False
+
+    try:
+        common.wait_until(up, timeout=60, what=f"gunicorn {name} start", alive=proc.alive)
+    except CouldNotMeasure:
+        proc.stop()
+        raise CouldNotMeasure(f"gunicorn {name} did not start:\n{proc.tail()}") from None
+    return proc
+
+
+def load(port: int, duration: float, concurrency: int, max_requests: int) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench._load", f"http://127.0.0.1:{port}", "--duration", str(duration),
+         "--concurrency", str(concurrency), "--max-requests", str(max_requests)],
+        cwd=common.ROOT, capture_output=True, text=True, timeout=duration + 120, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise CouldNotMeasure(f"load generator failed:\n{out.stderr[-2000:]}")
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    found.reset()
+    port = common_port()
+    server = gunicorn(found, target, port, args, name)
+    try:
+        load(port, min(2.0, args.duration / 3), args.concurrency, 400)  # warm-up: imports, pools, plans
+        result = load(port, args.duration, args.concurrency, args.max_requests)
+    finally:
+        server.stop()
+    if result["error_count"]:
+        raise CouldNotMeasure(f"{name}: {result['error_count']} failed requests, e.g. {result['errors']}")
+    elapsed = float(result["elapsed"])  # type: ignore[arg-type]
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("create", "status"):
+        lat = list(result[kind])  # type: ignore[call-overload]
+        if not lat:
+            raise CouldNotMeasure(f"{name}: no {kind} requests completed")
+        out[kind] = {"rps": len(lat) / elapsed, "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat)}
+        say(f"{name:<9} {kind:<6} {out[kind]['rps']:7.1f} req/s  p50 {out[kind]['p50'] * 1000:6.1f} ms"
+            f"  p99 {out[kind]['p99'] * 1000:6.1f} ms  (n={len(lat)})")
+    return out
+
+
+def common_port() -> int:
+    from reportsvc.devservers import free_port
+
+    return free_port()
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.small:
+        args.duration, args.concurrency, args.max_requests = 3.0, 4, 600
+    say(f"# api: gunicorn gthread {args.workers} workers x {args.threads} threads, {args.concurrency} client "
+        f"connections, {args.duration:g} s per variant; machine: {common.machine()}")
+    with common.engines(durable=not args.no_fsync) as found:
+        bare = measure(found, "bench._bare_api:app", "bare", args)
+        time.sleep(0.5)
+        ours = measure(found, "app:app", "reportsvc", args)
+    common.ratio_line("api_create", ours["create"]["rps"] / bare["create"]["rps"], ">=", 0.8)
+    common.ratio_line("api_create_p99", ours["create"]["p99"] / bare["create"]["p99"], "<=", 2)
+    common.ratio_line("api_status", ours["status"]["rps"] / bare["status"]["rps"], ">=", 0.8)
+    common.ratio_line("api_status_p99", ours["status"]["p99"] / bare["status"]["p99"], "<=", 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = common.parser("POST /reports and GET status: reportsvc under gunicorn vs a bare Flask endpoint")
+    p.add_argument("--duration", type=float, default=15.0, help="seconds of load per variant (default 15)")
+    p.add_argument("--concurrency", type=int, default=16, help="client connections (default 16)")
+    p.add_argument("--max-requests", type=int, default=100_000, help="request cap per variant")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
+    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    return common.run_main(run, p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

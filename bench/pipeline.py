@@ -1,0 +1,164 @@
+"""Pipeline benchmark: reports/s through real `dramatiq` worker processes vs a bare actor baseline.
+
+For each worker shape (1x8 and 2x8: processes x threads) and each variant:
+
+* **reportsvc**: N reports are created through the real API path (`POST /reports` on the app's test
+  client: validation, `jobs.submit`, commit then send), then `dramatiq reportsvc.tasks` drains them
+  (lifecycle module, events, progress writes, heartbeat thread, email message, all middleware).
+* **baseline**: the same N rows are inserted and sent bare, then `dramatiq bench._pipeline_baseline`
+  drains them: claim UPDATE, the same gather SQL, the same PDF, the same atomic file write, READY UPDATE.
+
+The rows exist before the workers start, so both variants measure the drain rate of the same backlog on
+the same engines. Headline: throughput over the central 80 % of completions (worker boot and the last
+stragglers excluded), reportsvc / baseline. Also printed: p50/p95 claim-to-READY (service time) and
+create-to-READY (dominated by the backlog, since every report is queued at t=0).
+
+    python -m bench.pipeline [--n 2000] [--shapes 1x8,2x8] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from dataclasses import dataclass
+
+from bench import common
+from bench.common import BenchEngines, CouldNotMeasure, percentile, say
+
+TARGET = 0.85
+BARE_QUEUE = "bare"  # bench._pipeline_baseline.QUEUE (that module needs its env at import)
+
+
+@dataclass
+class Result:
+    """What one drain measured."""
+
+    variant: str
+    shape: str
+    n: int
+    throughput: float  # central 80 %
+    overall: float  # first claim to last READY
+    service_p50: float
+    service_p95: float
+    e2e_p50: float
+    e2e_p95: float
+
+    def line(self) -> str:
+        return (
+            f"{self.shape:>4} {self.variant:<9} n={self.n:<5} {self.throughput:7.1f} reports/s "
+            f"(overall {self.overall:6.1f}/s)  claim->READY p50 {self.service_p50 * 1000:6.0f} ms "
+            f"p95 {self.service_p95 * 1000:6.0f} ms  create->READY p50 {self.e2e_p50:6.2f} s p95 {self.e2e_p95:6.2f} s"
+        )
+
+
+def create_via_api(found: BenchEngines, n: int) -> None:
+    """POST /reports n times through the app (the product's create path); not timed."""
+    import logging
+
+    from reportsvc import create_app
+    from reportsvc.config import load_settings
+
+    app = create_app(load_settings(found.env()))
+    logging.getLogger("reportsvc").setLevel(logging.WARNING)
+    client = app.test_client()
+    for _ in range(n):
+        response = client.post("/reports", json={"title": "Bench report"})
+        if response.status_code != 202:
+            raise CouldNotMeasure(f"POST /reports answered {response.status_code}: {response.get_data(as_text=True)}")
+
+
+def create_bare(found: BenchEngines, n: int) -> None:
+    """Insert n PENDING rows and send one bare message each; not timed."""
+    import dramatiq
+    import psycopg
+    from dramatiq.brokers.redis import RedisBroker
+
+    ids = [uuid.uuid4() for _ in range(n)]
+    with psycopg.connect(found.conninfo()) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params)"
+                " VALUES (%s, 'PENDING', 0, 'Queued', 'operations', 'Bench report', %s::jsonb)",
+                [(i, json.dumps({"window_hours": 24, "until": None})) for i in ids],
+            )
+        conn.commit()
+    broker = RedisBroker(url=found.redis_url)
+    for i in ids:
+        broker.enqueue(dramatiq.Message(queue_name=BARE_QUEUE, actor_name="bare_generate", args=(str(i),), kwargs={},
+                                        options={}))
+    broker.close()
+
+
+def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: int) -> Result:
+    """Start the workers on a ready backlog and wait until every report is READY."""
+    import psycopg
+
+    module = "reportsvc.tasks" if variant == "reportsvc" else "bench._pipeline_baseline"
+    shape = f"{processes}x{threads}"
+    log_path = found.tmp / f"workers-{variant}-{shape}.log"
+    workers = common.dramatiq_workers(found, module, processes, threads, log_path)
+    try:
+        with psycopg.connect(found.conninfo(), autocommit=True) as conn:
+
+            def done() -> bool:
+                row = conn.execute("SELECT count(*) FILTER (WHERE status = 'READY'),"
+                                   " count(*) FILTER (WHERE status = 'FAILED') FROM report_requests").fetchone()
+                assert row is not None
+                if row[1]:
+                    raise CouldNotMeasure(f"{row[1]} reports FAILED under {variant}:\n{workers.tail()}")
+                return int(row[0]) >= n
+
+            common.wait_until(done, timeout=60 + n / 3, what=f"{variant} {shape} drain", interval=0.25,
+                              alive=workers.alive)
+            rows = conn.execute(
+                "SELECT extract(epoch FROM created_at), extract(epoch FROM started_at), extract(epoch FROM finished_at)"
+                " FROM report_requests WHERE status = 'READY'"
+            ).fetchall()
+    finally:
+        workers.stop()
+    created = [float(r[0]) for r in rows]
+    started = [float(r[1]) for r in rows]
+    finished = sorted(float(r[2]) for r in rows)
+    lo, hi = int(0.1 * n), max(int(0.9 * n) - 1, int(0.1 * n) + 1)
+    span = finished[hi] - finished[lo]
+    central = (hi - lo) / span if span > 0 else float("nan")
+    overall = n / max(1e-9, max(finished) - min(started))
+    service = [f - s for f, s in zip((float(r[2]) for r in rows), started, strict=True)]
+    e2e = [f - c for f, c in zip((float(r[2]) for r in rows), created, strict=True)]
+    return Result(variant, shape, n, central, overall, percentile(service, 50), percentile(service, 95),
+                  percentile(e2e, 50), percentile(e2e, 95))
+
+
+def run(args: argparse.Namespace) -> None:
+    n = 40 if args.small else args.n
+    shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",") if s]
+    if args.small:
+        shapes = shapes[:1] if len(shapes) > 1 else shapes
+    say(f"# pipeline: {n} reports per drain; machine: {common.machine()}")
+    results: dict[str, list[Result]] = {}
+    with common.engines(durable=not args.no_fsync) as found:
+        for processes, threads in shapes:
+            shape = f"{processes}x{threads}"
+            for variant in ("baseline", "reportsvc"):
+                found.reset()
+                if variant == "reportsvc":
+                    create_via_api(found, n)
+                else:
+                    create_bare(found, n)
+                result = drain(found, variant, processes, threads, n)
+                say(result.line())
+                results.setdefault(shape, []).append(result)
+    for shape, (base, ours) in results.items():
+        common.ratio_line(f"pipeline_{shape}", ours.throughput / base.throughput, ">=", TARGET)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = common.parser("reportsvc workers vs a bare Dramatiq actor, same run, same engines")
+    p.add_argument("--n", type=int, default=2000, help="reports per drain (default 2000)")
+    p.add_argument("--shapes", default="1x8,2x8", help="worker shapes processes x threads (default 1x8,2x8)")
+    return common.run_main(run, p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,396 @@
+"""Dead letters tied to their reports: the layer above ``queues`` (Redis) and ``lifecycle`` (status).
+
+``queues`` knows messages, ``lifecycle`` knows reports; this module is where a dead letter meets
+the report it carries (DESIGN section 4).
+
+Requeue, per dead letter of ``generate_report``:
+
+1. the report goes FAILED -> PENDING through ``lifecycle.requeued_from_dead_many`` (one
+   conditional UPDATE per batch, a 'requeued' event each); a report that is not FAILED any more
+   (retried by hand, cancelled, already requeued by a second click) is left alone and its
+   letter is *skipped* with the reason, never requeued: that is what makes a double requeue
+   send one message, and stale letters never run a report twice;
+2. then the letter moves back to its queue in one Lua script that checks it is still dead at the
+   score the operator saw (``queues.requeue_dead_ids``), with retries reset;
+3. a report that moved to PENDING but whose letter vanished meanwhile (deleted by someone else)
+   gets a fresh message (``jobs.send_generate``), so no report is left PENDING without one.
+
+The report row is committed before the message moves (outbox order), so a worker never sees
+the message while the report is still FAILED. Letters of other actors (e.g. the e-mail actor)
+are requeued as plain messages, with a note on the report's timeline when they carry one.
+
+Delete: one Lua script per batch removes letters still at the seen score; each report whose
+letter went gets a 'dead_letter_deleted' note and stays FAILED.
+
+Bulk: :func:`requeue_step` / :func:`delete_step` do one batch (default 500 letters, one read
+script, one SQL round trip for the filter and transition, one write script), oldest first; the
+background job in ``bulkjobs`` loops over them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+
+from . import jobs, lifecycle, queues
+from .extensions import db
+from .models import ReportRequest
+from .queues import DeadFilter, MessageView
+
+log = logging.getLogger("reportsvc.deadletters")
+
+GENERATE_ACTOR = "generate_report"
+BATCH_SIZE = 500
+#: Most ids one synchronous request may name; more goes through a bulk job.
+MAX_IDS = 1000
+FILTER_KEYS = ("actor", "error", "dead_before", "dead_after")
+
+
+class FilterError(ValueError):
+    """A filter field is unknown or malformed; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    """Operator-facing filter of dead letters: all given conditions must hold.
+
+    ``actor``: Dramatiq actor name. ``error``: case-insensitive substring of the carried report's
+    ``error_message`` in PostgreSQL (letters without a report never match). ``dead_after``
+    inclusive, ``dead_before`` exclusive.
+    """
+
+    actor: str | None = None
+    error: str | None = None
+    dead_after: datetime | None = None
+    dead_before: datetime | None = None
+
+    @classmethod
+    def parse(cls, raw: Any) -> LetterFilter:
+        """Validate a JSON filter object; FilterError names the bad field."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise FilterError("filter", "filter must be a JSON object")
+        unknown = sorted(set(raw) - set(FILTER_KEYS))
+        if unknown:
+            raise FilterError(f"filter.{unknown[0]}", f"unknown filter field; known: {', '.join(FILTER_KEYS)}")
+        values: dict[str, Any] = {}
+        for key in ("actor", "error"):
+            value = raw.get(key)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str) or len(value) > 200:
+                raise FilterError(f"filter.{key}", "must be a string of at most 200 characters")
+            values[key] = value
+        for key in ("dead_after", "dead_before"):
+            value = raw.get(key)
+            if value is None or value == "":
+                continue
+            values[key] = _parse_time(value, f"filter.{key}")
+        flt = cls(**values)
+        if flt.dead_after and flt.dead_before and flt.dead_after >= flt.dead_before:
+            raise FilterError("filter.dead_before", "dead_before must be later than dead_after")
+        return flt
+
+    def as_json(self) -> dict[str, Any]:
+        """The filter as stored on a bulk job and echoed to clients."""
+        out: dict[str, Any] = {}
+        if self.actor:
+            out["actor"] = self.actor
+        if self.error:
+            out["error"] = self.error
+        if self.dead_after:
+            out["dead_after"] = self.dead_after.isoformat()
+        if self.dead_before:
+            out["dead_before"] = self.dead_before.isoformat()
+        return out
+
+    def dead_filter(self, *, snapshot_ms: float | None = None, allow: Any = None) -> DeadFilter:
+        """The queues-level filter; ``snapshot_ms`` caps dead_before so a job ends on what existed."""
+        before: float | None = None if self.dead_before is None else self.dead_before.timestamp() * 1000.0
+        if snapshot_ms is not None:
+            before = snapshot_ms if before is None else min(before, snapshot_ms)
+        return DeadFilter(
+            actor=self.actor,
+            dead_after=self.dead_after,
+            dead_before=before,
+            allow=allow if allow is not None else (self._error_allow if self.error else None),
+        )
+
+    def _error_allow(self, views: list[MessageView]) -> set[str]:
+        return _matching_error(views, self.error or "")
+
+
+def _parse_time(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise FilterError(name, "must be an ISO 8601 datetime string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(name, "must be an ISO 8601 datetime, e.g. 2026-01-31T12:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def report_uuid(view: MessageView) -> uuid.UUID | None:
+    """The report id a message carries, parsed; None if it carries none or a malformed one."""
+    if view.report_id is None:
+        return None
+    try:
+        return uuid.UUID(str(view.report_id))
+    except ValueError:
+        return None
+
+
+def _matching_error(views: list[MessageView], needle: str) -> set[str]:
+    """Redis ids of views whose report's error_message contains ``needle`` (one SQL query)."""
+    by_report: dict[uuid.UUID, list[str]] = {}
+    for v in views:
+        rid = report_uuid(v)
+        if rid is not None:
+            by_report.setdefault(rid, []).append(v.redis_id)
+    if not by_report:
+        return set()
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = db.session.execute(
+        select(ReportRequest.id).where(
+            ReportRequest.id.in_(list(by_report)),
+            ReportRequest.error_message.ilike(f"%{escaped}%", escape="\\"),
+        )
+    ).scalars()
+    matched = set(rows)
+    db.session.rollback()
+    return {redis_id for rid in matched for redis_id in by_report[rid]}
+
+
+def report_summaries(views: list[MessageView]) -> dict[str, dict[str, Any]]:
+    """report id (text) -> {status, error_message, attempts} for the reports a page carries (one query)."""
+    ids = {rid for v in views if (rid := report_uuid(v)) is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ReportRequest.id, ReportRequest.status, ReportRequest.error_message, ReportRequest.attempts,
+               ReportRequest.title).where(ReportRequest.id.in_(list(ids)))
+    ).all()
+    db.session.rollback()
+    return {
+        str(r.id): {"status": r.status, "error_message": r.error_message, "attempts": r.attempts, "title": r.title}
+        for r in rows
+    }
+
+
+def _statuses(report_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not report_ids:
+        return {}
+    rows = db.session.execute(
+        select(ReportRequest.id, ReportRequest.status).where(ReportRequest.id.in_(list(report_ids)))
+    ).all()
+    db.session.rollback()
+    return {r.id: r.status for r in rows}
+
+
+@dataclass
+class ActionResult:
+    """What one requeue/delete (or one batch of a bulk job) did."""
+
+    found: int = 0  # letters that were dead when read (after the filter)
+    done: int = 0  # letters moved (requeued) or deleted
+    reports_requeued: int = 0  # reports moved FAILED -> PENDING
+    resent: int = 0  # reports given a fresh message because their letter vanished
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"id", "reason"}
+    missing: list[str] = field(default_factory=list)  # ids asked for that are not dead letters now
+
+    def add(self, other: ActionResult) -> None:
+        """Sum another result into this one (skip lists are capped for the job record)."""
+        self.found += other.found
+        self.done += other.done
+        self.reports_requeued += other.reports_requeued
+        self.resent += other.resent
+        self.skipped += other.skipped[: max(0, 100 - len(self.skipped))]
+        self.missing += other.missing[: max(0, 100 - len(self.missing))]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "found": self.found,
+            "done": self.done,
+            "reports_requeued": self.reports_requeued,
+            "resent": self.resent,
+            "skipped": self.skipped,
+            "missing": self.missing,
+        }
+
+
+class _RequeuePlan:
+    """Decides which letters of one batch to move, moving their reports FAILED -> PENDING first."""
+
+    def __init__(self, queue: str, actor: str, error: str | None) -> None:
+        self.queue, self.actor, self.error = queue, actor, error
+        self.transitioned: dict[str, uuid.UUID] = {}  # redis id -> report moved to PENDING
+        self.noted: dict[str, uuid.UUID] = {}  # redis id -> report to note (non-generate actors)
+        self.skipped: list[dict[str, str]] = []
+        self.allowed: set[str] = set()
+
+    def __call__(self, views: list[MessageView]) -> set[str]:
+        if self.error:
+            keep = _matching_error(views, self.error)
+            views = [v for v in views if v.redis_id in keep]
+        generate: dict[uuid.UUID, MessageView] = {}
+        for v in views:
+            rid = report_uuid(v)
+            if v.actor == GENERATE_ACTOR and rid is not None:
+                if rid in generate:
+                    # Two letters for one report: one requeue is enough, the other stays dead.
+                    self.skipped.append({"id": v.redis_id, "reason": "another dead letter of this report is requeued"})
+                    continue
+                generate[rid] = v
+            else:
+                self.allowed.add(v.redis_id)
+                if rid is not None:
+                    self.noted[v.redis_id] = rid
+        if generate:
+            moved = lifecycle.requeued_from_dead_many(
+                list(generate), actor=self.actor, detail={"queue": self.queue, "via": "dead-letter requeue"}
+            )
+            stale = _statuses([r for r in generate if r not in moved])
+            for rid, v in generate.items():
+                if rid in moved:
+                    self.allowed.add(v.redis_id)
+                    self.transitioned[v.redis_id] = rid
+                else:
+                    status = stale.get(rid)
+                    reason = f"report is {status}, not FAILED" if status else "report does not exist"
+                    self.skipped.append({"id": v.redis_id, "reason": reason})
+        return set(self.allowed)
+
+    def settle(self, moved_ids: Collection[str], result: ActionResult) -> None:
+        """After the script: fresh messages for reports whose letter vanished, notes for the rest."""
+        moved = set(moved_ids)
+        result.done += len(moved)
+        result.reports_requeued += len(self.transitioned)
+        result.skipped += self.skipped
+        for redis_id, rid in self.transitioned.items():
+            if redis_id not in moved:
+                log.warning("Job %s requeued but its dead letter %s vanished; sending a fresh message", rid, redis_id)
+                jobs.send_generate(rid)
+                result.resent += 1
+        noted = [rid for redis_id, rid in self.noted.items() if redis_id in moved]
+        if noted:
+            lifecycle.note_many(noted, "message_requeued", f"dead message requeued by {self.actor}",
+                                {"queue": self.queue, "actor": self.actor})
+
+
+def requeue(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str) -> ActionResult:
+    """Requeue the named dead letters (Redis ids as listed by the console/API); see the module docstring."""
+    views = queues.read_dead(client, queue, redis_ids)
+    found = {v.redis_id for v in views}
+    result = ActionResult(found=len(views), missing=[i for i in dict.fromkeys(redis_ids) if i not in found])
+    if not views:
+        return result
+    plan = _RequeuePlan(queues.canonical_queue(queue), actor, None)
+    allowed = plan(views)
+    moved = queues.requeue_dead_ids(client, queue, [v.redis_id for v in views if v.redis_id in allowed])
+    plan.settle(moved, result)
+    return result
+
+
+def delete(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str) -> ActionResult:
+    """Delete the named dead letters; their reports stay FAILED with the deletion on their timeline."""
+    views = queues.read_dead(client, queue, redis_ids)
+    found = {v.redis_id for v in views}
+    result = ActionResult(found=len(views), missing=[i for i in dict.fromkeys(redis_ids) if i not in found])
+    if not views:
+        return result
+    deleted = set(queues.delete_dead_ids(client, queue, [v.redis_id for v in views]))
+    result.done = len(deleted)
+    _note_deleted([v for v in views if v.redis_id in deleted], queue, actor)
+    return result
+
+
+def _note_deleted(views: list[MessageView], queue: str, actor: str) -> None:
+    by_actor: dict[str, list[uuid.UUID]] = {}
+    for v in views:
+        rid = report_uuid(v)
+        if rid is not None:
+            by_actor.setdefault(v.actor, []).append(rid)
+    for actor_name, ids in by_actor.items():
+        lifecycle.note_many(
+            ids, "dead_letter_deleted", f"dead letter ({actor_name}) deleted by {actor}; report stays as it is",
+            {"queue": queues.canonical_queue(queue), "actor": actor, "message_actor": actor_name},
+        )
+
+
+class _DeletePlan:
+    """Filter callback of a delete batch: applies the error filter and remembers the chosen views."""
+
+    def __init__(self, error: str | None) -> None:
+        self.error = error
+        self.views: dict[str, MessageView] = {}
+
+    def __call__(self, views: list[MessageView]) -> set[str]:
+        keep = _matching_error(views, self.error) if self.error else {v.redis_id for v in views}
+        self.views = {v.redis_id: v for v in views if v.redis_id in keep}
+        return set(self.views)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One batch of a bulk job."""
+
+    result: ActionResult
+    scanned: int
+    next_cursor: str | None
+    done: bool
+
+
+def requeue_step(
+    client: redis.Redis, queue: str, flt: LetterFilter, *, actor: str, cursor: str | None,
+    snapshot_ms: float | None = None, batch_size: int = BATCH_SIZE,
+) -> StepResult:
+    """Requeue the matching letters among the next ``batch_size`` (oldest first)."""
+    plan = _RequeuePlan(queues.canonical_queue(queue), actor, flt.error)
+    batch = queues.requeue_dead_batch(
+        client, queue, batch_size=batch_size, cursor=cursor,
+        filter=flt.dead_filter(snapshot_ms=snapshot_ms, allow=plan),
+    )
+    result = ActionResult(found=len(batch.selected) + len(plan.skipped))
+    plan.settle(batch.ids, result)
+    return StepResult(result, batch.scanned, batch.next_cursor, batch.done)
+
+
+def delete_step(
+    client: redis.Redis, queue: str, flt: LetterFilter, *, actor: str, cursor: str | None,
+    snapshot_ms: float | None = None, batch_size: int = BATCH_SIZE,
+) -> StepResult:
+    """Delete the matching letters among the next ``batch_size`` (oldest first)."""
+    plan = _DeletePlan(flt.error)
+    batch = queues.delete_dead_batch(
+        client, queue, batch_size=batch_size, cursor=cursor,
+        filter=flt.dead_filter(snapshot_ms=snapshot_ms, allow=plan),
+    )
+    result = ActionResult(found=len(batch.selected), done=batch.moved)
+    _note_deleted([plan.views[i] for i in batch.ids if i in plan.views], queue, actor)
+    return StepResult(result, batch.scanned, batch.next_cursor, batch.done)
+
+
+def count(client: redis.Redis, queue: str, flt: LetterFilter, *, time_budget_s: float = 5.0) -> dict[str, Any]:
+    """Dry run: how many letters a bulk action with ``flt`` would touch now.
+
+    Time-only filters are one ZCOUNT. Others read the set in 1,000-letter steps (one short
+    script each, plus one SQL query for an error filter) for at most ``time_budget_s``; past
+    that the answer is a lower bound (``exact`` false) and the bulk job still finds them all.
+    For requeue the job skips letters whose report is no longer FAILED, so it may move fewer.
+    """
+    matching, scanned, complete = queues.scan_count_dead(client, queue, flt.dead_filter(), time_budget_s=time_budget_s)
+    keys = queues.QueueKeys.of(queue)
+    return {"count": matching, "exact": complete, "scanned": scanned, "dead_total": int(client.zcard(keys.dead))}

@@ -1,0 +1,86 @@
+"""Dramatiq middleware for observability: per-job metrics batch, queue wait, log context, worker beats.
+
+* Every message runs inside a metrics batch: what the job counts (committed lifecycle events, its
+  duration) is pushed to Redis in one round trip when it ends (see `reportsvc.metrics`).
+* A generate message's queue wait (enqueued, or due for a retry, to started) is observed.
+* The report id and Dramatiq message id are put in the logging context, so every log line of the job
+  carries both (`reportsvc.logs`).
+* A worker process beats into a ZSET every few seconds (`reportsvc_workers_alive`) and samples queue
+  depths into the capped list the dashboard draws (at most one sample per 10 s across all processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from dramatiq.middleware import Middleware
+
+from . import logs, metrics
+
+log = logging.getLogger("reportsvc.metrics")
+
+GENERATE_ACTOR = "generate_report"
+REPORT_ACTORS = ("generate_report", "send_report_email")
+
+
+class MetricsMiddleware(Middleware):
+    """See the module docstring."""
+
+    def __init__(self, queues: tuple[str, ...] = ("reports", "notifications")) -> None:
+        self.queues = queues
+        self._beaters: dict[int, tuple[threading.Thread, threading.Event]] = {}
+
+    # -- per message
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        """Open the job's batch and log context; observe the queue wait."""
+        metrics.begin_job()
+        report_id = message.args[0] if message.actor_name in REPORT_ACTORS and message.args else None
+        logs.set_job_context(report_id=str(report_id) if report_id else None, message_id=message.message_id)
+        if message.actor_name == GENERATE_ACTOR:
+            due_ms = message.options.get("eta") or message.message_timestamp
+            if due_ms:
+                metrics.observe("report_queue_wait_seconds", max(0.0, time.time() - due_ms / 1000.0))
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        """Push the job's batch; clear the log context."""
+        metrics.end_job()
+        logs.clear_job_context()
+
+    after_skip_message = after_process_message  # type: ignore[assignment]
+
+    # -- per worker
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        """Start beating for this worker."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(broker, stop), name="reportsvc-metrics-beat", daemon=True)
+        self._beaters[id(worker)] = (thread, stop)
+        thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        """Stop beating and leave the alive set."""
+        entry = self._beaters.pop(id(worker), None)
+        if entry is None:
+            return
+        thread, stop = entry
+        stop.set()
+        thread.join(timeout=5)
+        try:
+            metrics.forget_worker(broker.client)
+        except Exception as exc:
+            log.debug("could not leave the workers set: %s", exc)
+
+    def _beat(self, broker: Any, stop: threading.Event) -> None:
+        client = broker.client
+        while True:
+            try:
+                metrics.beat_worker(client)
+                metrics.sample_depths(client, self.queues)
+            except Exception as exc:  # Redis down: try again next beat
+                log.debug("worker beat failed: %s", exc)
+            if stop.wait(metrics.WORKER_BEAT_SECONDS):
+                return

@@ -1,0 +1,144 @@
+"""The HTML console (blueprint "console", /console): layout context, styled error pages, report views.
+
+Layout helpers live here because every console page (including the queue, worker and audit pages that
+extend templates/console/base.html) needs them; the report routes are in console_reports.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from .. import __version__
+from . import errors
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+NAV = (
+    ("/console/", "Reports"),
+    ("/console/queues", "Queues"),
+    ("/console/workers", "Workers"),
+    ("/console/audit", "Audit"),
+    ("/console/dashboard", "Dashboard"),
+)
+
+#: Footer health is shown on every page; a short cache keeps it off the request path under polling.
+HEALTH_TTL_SECONDS = 2.0
+#: A consuming worker touches the heartbeat ZSET at least once a second (its delay-queue fetch loop);
+#: a web or scheduler process only when it enqueues. Counting beats younger than this counts workers.
+WORKER_FRESH_SECONDS = 5.0
+
+_health_lock = threading.Lock()
+_health_cache: dict[str, Any] = {"at": 0.0, "value": None}
+
+
+def footer_health() -> dict[str, Any]:
+    """Database / Redis state and the number of live workers, cached for HEALTH_TTL_SECONDS."""
+    now = time.monotonic()
+    with _health_lock:
+        if _health_cache["value"] is not None and now - _health_cache["at"] < HEALTH_TTL_SECONDS:
+            return dict(_health_cache["value"])
+    value = _compute_health()
+    with _health_lock:
+        _health_cache.update(at=time.monotonic(), value=value)
+    return dict(value)
+
+
+def _compute_health() -> dict[str, Any]:
+    from ..queues.workers import list_workers
+    from ..redis_client import get_redis
+    from .health import dependency_status
+
+    try:
+        checks = dependency_status()
+    except Exception as exc:  # the footer must render even on the 500 page
+        checks = {"database": f"down: {type(exc).__name__}", "redis": "unknown"}
+    workers: int | None = None
+    if checks.get("redis") == "ok":
+        try:
+            seen = list_workers(get_redis(), limit=200)
+            workers = sum(1 for w in seen if w.alive and w.age_s <= WORKER_FRESH_SECONDS)
+        except Exception:
+            workers = None
+    return {"database": checks.get("database", "unknown"), "redis": checks.get("redis", "unknown"), "workers": workers}
+
+
+def reset_health_cache() -> None:
+    """Forget the cached footer health (tests)."""
+    with _health_lock:
+        _health_cache.update(at=0.0, value=None)
+
+
+def hx_headers() -> dict[str, str]:
+    """Headers every HTMX request sends (base.html puts them on <body>); issue 6 adds the CSRF token here."""
+    return {}
+
+
+def csrf_field() -> Markup:
+    """Hidden CSRF input for plain (no-JS) POST forms; empty until accounts/CSRF exist (issue 6)."""
+    return Markup("")
+
+
+def nav_active(href: str) -> bool:
+    """Is the nav entry `href` the current section?"""
+    path = request.path
+    if href == "/console/":
+        return path == "/console/" or path.startswith("/console/reports")
+    return path == href or path.startswith(href.rstrip("/") + "/")
+
+
+@bp.app_context_processor
+def layout_context() -> dict[str, Any]:
+    """Names base.html uses; functions, so fragments that never render the layout pay nothing."""
+    settings = current_app.extensions.get("reportsvc.settings")
+    return {
+        "console_nav": NAV,
+        "console_nav_active": nav_active,
+        "console_version": __version__,
+        "console_environment": getattr(settings, "environment", "development"),
+        "console_footer_health": footer_health,
+        "console_hx_headers": hx_headers,
+        "csrf_field": csrf_field,
+    }
+
+
+def is_htmx() -> bool:
+    """True for an HTMX request that wants a fragment (not a boosted full-page navigation)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def error_page(status: int, message: str, title: str | None = None) -> tuple[str, int]:
+    """The console's styled error page."""
+    return render_template("console/error.html", status=status, message=message, title=title), status
+
+
+@bp.errorhandler(HTTPException)
+def _console_http_error(err: HTTPException) -> Any:
+    status = err.code or 500
+    return error_page(status, err.description or err.name, err.name)
+
+
+def _unmatched_url(err: HTTPException) -> Any:
+    # Unmatched URLs belong to no blueprint, so only an app-level handler sees them. Outside /console
+    # this answers exactly like errors.handle_http (JSON), so the API's contract is unchanged.
+    status = err.code or 500
+    if errors.wants_json():
+        return errors.error_response(status, errors.HTTP_CODES.get(status, "http_error"), err.description or err.name)
+    if status == 404:
+        return error_page(404, "There is no console page at this address. It may have moved, or the link is wrong.",
+                          "Page not found")
+    return error_page(status, err.description or err.name, err.name)
+
+
+def init_app(app: Flask) -> None:
+    """Register the console blueprint and its app-level 404/405 pages for /console paths."""
+    from . import console_format, console_reports  # noqa: F401  (attach filters and routes to bp)
+
+    app.register_blueprint(bp)
+    app.register_error_handler(404, _unmatched_url)
+    app.register_error_handler(405, _unmatched_url)

@@ -1,0 +1,87 @@
+"""Jinja filters for the console: times, durations, sizes and counts, all in UTC and plain words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import ReportRequest
+from ..queries import StatusCount
+from .console import bp
+
+
+@bp.app_template_filter("when")
+def when(value: datetime | None) -> str:
+    """`2026-11-29 14:03:22` (UTC); time only when it is today."""
+    if value is None:
+        return "—"
+    value = value.astimezone(UTC)
+    if value.date() == datetime.now(UTC).date():
+        return value.strftime("%H:%M:%S")
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("when_full")
+def when_full(value: datetime | None) -> str:
+    """Full UTC timestamp for titles and detail pages."""
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def human_seconds(seconds: float) -> str:
+    """`850 ms`, `12.3 s`, `4m 05s`, `2h 03m`."""
+    if seconds < 1:
+        return f"{int(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+@bp.app_template_filter("duration")
+def duration(report: ReportRequest) -> str:
+    """How long it ran (finished) or has been running (RUNNING); a dash before it started."""
+    if report.started_at is None:
+        return "—"
+    end = report.finished_at or (datetime.now(UTC) if report.status == "RUNNING" else None)
+    if end is None:
+        return "—"
+    return human_seconds(max(0.0, (end - report.started_at).total_seconds()))
+
+
+@bp.app_template_filter("filesize")
+def filesize(value: int | None) -> str:
+    """`14.2 KB` style size."""
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"
+
+
+@bp.app_template_filter("count")
+def count(value: StatusCount | None) -> str:
+    """Exact counts in full (`1,204`); estimates rounded and marked (`≈ 912k`); unknown as `?`."""
+    if value is None or value.value is None:
+        return "?"
+    if value.exact:
+        return f"{value.value:,}"
+    n = value.value
+    if n >= 1_000_000:
+        return f"≈ {n / 1_000_000:.1f}M"
+    if n >= 1_000:
+        return f"≈ {n / 1_000:.0f}k"
+    return f"≈ {n}"
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(value: Any) -> str:
+    """Indented JSON for params and event details."""
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

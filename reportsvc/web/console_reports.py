@@ -1,0 +1,236 @@
+"""Console pages for reports: the live list, the live-row and counts fragments, the generate form,
+the detail page with timeline and message location, and the actions (cancel, retry, download).
+
+Every page answers a plain request with the full page and an HTMX request with the fragment it swaps,
+so every response carries `Vary: HX-Request`. Mutations are POSTs only (easy to protect with CSRF).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from .. import jobs, queries
+from ..models import ACTIVE_STATUSES, STATUSES, ReportRequest
+from ..storage import LocalStorage, StorageError
+from .auth import current_actor
+from .console import bp, error_page, is_htmx
+from .console_forms import blank_form, parse
+
+LIST_LIMIT = 25
+#: A live-row poll names at most this many ids (one page's worth, with room to spare).
+MAX_LIVE_IDS = 100
+
+
+def _settings() -> Any:
+    return current_app.extensions["reportsvc.settings"]
+
+
+def _vary(response: Response) -> Response:
+    response.headers.add("Vary", "HX-Request")
+    return response
+
+
+def _filters() -> dict[str, str]:
+    """The list's filters from the query string, cleaned; unknown status is a 400 page."""
+    status = (request.args.get("status") or "").strip().upper()
+    if status and status not in STATUSES:
+        abort(400, description=f"Unknown status {status[:20]!r}. Use one of: {', '.join(STATUSES)}.")
+    out = {"status": status, "q": (request.args.get("q") or "").strip()[:200],
+           "older": request.args.get("older") or "", "newer": request.args.get("newer") or ""}
+    return {k: v for k, v in out.items() if v}
+
+
+def list_url(**params: str | None) -> str:
+    """URL of the reports list with these filters (empty ones dropped), for links and the address bar."""
+    clean = {k: v for k, v in params.items() if v}
+    return url_for("console.index") + ("?" + urlencode(clean) if clean else "")
+
+
+def _list_context() -> dict[str, Any]:
+    filters = _filters()
+    try:
+        page = queries.list_reports(status=filters.get("status"), q=filters.get("q"), limit=LIST_LIMIT,
+                                    cursor=filters.get("older"), before=filters.get("newer"))
+    except queries.QueryError as exc:
+        abort(400, description=str(exc))
+    return {
+        "page": page,
+        "filters": filters,
+        "counts": queries.status_counts(),
+        "statuses": STATUSES,
+        "self_url": list_url(**filters),
+        "list_url": list_url,
+    }
+
+
+@bp.get("/")
+def index() -> Response:
+    """Reports list: newest first, status tabs with counts, search, keyset pages, generate form."""
+    ctx = _list_context()
+    if is_htmx():
+        response = make_response(render_template("console/reports/_list.html", oob_filters=True, **ctx))
+    else:
+        response = make_response(render_template("console/reports/index.html", form=blank_form(), form_open=False,
+                                                  fault_injection=_settings().fault_injection, **ctx))
+    return _vary(response)
+
+
+@bp.get("/live")
+def live_rows() -> Response:
+    """Fresh rows for the visible live ids in ONE query, as out-of-band swaps (plus the counts)."""
+    ids: list[uuid.UUID] = []
+    for raw in (request.args.get("ids") or "").split(",")[:MAX_LIVE_IDS]:
+        parsed = queries.parse_report_id(raw.strip())
+        if parsed is not None:
+            ids.append(parsed)
+    rows = queries.get_reports(ids)
+    html = render_template("console/reports/_live.html", rows=rows, counts=queries.status_counts())
+    return _vary(make_response(html))
+
+
+@bp.get("/counts")
+def counts() -> Response:
+    """The status counts as out-of-band spans for the tabs (cheap: see queries.status_counts)."""
+    return _vary(make_response(render_template("console/reports/_counts_oob.html", counts=queries.status_counts())))
+
+
+@bp.post("/reports")
+def create() -> Any:
+    """Validate the generate form like the API does; queue the report or show field errors inline."""
+    settings = _settings()
+    form, fields = parse(request.form, fault_injection=settings.fault_injection)
+    if fields is None:
+        if is_htmx():
+            html = render_template("console/reports/_form.html", form=form, fault_injection=settings.fault_injection)
+            return _vary(make_response(html, 422))
+        ctx = _list_context()
+        html = render_template("console/reports/index.html", form=form, form_open=True,
+                               fault_injection=settings.fault_injection, **ctx)
+        return _vary(make_response(html, 422))
+    report = jobs.submit(requested_by=current_actor(), **fields)
+    queries.clear_status_counts_cache()
+    flash(f"Report {_label(report)} queued.", "success")
+    if not is_htmx():
+        return redirect(url_for("console.index"), 303)
+    html = render_template("console/reports/_form.html", form=blank_form(),
+                           fault_injection=settings.fault_injection) + render_template("console/_flashes_oob.html")
+    response = make_response(html, 201)
+    # The list refreshes itself (with its current filters) when it hears this event.
+    response.headers["HX-Trigger"] = "reportCreated"
+    return _vary(response)
+
+
+def _load(report_id: str) -> ReportRequest:
+    parsed = queries.parse_report_id(report_id)
+    report = queries.get_report(parsed) if parsed is not None else None
+    if report is None:
+        abort(404, description="No report with this id. It may have been deleted by retention, or the id is mistyped.")
+    return report
+
+
+def _label(report: ReportRequest) -> str:
+    name = f"“{report.title}”" if report.title else report.report_type
+    return f"{name} ({str(report.id)[:8]})"
+
+
+def _detail_context(report: ReportRequest) -> dict[str, Any]:
+    from ..redis_client import get_redis
+    from ..tracking import locate_report_message
+
+    return {
+        "report": report,
+        "events": queries.events(report.id),
+        "place": locate_report_message(get_redis(), report.message_id),
+    }
+
+
+@bp.get("/reports/<report_id>")
+def detail(report_id: str) -> Response:
+    """One report: fields, progress, where its message is, timeline, the actions its state allows."""
+    report = _load(report_id)
+    ctx = _detail_context(report)
+    template = "console/reports/_detail.html" if is_htmx() else "console/reports/detail.html"
+    return _vary(make_response(render_template(template, **ctx)))
+
+
+def _action_response(report: ReportRequest, ok: bool, status: int) -> Any:
+    """After an action: the updated row or detail block plus the flash (HTMX), or a redirect back."""
+    view = request.form.get("view", "detail")
+    if not is_htmx():
+        back = request.form.get("next") or ""
+        if not back.startswith("/console/"):  # never redirect off-site
+            back = url_for("console.detail", report_id=str(report.id))
+        return redirect(back, 303)
+    queries.clear_status_counts_cache()
+    fresh = queries.get_report(report.id) or report
+    if view == "row":
+        html = render_template("console/reports/_row_response.html", report=fresh)
+    else:
+        html = render_template("console/reports/_detail.html", **_detail_context(fresh))
+    html += render_template("console/_flashes_oob.html")
+    return _vary(make_response(html, 200 if ok else status))
+
+
+@bp.post("/reports/<report_id>/cancel")
+def cancel(report_id: str) -> Any:
+    """Cancel a PENDING report; a refusal (already running, finished) says why."""
+    report = _load(report_id)
+    outcome = jobs.cancel(report.id, actor=current_actor())
+    if outcome.ok:
+        flash(f"Report {_label(report)} cancelled.", "success")
+    else:
+        flash(f"Could not cancel {_label(report)}: it is {outcome.status} now; only PENDING reports can be "
+              "cancelled" + (" (a worker has already started it)." if outcome.status == "RUNNING" else "."), "error")
+    return _action_response(report, outcome.ok, 409)
+
+
+@bp.post("/reports/<report_id>/retry")
+def retry(report_id: str) -> Any:
+    """Retry a FAILED report; a refusal says why."""
+    report = _load(report_id)
+    outcome = jobs.retry(report.id, actor=current_actor())
+    if outcome.ok:
+        flash(f"Report {_label(report)} queued again.", "success")
+    else:
+        flash(f"Could not retry {_label(report)}: it is {outcome.status}; only FAILED reports can be retried.",
+              "error")
+    return _action_response(report, outcome.ok, 409)
+
+
+@bp.get("/reports/<report_id>/download")
+def download(report_id: str) -> Any:
+    """The PDF of a READY report, or a console page saying why not."""
+    report = _load(report_id)
+    if report.status != "READY" or not report.file_path:
+        return error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
+                          "Not ready yet")
+    try:
+        path = LocalStorage(_settings().storage_dir).local_path(report.file_path)
+    except StorageError:
+        path = None
+    if path is None or not path.is_file():
+        return error_page(404, "The report is READY but its file is missing from storage (removed by retention?). "
+                          "Generate it again to get a new PDF.", "File missing")
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=f"report-{report.id}.pdf", max_age=0)
+
+
+@bp.app_template_global()
+def is_live(report: ReportRequest) -> bool:
+    """Does this report still change on its own (so its row should poll)?"""
+    return report.status in ACTIVE_STATUSES
