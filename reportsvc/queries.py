@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, true, tuple_
 
 from .extensions import db
 from .models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
@@ -99,7 +99,7 @@ def list_reports(
         if newer
         else (ReportRequest.created_at.desc(), ReportRequest.id.desc())
     )
-    stmt = select(ReportRequest).where(and_(*conditions)).order_by(*order).limit(limit + 1)
+    stmt = select(ReportRequest).where(and_(true(), *conditions)).order_by(*order).limit(limit + 1)
     rows = list(db.session.execute(stmt).scalars())
     more = len(rows) > limit
     rows = rows[:limit]

@@ -15,7 +15,6 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
-from . import errors
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -119,16 +118,12 @@ def error_page(status: int, message: str, title: str | None = None) -> tuple[str
 
 @bp.errorhandler(HTTPException)
 def _console_http_error(err: HTTPException) -> Any:
-    status = err.code or 500
-    return error_page(status, err.description or err.name, err.name)
+    return console_http_error(err)
 
 
-def _unmatched_url(err: HTTPException) -> Any:
-    # Unmatched URLs belong to no blueprint, so only an app-level handler sees them. Outside /console
-    # this answers exactly like errors.handle_http (JSON), so the API's contract is unchanged.
+def console_http_error(err: HTTPException) -> tuple[str, int]:
+    """The styled page for an HTTP error under /console (also used for URLs no route matched)."""
     status = err.code or 500
-    if errors.wants_json():
-        return errors.error_response(status, errors.HTTP_CODES.get(status, "http_error"), err.description or err.name)
     if status == 404:
         return error_page(404, "There is no console page at this address. It may have moved, or the link is wrong.",
                           "Page not found")
@@ -140,5 +135,3 @@ def init_app(app: Flask) -> None:
     from . import console_format, console_reports  # noqa: F401  (attach filters and routes to bp)
 
     app.register_blueprint(bp)
-    app.register_error_handler(404, _unmatched_url)
-    app.register_error_handler(405, _unmatched_url)

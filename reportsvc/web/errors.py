@@ -62,7 +62,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException) -> Any:
         if not wants_json():
-            return err
+            from .console import console_http_error
+
+            return console_http_error(err)
         status = err.code or 500
         if status == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
