@@ -2,7 +2,8 @@
 
 Both run under the same gunicorn settings on the same engines, one after the other; the load comes
 from a second process (bench/_load.py: threads with keep-alive connections on loopback, bounded by
-time and count). Each client thread repeats `POST /reports` then `GET /reports/<id>/status`.
+time and count). First `POST /reports` only, then `GET /reports/<id>/status` only over the rows the
+first phase created (so each figure is its own endpoint's, not a mix).
 Printed: requests/s and p50/p99 per kind and variant, then
 
     ratio api_create <reportsvc/bare req/s> target >= 0.8
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -55,38 +57,56 @@ def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespa
     return proc
 
 
-def load(port: int, duration: float, concurrency: int, max_requests: int) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench._load", f"http://127.0.0.1:{port}", "--duration", str(duration),
-         "--concurrency", str(concurrency), "--max-requests", str(max_requests)],
-        cwd=common.ROOT, capture_output=True, text=True, timeout=duration + 120, check=False,
-    )  # fmt: skip
+def load(port: int, duration: float, concurrency: int, max_requests: int, mode: str,
+         ids_file: str | None = None, token: str | None = None) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "bench._load", f"http://127.0.0.1:{port}", "--duration", str(duration),
+           "--concurrency", str(concurrency), "--max-requests", str(max_requests), "--mode", mode]
+    if ids_file:
+        cmd += ["--ids-file", ids_file]
+    env = {**os.environ, "BENCH_TOKEN": token or ""}  # not on the command line
+    out = subprocess.run(cmd, cwd=common.ROOT, env=env, capture_output=True, text=True, timeout=duration + 120,
+                         check=False)
     if out.returncode != 0:
         raise CouldNotMeasure(f"load generator failed:\n{out.stderr[-2000:]}")
     result: dict[str, object] = json.loads(out.stdout)
     return result
 
 
+def summarize(name: str, kind: str, result: dict[str, object]) -> dict[str, float]:
+    if result["error_count"]:
+        raise CouldNotMeasure(f"{name} {kind}: {result['error_count']} failed requests, e.g. {result['errors']}")
+    lat = list(result["latencies"])  # type: ignore[call-overload]
+    if not lat:
+        raise CouldNotMeasure(f"{name}: no {kind} requests completed")
+    figures = {"rps": len(lat) / float(result["elapsed"]),  # type: ignore[arg-type]
+               "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat)}
+    say(f"{name:<9} {kind:<6} {figures['rps']:7.1f} req/s  p50 {figures['p50'] * 1000:6.1f} ms"
+        f"  p99 {figures['p99'] * 1000:6.1f} ms  (n={len(lat)})")
+    return figures
+
+
 def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    import psycopg
+
     found.reset()
+    token = found.api_token()  # the bare app ignores it; reportsvc checks it on every request
     port = common_port()
     server = gunicorn(found, target, port, args, name)
+    out: dict[str, dict[str, float]] = {}
     try:
-        load(port, min(2.0, args.duration / 3), args.concurrency, 400)  # warm-up: imports, pools, plans
-        result = load(port, args.duration, args.concurrency, args.max_requests)
+        warm = min(2.0, args.duration / 3)
+        load(port, warm, args.concurrency, 400, "create", token=token)  # warm-up: imports, pools, plans
+        out["create"] = summarize(name, "create", load(port, args.duration, args.concurrency, args.max_requests,
+                                                       "create", token=token))
+        ids_file = found.tmp / f"ids-{name}.txt"
+        with psycopg.connect(found.conninfo()) as conn:
+            ids = [str(r[0]) for r in conn.execute("SELECT id FROM report_requests")]
+        ids_file.write_text("\n".join(ids))
+        load(port, warm, args.concurrency, 400, "status", str(ids_file), token)
+        out["status"] = summarize(name, "status", load(port, args.duration, args.concurrency, args.max_requests,
+                                                       "status", str(ids_file), token))
     finally:
         server.stop()
-    if result["error_count"]:
-        raise CouldNotMeasure(f"{name}: {result['error_count']} failed requests, e.g. {result['errors']}")
-    elapsed = float(result["elapsed"])  # type: ignore[arg-type]
-    out: dict[str, dict[str, float]] = {}
-    for kind in ("create", "status"):
-        lat = list(result[kind])  # type: ignore[call-overload]
-        if not lat:
-            raise CouldNotMeasure(f"{name}: no {kind} requests completed")
-        out[kind] = {"rps": len(lat) / elapsed, "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat)}
-        say(f"{name:<9} {kind:<6} {out[kind]['rps']:7.1f} req/s  p50 {out[kind]['p50'] * 1000:6.1f} ms"
-            f"  p99 {out[kind]['p99'] * 1000:6.1f} ms  (n={len(lat)})")
     return out
 
 

@@ -59,11 +59,13 @@ def create_via_api(found: BenchEngines, n: int) -> None:
     from reportsvc import create_app
     from reportsvc.config import load_settings
 
+    token = found.api_token()
     app = create_app(load_settings(found.env()))
     logging.getLogger("reportsvc").setLevel(logging.WARNING)
     client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
     for _ in range(n):
-        response = client.post("/reports", json={"title": "Bench report"})
+        response = client.post("/reports", json={"title": "Bench report"}, headers=headers)
         if response.status_code != 202:
             raise CouldNotMeasure(f"POST /reports answered {response.status_code}: {response.get_data(as_text=True)}")
 

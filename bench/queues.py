@@ -162,6 +162,7 @@ def requeue_all(client: redis.Redis, queue: str) -> tuple[int, float, float, int
     client.slowlog_reset()
     elapsed = 0.0
     longest_us, logged = 0, 0
+    top: list[tuple[int, int, str]] = []
     moved, cursor = 0, None
     try:
         while True:
@@ -178,11 +179,15 @@ def requeue_all(client: redis.Redis, queue: str) -> tuple[int, float, float, int
                     continue  # the bench's own bookkeeping
                 logged += 1
                 longest_us = max(longest_us, int(e["duration"]))
+                top.append((int(e["duration"]), logged, command[:48].decode("utf-8", "replace")))
+            top = sorted(top, reverse=True)[:5]
             if r.done:
                 break
     finally:
         client.config_set("slowlog-log-slower-than", 10_000)
         client.config_set("slowlog-max-len", 128)
+    for us, n, command in top:
+        print(f"#   slow call {us / 1000:.2f} ms (call #{n}): {command}")
     return moved, elapsed, longest_us / 1000.0, logged
 
 

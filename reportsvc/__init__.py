@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from . import cli, logs, redis_client
     from .broker import setup_broker_from
-    from .extensions import db, mail, migrate
+    from .extensions import csrf, db, limiter, login_manager, mail, migrate
     from .tasks import context
     from .web import init_app as init_web
 
@@ -35,6 +36,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     mail.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
     redis_client.configure(settings.redis_url)
     setup_broker_from(settings)
     context.set_app(app)
@@ -58,4 +62,21 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "MAIL_DEFAULT_SENDER": settings.email_from,
         "MAIL_SUPPRESS_SEND": False,
         "JSON_SORT_KEYS": False,
+        # Access control (issue 6): the session cookie, CSRF (checked by the policy in web/auth.py,
+        # not by Flask-WTF's blanket hook, so bearer-token API calls are exempt) and rate limits.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.cookie_secure,
+        "SESSION_COOKIE_NAME": "reportsvc_session",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.session_lifetime_hours),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": settings.cookie_secure,
+        "WTF_CSRF_ENABLED": settings.csrf_enabled,
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": True,
+        "RATELIMIT_STORAGE_URI": settings.redis_url,
+        "RATELIMIT_ENABLED": settings.rate_limit_enabled,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
     }

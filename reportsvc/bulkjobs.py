@@ -288,3 +288,29 @@ def _audit_end(job_id: uuid.UUID) -> None:
         {"job_id": str(job.id), "filter": job.filter, "scanned": job.scanned, "matched": job.matched,
          "done": job.done, "skipped": job.skipped, "batches": job.batches, "error": job.error},
     )
+
+
+def resume_stale() -> list[str]:
+    """Re-send the runner message for jobs whose runner died (lease expired) or whose message was lost."""
+    from .tasks.maintenance import run_bulk_job
+
+    expired = func.now() - text(f"interval '{int(LEASE_SECONDS)} seconds'")
+    stale = db.session.execute(
+        select(T.c.id).where(
+            or_(
+                and_(T.c.state == "queued", T.c.created_at < expired),
+                and_(T.c.state == "running", T.c.heartbeat_at < expired),
+            )
+        )
+    ).scalars().all()
+    db.session.rollback()
+    resumed = []
+    for job_id in stale:
+        try:
+            run_bulk_job.send(str(job_id))
+        except Exception as exc:
+            log.warning("Bulk job %s could not be re-sent: %s", job_id, exc)
+            continue
+        log.warning("Bulk job %s had no live runner; re-sent it", job_id)
+        resumed.append(str(job_id))
+    return resumed

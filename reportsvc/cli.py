@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 
 @click.command("scheduler")
@@ -25,7 +26,169 @@ def sweep_command() -> None:
     click.echo("reconcile: " + sweeper.reconcile_orphans(get_redis(), settings).summary())
 
 
+# --------------------------------------------------------------------------- accounts (issue 6)
+
+users_group = AppGroup("users", help="Console / API accounts: create, list, disable.")
+tokens_group = AppGroup("tokens", help="API bearer tokens: create (printed once), list, revoke.")
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer", show_default=True)
+@click.option("--password", default=None, help="For scripts; without it you are prompted (hidden input).")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+def users_create(name: str, role: str, password: str | None, generate: bool) -> None:
+    """Create an account."""
+    from . import accounts
+
+    if generate:
+        password = accounts.generate_password()
+    elif password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.create_user(name, role, password)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"created {role} {name}")
+    if generate:
+        click.echo(password)
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """List accounts."""
+    from . import accounts
+
+    for user in accounts.list_users():
+        state = "disabled" if user.disabled else "active"
+        last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
+        click.echo(f"{user.name:<24} {user.role:<9} {state:<9} last login: {last}")
+
+
+@users_group.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable an account: its sessions end and its tokens stop working."""
+    from . import accounts
+
+    try:
+        accounts.set_disabled(name, True)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"disabled {name}")
+
+
+@users_group.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Re-enable a disabled account."""
+    from . import accounts
+
+    try:
+        accounts.set_disabled(name, False)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"enabled {name}")
+
+
+@users_group.command("set-password")
+@click.argument("name")
+@click.option("--password", default=None, help="For scripts; without it you are prompted.")
+def users_set_password(name: str, password: str | None) -> None:
+    """Change an account's password (ends its sessions)."""
+    from . import accounts
+
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(name, password)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"password changed for {name}")
+
+
+@users_group.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["viewer", "operator", "admin"]))
+def users_set_role(name: str, role: str) -> None:
+    """Change an account's role."""
+    from . import accounts
+
+    try:
+        accounts.set_role(name, role)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"{name} is now {role}")
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@click.option("--label", default=None, help="What the token is for (shown in listings).")
+def tokens_create(name: str, label: str | None) -> None:
+    """Create a token for account NAME; the token is the last line of output (shown only now)."""
+    from . import accounts
+
+    try:
+        row, token = accounts.create_token(name, label)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"token {row.id} ({row.prefix}…) for {name}; store it now, it is not shown again:")
+    click.echo(token)
+
+
+@tokens_group.command("list")
+@click.argument("name", required=False)
+def tokens_list(name: str | None) -> None:
+    """List tokens (id, prefix, owner, state), optionally of one account."""
+    from . import accounts
+
+    for row, owner in accounts.list_tokens(name):
+        state = "revoked" if row.revoked_at else "active"
+        used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
+        click.echo(f"{row.id:<6} {row.prefix:<13} {owner:<24} {state:<8} last used: {used}  {row.label or ''}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token")
+def tokens_revoke(token: str) -> None:
+    """Revoke a token by id or prefix (as `tokens list` shows)."""
+    from . import accounts
+
+    try:
+        row = accounts.revoke_token(token)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"revoked token {row.id} ({row.prefix}…)")
+
+
+@click.command("ensure-admin")
+@with_appcontext
+def ensure_admin_command() -> None:
+    """On a database without accounts, create `admin` (REPORTSVC_ADMIN_PASSWORD or a generated password)."""
+    from . import accounts
+
+    settings = current_app.extensions["reportsvc.settings"]
+    password = accounts.ensure_admin(settings.admin_password)
+    if password is None:
+        click.echo("accounts exist; nothing to do")
+        return
+    if settings.admin_password:
+        click.echo("created admin account `admin` with the password from REPORTSVC_ADMIN_PASSWORD")
+    else:
+        click.echo("created admin account `admin`; its generated password (shown once):")
+        click.echo(password)
+
+
 def init_app(app: Flask) -> None:
     """Register the project's CLI commands."""
     app.cli.add_command(scheduler_command)
     app.cli.add_command(sweep_command)
+    app.cli.add_command(users_group)
+    app.cli.add_command(tokens_group)
+    app.cli.add_command(ensure_admin_command)

@@ -48,6 +48,32 @@ class Settings:
     secret_key: str = "dev-only-change-me"
     environment: str = "development"
     log_format: str = "text"
+    # -- access control and hardening (issue 6) --
+    #: GET /metrics without credentials (for a Prometheus scraper inside a trusted network).
+    metrics_public: bool = False
+    #: Send the session cookie with Secure; None = only when APP_BASE_URL is https.
+    session_cookie_secure: bool | None = None
+    session_lifetime_hours: int = 12
+    #: Flask-Limiter strings ("30/minute;500/hour"); "" switches that limit off.
+    rate_limit_report_create: str = "60/minute;1000/hour"
+    rate_limit_login_ip: str = "20/minute"
+    rate_limit_login_account: str = "10/minute"
+    rate_limit_enabled: bool = True
+    #: Consecutive failed logins before the account locks; the lock doubles from login_lockout_seconds.
+    login_lockout_threshold: int = 5
+    login_lockout_seconds: int = 30
+    login_lockout_max_seconds: int = 900
+    #: `make run` creates an admin with this password on an empty database (else a generated one).
+    admin_password: str | None = None
+    #: CSRF on session-authenticated unsafe requests (tests switch it off for the general suite).
+    csrf_enabled: bool = True
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies when asked, or by default when the public URL is https."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.app_base_url.startswith("https://")
 
     def sqlalchemy_options(self) -> dict[str, object]:
         """Engine options: small pools, pre-ping so a PostgreSQL restart heals."""
@@ -176,7 +202,37 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=env.get("SECRET_KEY") or "dev-only-change-me",
         environment=env.get("REPORTSVC_ENV", "development"),
         log_format=log_format,
+        metrics_public=_bool(env, "METRICS_PUBLIC", False),
+        session_cookie_secure=(_bool(env, "SESSION_COOKIE_SECURE", False)
+                               if env.get("SESSION_COOKIE_SECURE") else None),
+        session_lifetime_hours=_int(env, "SESSION_LIFETIME_HOURS", 12, 1, 24 * 90),
+        rate_limit_report_create=_limit(env, "RATE_LIMIT_REPORT_CREATE", "60/minute;1000/hour"),
+        rate_limit_login_ip=_limit(env, "RATE_LIMIT_LOGIN_IP", "20/minute"),
+        rate_limit_login_account=_limit(env, "RATE_LIMIT_LOGIN_ACCOUNT", "10/minute"),
+        rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", True),
+        login_lockout_threshold=_int(env, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000),
+        login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 30, 1, 86400),
+        login_lockout_max_seconds=_int(env, "LOGIN_LOCKOUT_MAX_SECONDS", 900, 1, 7 * 86400),
+        admin_password=env.get("REPORTSVC_ADMIN_PASSWORD") or None,
+        csrf_enabled=_bool(env, "CSRF_ENABLED", True),
     )
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter limit string; "", "0", "off" or "none" switch it off."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    if raw.lower() in ("", "0", "off", "none"):
+        return ""
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate limit (e.g. 30/minute or 10 per second;500/hour)") from None
+    return raw
 
 
 _active: Settings | None = None

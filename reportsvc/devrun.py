@@ -3,7 +3,8 @@
 1. Loads `.env` (real environment variables win).
 2. Starts embedded PostgreSQL / Valkey for whatever is not configured (data under `instance/`)
    and hands `DATABASE_URL` / `REDIS_URL` to the children.
-3. Runs migrations (`flask --app app db upgrade`).
+3. Runs migrations (`flask --app app db upgrade`); on a database without accounts creates `admin`
+   and prints its password once (REPORTSVC_ADMIN_PASSWORD sets it instead).
 4. Runs web, worker and scheduler with prefixed, colored output; prints the console URL once the
    web answers `/healthz`.
 5. Restarts a worker or scheduler that dies, with backoff, and gives up after many rapid failures;
@@ -282,6 +283,15 @@ def run_migrations(python: str, env: Mapping[str, str], console: Console) -> boo
     return code == 0
 
 
+def ensure_admin(python: str, env: Mapping[str, str], console: Console) -> bool:
+    """On an empty database create the `admin` account and print its password once (issue 6)."""
+    code = run_prefixed("devrun", flask_cmd(python, "ensure-admin"), env, console)
+    if code != 0:
+        console.say(f"could not create the admin account (exit code {code}); create one with "
+                    "`flask --app app users create NAME --role admin`")
+    return code == 0
+
+
 def http_answers(url: str, timeout: float = 1.0) -> bool:
     """True if `url` gives any HTTP response (even 404/500); False if nothing listens yet."""
     try:
@@ -512,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with_scheduler = check.wait() == 0
         if not migrated:
             return 1
+        ensure_admin(python, env, console)
         if not with_scheduler:
             console.say("`flask --app app scheduler` is not available; running without the scheduler")
 

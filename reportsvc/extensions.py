@@ -1,8 +1,11 @@
 """Unbound Flask extensions; create_app() binds them with init_app."""
 
+from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -13,3 +16,18 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 mail = Mail()
+
+# -- access control (issue 6); configured in reportsvc.web.auth.init_app -----------------------------
+
+
+def _remote_addr() -> str:
+    from flask import request
+
+    return request.remote_addr or "unknown"
+
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+#: Limits are attached per endpoint by reportsvc.web.auth (report creation, login); storage is Redis.
+limiter = Limiter(key_func=_remote_addr, default_limits=[], headers_enabled=True, swallow_errors=True,
+                  key_prefix="reportsvc-rl", strategy="fixed-window")

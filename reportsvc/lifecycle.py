@@ -52,6 +52,22 @@ def _session() -> Session:
     return db.session()  # the scoped session's current Session
 
 
+def _commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring loaded objects.
+
+    The API reads `report.id` right after create() and again after record_message(); with the
+    default expire-on-commit each read reloaded the whole row in a new transaction (a pool checkout,
+    a pre-ping and a SELECT: two extra round trips per POST /reports). What we wrote is what the row
+    holds, so there is nothing stale to reload.
+    """
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
 def _event(
     session: Session,
     report_id: uuid.UUID,
@@ -146,7 +162,7 @@ def create(
     session.flush()
     _event(session, report.id, "created", to_status="PENDING", message="Report requested",
            detail={"report_type": report_type, "requested_by": requested_by})
-    session.commit()
+    _commit_keeping_loaded(session)
     return report
 
 
@@ -154,7 +170,7 @@ def record_message(report_id: uuid.UUID, message_id: str) -> None:
     """Remember the Dramatiq message id that currently carries the report."""
     session = _session()
     session.execute(update(R).where(R.c.id == report_id).values(message_id=message_id))
-    session.commit()
+    _commit_keeping_loaded(session)
 
 
 def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:

@@ -329,7 +329,7 @@ def _before_commit(session: Any) -> None:
             rows = session.execute(
                 text("SELECT id, report_type FROM report_requests WHERE id = ANY(:ids)"), {"ids": list(missing)}
             ).all()
-        except Exception as exc:  # never let counting break a transition
+        except Exception as exc:  # a PK lookup; if even that fails, the commit that follows fails anyway
             log.warning("metrics: report type lookup failed: %s", exc)
             rows = []
         for rid, rtype in rows:
@@ -347,6 +347,9 @@ def _after_commit(session: Any) -> None:
         for name in _counters_for(n):
             batch.inc(name, {"report_type": rtype} if name in _TYPED else None)
         if n.kind == "claimed":
+            if len(_claims) > _TYPE_CACHE_SIZE:  # claims lost without an event here: forget the oldest
+                for stale in list(_claims)[: _TYPE_CACHE_SIZE // 10]:
+                    _claims.pop(stale, None)
             _claims[n.report_id] = now
         elif n.kind in ("completed", "attempt_failed"):
             began = _claims.pop(n.report_id, None)

@@ -18,8 +18,9 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import sweeper
+from . import bulkjobs, sweeper
 from .config import Settings
+from .queues import stats
 from .redis_client import get_redis
 
 log = logging.getLogger("reportsvc.scheduler")
@@ -68,11 +69,22 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     def housekeeping() -> str:
         return f"removed {clean_temp_files(settings.storage_dir)} stale temp files"
 
+    def discover() -> str:
+        # SCAN is too slow for request paths; the console reads the cached list this job writes.
+        return f"queues: {', '.join(stats.refresh_discovered_queues(client))}"
+
+    def bulk_jobs() -> str:
+        resumed = bulkjobs.resume_stale()
+        return f"resumed {len(resumed)} bulk jobs" if resumed else "examined 0, no stale bulk jobs"
+
     scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
                       id="stall_sweep", name="stall sweep", next_run_time=soon)
     scheduler.add_job(_in_app(app, reconcile), "interval", seconds=settings.reconcile_interval_seconds,
                       id="reconcile", name="orphan reconcile", next_run_time=soon)
     scheduler.add_job(_in_app(app, housekeeping), "interval", minutes=10, id="housekeeping", name="housekeeping")
+    scheduler.add_job(_in_app(app, discover), "interval", seconds=60, id="discover_queues", name="queue discovery",
+                      next_run_time=soon)
+    scheduler.add_job(_in_app(app, bulk_jobs), "interval", seconds=15, id="bulk_jobs", name="bulk job watchdog")
 
     def report(event: JobExecutionEvent) -> None:
         if event.exception is not None:

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from reportsvc.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("report_events", "audit_log", "report_requests")
+TABLES = ("report_events", "audit_log", "bulk_jobs", "report_requests")
 
 
 class Engines:
@@ -93,6 +93,10 @@ def base_settings(engines: Engines, tmp_path_factory: pytest.TempPathFactory) ->
         "REPORTSVC_FAULT_INJECTION": "1",
         "HEARTBEAT_INTERVAL_SECONDS": "0.5",
         "APP_BASE_URL": "http://reports.test",
+        # The suite creates hundreds of reports quickly: limits are off unless a test turns them on.
+        "RATE_LIMIT_REPORT_CREATE": "off",
+        "RATE_LIMIT_LOGIN_IP": "off",
+        "RATE_LIMIT_LOGIN_ACCOUNT": "off",
     })
     return settings
 
@@ -106,9 +110,68 @@ def app(base_settings: Settings):  # type: ignore[no-untyped-def]
 
     application = create_app(base_settings)
     application.config["TESTING"] = True
+    # The general suite posts console forms without tokens; CSRF tests switch it on per test
+    # (Flask-WTF reads WTF_CSRF_ENABLED at request time).
+    application.config["WTF_CSRF_ENABLED"] = False
     with application.app_context():
         upgrade(directory=str(ROOT / "migrations"))
     return application
+
+
+#: Accounts every session has; `client` acts as TEST_OPERATOR.
+TEST_OPERATOR, TEST_VIEWER, TEST_ADMIN = "test-operator", "test-viewer", "test-admin"
+TEST_PASSWORD = "correct horse battery staple"
+
+
+class AuthTokens:
+    """Bearer tokens of the session's test accounts, plus operators made on demand by name."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.tokens: dict[str, str] = {}
+
+    def token(self, name: str, role: str = "operator") -> str:
+        """A token of account `name` (created with `role` on first use)."""
+        if name not in self.tokens:
+            from reportsvc import accounts
+
+            with self.app.app_context():
+                if accounts.get_user(name) is None:
+                    accounts.create_user(name, role, TEST_PASSWORD)
+                self.tokens[name] = accounts.create_token(name, "pytest")[1]
+        return self.tokens[name]
+
+
+@pytest.fixture(scope="session")
+def auth_tokens(app) -> AuthTokens:  # type: ignore[no-untyped-def]
+    """Test accounts (operator, viewer, admin) with tokens, created once per session."""
+    found = AuthTokens(app)
+    found.token(TEST_OPERATOR, "operator")
+    found.token(TEST_VIEWER, "viewer")
+    found.token(TEST_ADMIN, "admin")
+    return found
+
+
+def _acting_client_class(auth_tokens: AuthTokens, default_user: str | None) -> type:
+    from flask.testing import FlaskClient
+    from werkzeug.datastructures import Headers
+
+    class ActingClient(FlaskClient):
+        """A test client that authenticates with a bearer token. `X-Requested-By: NAME` on a request
+        acts as operator NAME instead (the audit/requested_by tests name their actors that way)."""
+
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            if args and not isinstance(args[0], str):  # an EnvironBuilder/environ (redirects): as is
+                return super().open(*args, **kwargs)
+            headers = Headers(kwargs.pop("headers", None) or {})
+            acting = headers.pop("X-Requested-By", None)
+            user = acting or default_user
+            if user is not None and "Authorization" not in headers:
+                headers["Authorization"] = f"Bearer {auth_tokens.token(user)}"
+            kwargs["headers"] = headers
+            return super().open(*args, **kwargs)
+
+    return ActingClient
 
 
 @pytest.fixture
@@ -160,9 +223,36 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
 
 
+def make_client(app, auth_tokens: AuthTokens, user: str | None):  # type: ignore[no-untyped-def]
+    """A test client acting as `user` (bearer token), or anonymous for None."""
+    app.test_client_class = _acting_client_class(auth_tokens, user)
+    try:
+        return app.test_client()
+    finally:
+        app.test_client_class = None
+
+
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
-    """Flask test client."""
+def client(app, auth_tokens):  # type: ignore[no-untyped-def]
+    """Flask test client authenticated as the session's operator (bearer token, so no CSRF)."""
+    return make_client(app, auth_tokens, TEST_OPERATOR)
+
+
+@pytest.fixture
+def viewer_client(app, auth_tokens):  # type: ignore[no-untyped-def]
+    """Flask test client authenticated as a viewer."""
+    return make_client(app, auth_tokens, TEST_VIEWER)
+
+
+@pytest.fixture
+def admin_client(app, auth_tokens):  # type: ignore[no-untyped-def]
+    """Flask test client authenticated as an admin."""
+    return make_client(app, auth_tokens, TEST_ADMIN)
+
+
+@pytest.fixture
+def anon_client(app):  # type: ignore[no-untyped-def]
+    """Flask test client without credentials (X-Requested-By is ignored: it is not a credential)."""
     return app.test_client()
 
 

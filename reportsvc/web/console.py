@@ -74,13 +74,17 @@ def reset_health_cache() -> None:
 
 
 def hx_headers() -> dict[str, str]:
-    """Headers every HTMX request sends (base.html puts them on <body>); issue 6 adds the CSRF token here."""
-    return {}
+    """Headers every HTMX request sends (base.html puts them on <body>): the session's CSRF token."""
+    from flask_wtf.csrf import generate_csrf
+
+    return {"X-CSRFToken": generate_csrf()}
 
 
 def csrf_field() -> Markup:
-    """Hidden CSRF input for plain (no-JS) POST forms; empty until accounts/CSRF exist (issue 6)."""
-    return Markup("")
+    """Hidden CSRF input for plain (no-JS) POST forms."""
+    from flask_wtf.csrf import generate_csrf
+
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
 def nav_active(href: str) -> bool:

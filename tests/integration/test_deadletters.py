@@ -286,3 +286,22 @@ def test_malformed_json_and_wrong_media_type(client):
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_json"
     r = client.post("/queues/reports/dead/requeue", data="ids=1", content_type="text/plain")
     assert r.status_code == 415
+
+
+def test_scheduler_watchdog_resends_a_bulk_job_whose_runner_died(app, redis_client):
+    """A job stuck in 'running' with an expired lease gets its runner message again."""
+    import uuid as _uuid
+
+    from sqlalchemy import text as _text
+
+    from reportsvc import bulkjobs
+    from reportsvc.extensions import db as _db
+
+    with app.app_context():
+        job_id = _uuid.uuid4()
+        _db.session.execute(_text(
+            "INSERT INTO bulk_jobs (id, actor, action, queue, state, snapshot_ms, heartbeat_at) "
+            "VALUES (:i, 'tester', 'requeue', 'reports', 'running', 0, now() - interval '5 minutes')"), {"i": job_id})
+        _db.session.commit()
+        assert bulkjobs.resume_stale() == [str(job_id)]
+    assert redis_client.llen("dramatiq:maintenance") == 1

@@ -135,7 +135,7 @@ def test_promote_delayed_runs_now_once(app, client, make_worker, redis_client):
     make_worker()
     wait_status(client, report_id, {"READY"}, timeout=20)
     entries = client.get("/audit?action=message.promote").get_json()["items"]
-    assert [(e["actor"], e["outcome"]) for e in entries] == [("anonymous", "refused"), ("ops-dan", "ok")]
+    assert [e["outcome"] for e in entries] == ["refused", "ok"] and entries[1]["actor"] == "ops-dan"
 
 
 def test_promote_is_refused_while_a_live_worker_holds_it(app, client, worker, redis_client):

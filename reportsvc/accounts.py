@@ -1,0 +1,325 @@
+"""Accounts and API tokens (issue 6): the only code that reads or writes `users` and `api_tokens`.
+
+- Passwords: argon2id via argon2-cffi (`PasswordHasher` defaults, rehashed on login when they change).
+- Tokens: `rsv_` + 32 random bytes (urlsafe base64); only sha256(token) is stored, plus a short prefix
+  that identifies the token in listings and `tokens revoke`. The token itself is shown once.
+- Lockout: after `login_lockout_threshold` consecutive failures the account locks for
+  `login_lockout_seconds`, doubling per further failure up to `login_lockout_max_seconds`.
+
+Nothing here logs a password or a token (only names, token prefixes and outcomes). No Flask import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select, update
+
+from .extensions import db
+from .models import ROLES, ApiToken, User
+
+log = logging.getLogger("reportsvc.accounts")
+
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+TOKEN_PREFIX = "rsv_"
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+#: Tokens whose last_used_at is older than this get it refreshed (one write per minute, not per request).
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class AccountError(ValueError):
+    """A refused account operation; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: the user, their role, and how they proved it ("session" or "token")."""
+
+    user_id: int
+    name: str
+    role: str
+    via: str
+    token_id: int | None = None
+
+    def has(self, role: str) -> bool:
+        """Does this principal's role include `role` (viewer < operator < admin)?"""
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_name(name: str) -> str:
+    """A valid account name (letters, digits, _ . @ -; 1..64) or AccountError."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise AccountError("name", "names are 1-64 letters, digits and _ . @ - (starting with a letter or digit)")
+    return name
+
+
+def check_role(role: str) -> str:
+    """A known role or AccountError."""
+    if role not in ROLES:
+        raise AccountError("role", f"role must be one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str) -> str:
+    """A password long enough (and not absurdly long) or AccountError."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"passwords need at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD or "\x00" in password:
+        raise AccountError("password", f"passwords are at most {MAX_PASSWORD} characters without NUL")
+    return password
+
+
+def hash_password(password: str) -> str:
+    """argon2id hash of a checked password."""
+    return _hasher.hash(check_password(password))
+
+
+def generate_password() -> str:
+    """A random password for generated accounts (printed once)."""
+    return secrets.token_urlsafe(18)
+
+
+def get_user(name: str) -> User | None:
+    """The account with this name (case-sensitive), or None."""
+    return db.session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+
+
+def get_user_by_id(user_id: int) -> User | None:
+    """The account with this id, or None."""
+    return db.session.get(User, user_id)
+
+
+def list_users() -> list[User]:
+    """Every account, by name."""
+    return list(db.session.execute(select(User).order_by(User.name)).scalars())
+
+
+def count_users() -> int:
+    """How many accounts exist."""
+    return int(db.session.execute(select(func.count()).select_from(User)).scalar_one())
+
+
+def create_user(name: str, role: str, password: str | None) -> User:
+    """Create an account; AccountError for a taken name or bad input. Commits."""
+    check_name(name)
+    check_role(role)
+    hashed = hash_password(password) if password is not None else None
+    if get_user(name) is not None:
+        raise AccountError("name", f"an account named {name!r} already exists")
+    user = User(name=name, role=role, password_hash=hashed, disabled=False, auth_epoch=0, failed_logins=0)
+    db.session.add(user)
+    db.session.commit()
+    log.info("account created: %s (%s)", name, role)
+    return user
+
+
+def set_password(name: str, password: str) -> User:
+    """Replace an account's password; ends its existing sessions. Commits."""
+    user = _require(name)
+    user.password_hash = hash_password(password)
+    user.auth_epoch += 1
+    user.failed_logins, user.locked_until, user.updated_at = 0, None, _now()
+    db.session.commit()
+    log.info("password changed: %s", name)
+    return user
+
+
+def set_role(name: str, role: str) -> User:
+    """Change an account's role. Commits."""
+    user = _require(name)
+    user.role, user.updated_at = check_role(role), _now()
+    db.session.commit()
+    log.info("role changed: %s -> %s", name, role)
+    return user
+
+
+def set_disabled(name: str, disabled: bool = True) -> User:
+    """Disable (or re-enable) an account: its sessions end and its tokens stop working. Commits."""
+    user = _require(name)
+    user.disabled = disabled
+    user.auth_epoch += 1
+    user.updated_at = _now()
+    db.session.commit()
+    log.info("account %s: %s", "disabled" if disabled else "enabled", name)
+    return user
+
+
+def _require(name: str) -> User:
+    user = get_user(name)
+    if user is None:
+        raise AccountError("name", f"no account named {name!r}")
+    return user
+
+
+# --------------------------------------------------------------------------- login
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a password check: the user on success, else a reason ("invalid", "locked", "disabled")."""
+
+    user: User | None
+    reason: str | None = None
+    locked_for: int = 0
+
+
+def authenticate(name: str, password: str, *, threshold: int, base_seconds: int, max_seconds: int) -> LoginResult:
+    """Check a name and password, with lockout after `threshold` consecutive failures. Commits."""
+    user = get_user(name) if isinstance(name, str) and NAME.match(name or "") else None
+    if user is None or user.password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return LoginResult(None, "invalid")
+    now = _now()
+    if user.locked_until is not None and user.locked_until > now:
+        return LoginResult(None, "locked", int((user.locked_until - now).total_seconds()) + 1)
+    if not _verify(user.password_hash, password):
+        failures = user.failed_logins + 1
+        locked_until = None
+        if failures >= threshold:
+            seconds = min(base_seconds * 2 ** (failures - threshold), max_seconds)
+            locked_until = now + timedelta(seconds=seconds)
+        db.session.execute(update(User).where(User.id == user.id)
+                           .values(failed_logins=failures, locked_until=locked_until))
+        db.session.commit()
+        log.warning("login failed for %s (%d consecutive)", user.name, failures)
+        return LoginResult(None, "invalid")
+    if user.disabled:
+        return LoginResult(None, "disabled")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    db.session.commit()
+    log.info("login: %s", user.name)
+    return LoginResult(user)
+
+
+def _verify(hashed: str, password: str) -> bool:
+    if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
+        return False
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_token(name: str, label: str | None = None) -> tuple[ApiToken, str]:
+    """A new token for the account `name`: (row, the token itself, shown once). Commits."""
+    user = _require(name)
+    if label is not None and (len(label) > 100 or any(ord(ch) < 32 for ch in label)):
+        raise AccountError("label", "labels are at most 100 printable characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, label=label, prefix=token[:12], token_hash=_digest(token))
+    db.session.add(row)
+    db.session.commit()
+    log.info("token created for %s: %s… (id %s)", user.name, row.prefix, row.id)
+    return row, token
+
+
+def list_tokens(name: str | None = None) -> list[tuple[ApiToken, str]]:
+    """(token row, owner name) pairs, newest first, optionally for one account."""
+    query = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
+    if name is not None:
+        query = query.where(User.name == name)
+    return [(row, owner) for row, owner in db.session.execute(query).all()]
+
+
+def revoke_token(ident: str | int) -> ApiToken:
+    """Revoke a token by id or by its prefix (as listed); AccountError if none or ambiguous. Commits."""
+    text_ident = str(ident).strip()
+    rows: list[ApiToken] = []
+    if text_ident.isdigit() and len(text_ident) < 19:
+        found = db.session.get(ApiToken, int(text_ident))
+        rows = [found] if found is not None else []
+    elif text_ident.startswith(TOKEN_PREFIX) and len(text_ident) >= 8:
+        rows = list(db.session.execute(select(ApiToken).where(ApiToken.prefix == text_ident[:12])).scalars())
+    if not rows:
+        raise AccountError("token", f"no token with id or prefix {text_ident[:16]!r}")
+    if len(rows) > 1:
+        raise AccountError("token", "that prefix matches several tokens; revoke by id")
+    row = rows[0]
+    if row.revoked_at is None:
+        row.revoked_at = _now()
+        db.session.commit()
+    log.info("token revoked: %s… (id %s)", row.prefix, row.id)
+    return row
+
+
+def principal_for_token(token: str) -> Principal | None:
+    """The principal a bearer token acts as, or None (unknown, revoked, or owner disabled)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    digest = _digest(token)
+    found = db.session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None or user.disabled:
+        return None
+    now = _now()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        db.session.commit()
+    return Principal(user.id, user.name, user.role, "token", row.id)
+
+
+def principal_for_user(user: User) -> Principal:
+    """The principal of a session user."""
+    return Principal(user.id, user.name, user.role, "session")
+
+
+def session_id(user: User) -> str:
+    """The id Flask-Login keeps in the session: changes when the account's auth_epoch does."""
+    return f"{user.id}:{user.auth_epoch}"
+
+
+def user_for_session(session_ident: str) -> User | None:
+    """The enabled account a session id names, if its epoch still matches."""
+    try:
+        raw_id, raw_epoch = session_ident.split(":", 1)
+        user_id, epoch = int(raw_id), int(raw_epoch)
+    except (ValueError, AttributeError):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.disabled or user.auth_epoch != epoch:
+        return None
+    return user
+
+
+def ensure_admin(password: str | None) -> str | None:
+    """On a database with no accounts, create `admin`; returns the password used (generated when None)."""
+    if count_users() > 0:
+        return None
+    chosen = password or generate_password()
+    create_user("admin", "admin", chosen)
+    return chosen

@@ -1,0 +1,140 @@
+"""Response headers and request hygiene for every route (issue 6).
+
+Headers: a Content-Security-Policy that allows scripts and styles from this origin only (the console
+has no inline script, style attribute or event handler; htmx reads its config from a meta tag and
+runs with allowEval=false), frame-ancestors 'none', nosniff, a same-origin referrer policy, and
+no-store on everything that is not a static file (pages and JSON carry operational data).
+
+Input: before any view runs, query-string keys and values, form fields and JSON strings (keys too)
+are refused with a 4xx naming the field when they contain NUL, other control characters or lone
+surrogates: PostgreSQL cannot store NUL and psycopg cannot encode a surrogate, so these would
+otherwise surface as 500s deep in a query. Size is capped by MAX_CONTENT_LENGTH (413).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, request
+
+from .errors import error_response, wants_json
+
+CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+#: Characters refused anywhere in text input: C0 controls except tab/newline/CR, DEL, surrogates.
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+MAX_DEPTH = 32
+
+
+def bad_char(value: str) -> str | None:
+    """A description of the first forbidden character in value, or None."""
+    for ch in value:
+        code = ord(ch)
+        if (code < 32 and ch not in _ALLOWED_CONTROLS) or code == 127:
+            return "must not contain NUL or other control characters"
+        if 0xD800 <= code <= 0xDFFF:
+            return "must not contain unpaired surrogates (invalid Unicode)"
+    return None
+
+
+def _walk(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    if depth > MAX_DEPTH:
+        return path or "body", f"is nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, str):
+        problem = bad_char(value)
+        return (path or "body", problem) if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            problem = bad_char(str(key))
+            if problem:
+                return (path or "body"), f"has a key that {problem}"
+            found = _walk(item, child, depth + 1)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _walk(item, f"{path}[{i}]" if path else f"[{i}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def check_input() -> Any:
+    """before_request: refuse control characters / surrogates in any text input, naming the field."""
+    for key, value in request.args.items(multi=True):
+        problem = bad_char(key) or bad_char(value)
+        if problem:
+            return _refuse(400, _printable(key), problem)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        request.get_data(cache=True)  # keep the raw body readable for views that want it (JSON API: 415)
+        for key, value in request.form.items(multi=True):
+            problem = bad_char(key) or bad_char(value)
+            if problem:
+                return _refuse(422, _printable(key), problem)
+    elif request.is_json:
+        raw = request.get_data(cache=True)
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                return None  # the view answers 400 invalid_json
+            found = _walk(body, "")
+            if found:
+                return _refuse(422, _printable(found[0]), found[1])
+    return None
+
+
+def _printable(name: str) -> str:
+    return "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in name)[:100]
+
+
+def _refuse(status: int, field: str, message: str) -> Any:
+    if wants_json():
+        return error_response(status, "invalid_input", f"{field}: {message}",
+                              details=[{"field": field, "message": message}])
+    from .console import error_page
+
+    return error_page(status, f"The field “{field}” {message}.", "Invalid input")
+
+
+def add_headers(response: Response) -> Response:
+    """after_request: security headers on every response; no-store unless a view chose caching."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the input check (right after the access policy) and the header hook."""
+    funcs = app.before_request_funcs.setdefault(None, [])
+    funcs.insert(1 if funcs else 0, check_input)
+    app.after_request(add_headers)
