@@ -69,8 +69,8 @@ def seed(found: BenchEngines, n: int) -> float:
     return time.perf_counter() - started
 
 
-def requests_for(app: Any) -> dict[str, tuple[str, dict[str, str]]]:
-    """The URLs to time, derived from the seeded data (same shape at every size)."""
+def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """The URLs to time (with an operator's bearer token), derived from the seeded data (same shape at every size)."""
     from sqlalchemy import text
 
     from reportsvc.extensions import db
@@ -86,13 +86,14 @@ def requests_for(app: Any) -> dict[str, tuple[str, dict[str, str]]]:
         middle = str(db.session.execute(text(
             "SELECT id FROM report_requests ORDER BY created_at DESC, id DESC OFFSET :o LIMIT 1"
         ), {"o": int(total * 0.5)}).scalar_one())
-    hx = {"HX-Request": "true"}
+    auth = {"Authorization": f"Bearer {token}"}
+    hx = {"HX-Request": "true", **auth}
     return {
-        "first_page": ("/console/", {}),
-        "filtered_page": ("/console/?status=FAILED", {}),
+        "first_page": ("/console/", auth),
+        "filtered_page": ("/console/?status=FAILED", auth),
         "search_title": ("/console/?q=quarterly", hx),
         "search_id": (f"/console/?q={middle[:6]}", hx),
-        "deep_page": (f"/console/?older={encode_cursor(deep[0], deep[1])}", {}),
+        "deep_page": (f"/console/?older={encode_cursor(deep[0], deep[1])}", auth),
         "poll_fragment": ("/console/live?ids=" + ",".join(newest), hx),
     }
 
@@ -111,9 +112,10 @@ def timed_get(app: Any, url: str, headers: dict[str, str]) -> float:
     return elapsed
 
 
-def compare(small_app: Any, large_app: Any, iterations: int) -> dict[str, tuple[float, float]]:
+def compare(small: tuple[Any, str], large: tuple[Any, str], iterations: int) -> dict[str, tuple[float, float]]:
     """name -> (small median, large median); requests alternate between the sizes so load noise hits both."""
-    small_reqs, large_reqs = requests_for(small_app), requests_for(large_app)
+    (small_app, small_token), (large_app, large_token) = small, large
+    small_reqs, large_reqs = requests_for(small_app, small_token), requests_for(large_app, large_token)
     out = {}
     for name in small_reqs:
         samples: tuple[list[float], list[float]] = ([], [])
@@ -150,7 +152,7 @@ def body(args: Any) -> None:
         small_app = create_app(load_settings(small_db.env()))
         large_app = create_app(load_settings(found.env()))
         logging.getLogger("reportsvc").setLevel(logging.WARNING)
-        results = compare(small_app, large_app, iterations)
+        results = compare((small_app, small_db.api_token()), (large_app, found.api_token()), iterations)
     say("")
     say(f"{'request':<16}{small:>12,} rows{large:>14,} rows   ratio")
     for name, (a, b) in results.items():
