@@ -40,30 +40,65 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+E2E_USER = "e2e-operator"
+E2E_PASSWORD = "e2e browser password"
+
+
+@pytest.fixture(scope="session")
+def e2e_user(app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """An operator account the browser signs in with (created once per session)."""
+    from reportsvc import accounts
+
+    with app.app_context():
+        if accounts.get_user(E2E_USER) is None:
+            accounts.create_user(E2E_USER, "operator", E2E_PASSWORD)
+    return E2E_USER, E2E_PASSWORD
+
+
+def sign_in(pg: Any, name: str, password: str) -> None:
+    """Sign in through the real login page (CSRF token and all)."""
+    pg.goto("/login")
+    pg.fill("#name", name)
+    pg.fill("#password", password)
+    with pg.expect_navigation():
+        pg.click("#login-form button[type=submit]")
+    assert "/login" not in pg.url, "sign-in failed"
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """A fresh desktop-sized page whose relative URLs go to the live server."""
+def page(browser, live_server, e2e_user, app, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """A fresh desktop-sized page, signed in as an operator, whose relative URLs go to the live server.
+
+    CSRF is on for browser tests (the real thing: HTMX sends the token from <body hx-headers>), and any
+    Content-Security-Policy violation the page reports fails the test."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 860}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(20_000)
+    violations: list[str] = []
+    pg.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    sign_in(pg, *e2e_user)
     yield pg
     context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture
 def shoot(browser, live_server):  # type: ignore[no-untyped-def]
     """shoot(page, name): save desktop (current) and phone-width (375 px) screenshots of the page's URL."""
+    # caret="initial": Playwright would otherwise inject a <style> that the CSP (rightly) blocks.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(pg: Any, name: str) -> None:
-        pg.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+        pg.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True, caret="initial")
         phone = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 812},
-                                    device_scale_factor=1, is_mobile=True, has_touch=True)
+                                    device_scale_factor=1, is_mobile=True, has_touch=True,
+                                    storage_state=pg.context.storage_state())  # the same signed-in session
         try:
             p2 = phone.new_page()
             p2.goto(pg.url)
             p2.wait_for_load_state("networkidle")
-            p2.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
+            p2.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True, caret="initial")
             # nothing may be wider than the phone's screen
             overflow = p2.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{name}: page is {overflow}px wider than a 375px phone screen"

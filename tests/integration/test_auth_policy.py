@@ -41,7 +41,7 @@ def is_public(app, endpoint: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_public_allow_list_is_small_and_explicit():
-    assert PUBLIC_ENDPOINTS == {"health.healthz", "health.readyz", "static", "auth.login", "index", "openapi.spec"}
+    assert {"health.healthz", "health.readyz", "static", "auth.login", "index", "openapi.spec"} == PUBLIC_ENDPOINTS
     assert required_role("metrics.scrape", "GET") == "viewer"
     assert required_role("metrics.scrape", "GET", metrics_public=True) is None
     assert required_role("anything.new", "GET") == "viewer"

@@ -71,14 +71,15 @@ def test_bearer_token_calls_are_exempt(client, csrf_on):
 
 
 def test_report_creation_is_rate_limited_per_user_and_recovers(client, admin_client, settings):
-    settings(rate_limit_report_create="3 per 2 seconds")
+    # Windows start at the first hit; 5 s leaves room for a loaded machine.
+    settings(rate_limit_report_create="3 per 5 seconds")
     for _ in range(3):
         assert client.post("/reports").status_code == 202
     limited = client.post("/reports")
     assert limited.status_code == 429
     assert limited.get_json()["error"]["code"] == "rate_limited"
     retry_after = int(limited.headers["Retry-After"])
-    assert 1 <= retry_after <= 2
+    assert 1 <= retry_after <= 5
     assert admin_client.post("/reports").status_code == 202  # another user has their own budget
     time.sleep(retry_after + 0.2)
     assert client.post("/reports").status_code == 202
@@ -92,14 +93,13 @@ def test_console_creation_shares_the_limit(client, settings):
 
 
 def test_login_attempts_are_rate_limited_per_ip_and_account(app, settings):
-    settings(rate_limit_login_ip="3 per 2 seconds", rate_limit_login_account="100 per minute")
+    settings(rate_limit_login_ip="3 per 30 seconds", rate_limit_login_account="100 per minute")
     c = app.test_client()
     for _ in range(3):
         assert c.post("/login", data={"name": "nobody", "password": "x" * 12}).status_code == 401
     limited = c.post("/login", data={"name": "nobody", "password": "x" * 12})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-    time.sleep(2.2)
-    settings(rate_limit_login_ip="100 per minute", rate_limit_login_account="2 per 2 seconds")
+    settings(rate_limit_login_ip="100 per minute", rate_limit_login_account="2 per 30 seconds")
     other_ip = app.test_client()
     for client_ip in ("10.0.0.1", "10.0.0.2"):
         r = other_ip.post("/login", data={"name": "victim", "password": "x" * 12},
