@@ -19,7 +19,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, TimeLim
 from reportsvc import queues as Q
 from reportsvc.queues.actions import WorkerAliveError, remove_pending, run_batches
 
-URL = os.environ.get("QUEUES_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+URL = ""  # set by the client fixture; brokers in these tests connect to the same database
 QUEUE = "qtest"
 NS = "dramatiq"
 # redis-py's reply types are unions of everything a command can return; tests read raw bytes.
@@ -27,12 +27,11 @@ Client = Any
 
 
 @pytest.fixture
-def client() -> Iterator[Client]:
+def client(engines: Any) -> Iterator[Client]:
+    # The session's test Redis (embedded unless TEST_REDIS_URL), on a database of its own.
+    global URL
+    URL = os.environ.get("QUEUES_TEST_REDIS_URL") or engines.redis_url.rsplit("/", 1)[0] + "/7"
     c = redis.Redis.from_url(URL)
-    try:
-        c.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"no Redis at {URL}")
     if int(c.connection_pool.connection_kwargs.get("db", 0)) == 0:
         pytest.skip("refusing to FLUSHDB db 0; point QUEUES_TEST_REDIS_URL at a dedicated db")
     c.flushdb()
@@ -415,11 +414,13 @@ def test_remove_pending_by_dramatiq_message_id(client: Client, env: Env) -> None
 
 
 @pytest.mark.slow
-def test_bulk_requeue_100k_is_fast(client: Client, env: Env) -> None:
+def test_bulk_requeue_in_bounded_batches_moves_everything(client: Client, env: Env) -> None:
+    # Speed is bench/queues.py's job (100k, SLOWLOG); here: exact results, every call bounded by its batch.
     k = keys()
     now = int(time.time() * 1000)
+    total = 20_000
     pipe = client.pipeline(transaction=False)
-    for i in range(100_000):
+    for i in range(total):
         # What a nack leaves: the last enqueued body under its redis id, scored by dead-letter time.
         msg = env.ok.message(i).copy(options={"redis_message_id": f"id-{i:06d}", "retries": 3})
         pipe.hset(k.dead_msgs, f"id-{i:06d}", msg.encode())
@@ -427,19 +428,16 @@ def test_bulk_requeue_100k_is_fast(client: Client, env: Env) -> None:
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()
-    started = time.monotonic()
-    slowest = 0.0
     cursor = None
     moved = 0
+    calls = 0
     while True:
-        t = time.monotonic()
         r = Q.requeue_dead_batch(client, QUEUE, cursor=cursor, batch_size=500)
-        slowest = max(slowest, time.monotonic() - t)
+        assert r.moved <= 500
+        calls += 1
         moved += r.moved
         cursor = r.next_cursor
         if r.done:
             break
-    elapsed = time.monotonic() - started
-    assert moved == 100_000 and client.llen(k.waiting) == 100_000 and client.zcard(k.dead) == 0
-    assert elapsed < 20, elapsed
-    print(f"100k requeued in {elapsed:.2f}s, slowest batch {slowest * 1000:.1f} ms")
+    assert moved == total and client.llen(k.waiting) == total and client.zcard(k.dead) == 0
+    assert calls >= total // 500
