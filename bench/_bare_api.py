@@ -1,11 +1,14 @@
 """The API baseline: a bare Flask app doing the same INSERT + send, and the same status SELECT.
 
-No validation models, no lifecycle module, no event row, no message-id UPDATE, no error
-handlers, no console. Served by the same gunicorn settings as the product (bench/api.py).
+Every request checks its bearer token the minimal way (one indexed SELECT of the token's sha256 and
+its owner), because an API must authenticate; beyond that: no validation models, no lifecycle
+module, no event row, no message-id UPDATE, no rate limiter, no error handlers, no console. Served
+by the same gunicorn settings as the product (bench/api.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -18,6 +21,21 @@ from sqlalchemy import create_engine, text
 engine = create_engine(os.environ["DATABASE_URL"], pool_pre_ping=True, pool_size=5, max_overflow=10)
 broker = RedisBroker(url=os.environ["REDIS_URL"])
 app = Flask(__name__)
+
+
+@app.before_request
+def authenticate():  # type: ignore[no-untyped-def]
+    header = request.headers.get("Authorization", "")
+    digest = hashlib.sha256(header.removeprefix("Bearer ").encode()).hexdigest()
+    with engine.connect() as conn:
+        ok = conn.execute(
+            text("SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                 " WHERE t.token_hash = :h AND t.revoked_at IS NULL AND NOT u.disabled"),
+            {"h": digest},
+        ).first()
+    if ok is None:
+        return jsonify({"error": {"code": "unauthorized"}}), 401
+    return None
 
 
 @app.post("/reports")

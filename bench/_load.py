@@ -17,8 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
-def worker(host: str, port: int, token: str | None, mode: str, ids: list[str], offset: int, stop_at: float, budget: list[int],
-           lock: threading.Lock, out: list[float], errors: list[str]) -> None:
+def worker(host: str, port: int, token: str | None, mode: str, ids: list[str], offset: int, stop_at: float,
+           budget: list[int], lock: threading.Lock, out: list[float], errors: list[str]) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=30)
     body = json.dumps({"title": "Load test"})
     headers = {"Content-Type": "application/json"}
@@ -76,10 +76,11 @@ def main() -> None:
     errors: list[str] = []
     lock = threading.Lock()
     budget = [args.max_requests]
+    token = args.token or os.environ.get("BENCH_TOKEN")
     started = time.monotonic()
     stop_at = started + args.duration
-    threads = [threading.Thread(target=worker, args=(split.hostname, split.port, args.token or os.environ.get("BENCH_TOKEN"), args.mode, ids, n * 997, stop_at,
-                                                     budget, lock, out, errors))
+    threads = [threading.Thread(target=worker, args=(split.hostname, split.port, token, args.mode, ids, n * 997,
+                                                     stop_at, budget, lock, out, errors))
                for n in range(args.concurrency)]
     for t in threads:
         t.start()

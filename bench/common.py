@@ -57,7 +57,7 @@ class BenchEngines:
             REPORTSVC_FAULT_INJECTION="0",
             # The per-client create limit (60/minute) protects a real deployment; a load test is one
             # client. A limit no bench reaches keeps the limiter's own cost in the measurement.
-            RATE_LIMIT_REPORT_CREATE="1000000/minute",
+            RATE_LIMIT_REPORT_CREATE=os.environ.get("BENCH_RATE_LIMIT_REPORT_CREATE", "1000000/minute"),
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         )
         env.update(extra)
