@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest bench bench-small clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint typecheck pytest  ## ruff, mypy and the whole suite on embedded engin
 
 bench: $(STAMP)  ## benchmarks that print ratios against a same-run baseline
 	$(PY) -m bench
+
+bench-small: $(STAMP)  ## every benchmark at smoke size (what the suite runs)
+	$(PY) -m bench --small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
