@@ -3,6 +3,11 @@
 - Passwords: argon2id via argon2-cffi (`PasswordHasher` defaults, rehashed on login when they change).
 - Tokens: `rsv_` + 32 random bytes (urlsafe base64); only sha256(token) is stored, plus a short prefix
   that identifies the token in listings and `tokens revoke`. The token itself is shown once.
+- Token lookups are cached per process for `TOKEN_CACHE_SECONDS` (token hash -> principal, positive
+  results only), so an API client's requests do not each open a transaction to re-read the same row.
+  Revoking a token, disabling an account or changing its role clears this process's cache at once;
+  other processes (the other gunicorn workers) stop honouring the old principal within
+  `TOKEN_CACHE_SECONDS` at most. Set it to 0 to look every request up.
 - Lockout: after `login_lockout_threshold` consecutive failures the account locks for
   `login_lockout_seconds`, doubling per further failure up to `login_lockout_max_seconds`.
 
@@ -16,6 +21,8 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +42,10 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 #: Tokens whose last_used_at is older than this get it refreshed (one write per minute, not per request).
 LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+#: How long a token's principal is trusted without re-reading it (revocation delay in other processes).
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MAX = 1024
 
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so a wrong name costs as long as a wrong password.
@@ -151,6 +162,7 @@ def set_role(name: str, role: str) -> User:
     user = _require(name)
     user.role, user.updated_at = check_role(role), _now()
     db.session.commit()
+    clear_token_cache()
     log.info("role changed: %s -> %s", name, role)
     return user
 
@@ -162,6 +174,7 @@ def set_disabled(name: str, disabled: bool = True) -> User:
     user.auth_epoch += 1
     user.updated_at = _now()
     db.session.commit()
+    clear_token_cache()
     log.info("account %s: %s", "disabled" if disabled else "enabled", name)
     return user
 
@@ -269,28 +282,60 @@ def revoke_token(ident: str | int) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = _now()
         db.session.commit()
+    clear_token_cache()
     log.info("token revoked: %s… (id %s)", row.prefix, row.id)
     return row
 
 
+_token_cache: dict[str, tuple[float, Principal]] = {}
+_token_cache_lock = threading.Lock()
+_token_cache_generation = [0]  # bumped by every clear: a lookup that raced a clear does not refill
+
+
+def clear_token_cache() -> None:
+    """Forget every cached token principal in this process (after a revoke, disable or role change)."""
+    with _token_cache_lock:
+        _token_cache.clear()
+        _token_cache_generation[0] += 1
+
+
 def principal_for_token(token: str) -> Principal | None:
-    """The principal a bearer token acts as, or None (unknown, revoked, or owner disabled)."""
+    """The principal a bearer token acts as, or None (unknown, revoked, or owner disabled).
+
+    Positive answers are cached for TOKEN_CACHE_SECONDS (see the module docstring)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = _digest(token)
+    now_mono = time.monotonic()
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[0] > now_mono:
+        return cached[1]
+    generation = _token_cache_generation[0]
     found = db.session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
+        select(ApiToken.id, ApiToken.token_hash, ApiToken.revoked_at, ApiToken.last_used_at,
+               User.id, User.name, User.role, User.disabled)
+        .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
     ).first()
     if found is None:
         return None
-    row, user = found
-    if not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None or user.disabled:
+    token_id, token_hash, revoked_at, last_used_at, user_id, user_name, user_role, disabled = found
+    if not hmac.compare_digest(token_hash, digest) or revoked_at is not None or disabled:
+        with _token_cache_lock:
+            _token_cache.pop(digest, None)
         return None
     now = _now()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if last_used_at is None or now - last_used_at > LAST_USED_GRANULARITY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         db.session.commit()
-    return Principal(user.id, user.name, user.role, "token", row.id)
+    principal = Principal(user_id, user_name, user_role, "token", token_id)
+    if TOKEN_CACHE_SECONDS > 0:
+        with _token_cache_lock:
+            if generation != _token_cache_generation[0]:
+                return principal
+            if len(_token_cache) >= TOKEN_CACHE_MAX:
+                _token_cache.clear()
+            _token_cache[digest] = (now_mono + TOKEN_CACHE_SECONDS, principal)
+    return principal
 
 
 def principal_for_user(user: User) -> Principal:

@@ -41,13 +41,24 @@ class ExactRetries(Retries):
         super().__init__(max_retries=max_retries)
         self.schedule_ms = schedule_ms or (1000,)
 
+    @property
+    def actor_options(self) -> set[str]:
+        """Dramatiq's retry options plus `exact_retries` (use the fixed schedule)."""
+        return super().actor_options | {"exact_retries"}
+
     def delay_for(self, retries_done: int) -> int:
         """Milliseconds to wait before the retry that follows `retries_done` retries."""
         return self.schedule_ms[min(retries_done, len(self.schedule_ms) - 1)]
 
     def after_process_message(self, broker, message, *, result=None, exception=None):  # type: ignore[no-untyped-def]
-        """Turn any failure into a Retry carrying the scheduled delay, then defer to Dramatiq."""
-        if exception is not None and not isinstance(exception, dramatiq.Retry):
+        """Turn a report failure into a Retry carrying the scheduled delay, then defer to Dramatiq.
+
+        Only actors that opt in with the `exact_retries` option follow the schedule; the email actor keeps
+        Dramatiq's exponential backoff, so an SMTP outage of many minutes still ends in a delivered email.
+        """
+        actor_options = broker.get_actor(message.actor_name).options
+        if (exception is not None and not isinstance(exception, dramatiq.Retry)
+                and actor_options.get("exact_retries")):
             retries_done = message.options.get("retries", 0)
             retry = dramatiq.Retry(str(exception), delay=self.delay_for(retries_done))
             retry.__cause__ = exception

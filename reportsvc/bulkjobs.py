@@ -59,6 +59,7 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
 BATCH_SIZE = deadletters.BATCH_SIZE
 LEASE_SECONDS = 30
+QUEUED_LOST_SECONDS = 600
 
 
 class BulkJob(db.Model):  # type: ignore[name-defined]
@@ -295,10 +296,12 @@ def resume_stale() -> list[str]:
     from .tasks.maintenance import run_bulk_job
 
     expired = func.now() - text(f"interval '{int(LEASE_SECONDS)} seconds'")
+    # A queued job's message may simply be waiting behind others; only a long wait means it was lost.
+    lost = func.now() - text(f"interval '{int(QUEUED_LOST_SECONDS)} seconds'")
     stale = db.session.execute(
         select(T.c.id).where(
             or_(
-                and_(T.c.state == "queued", T.c.created_at < expired),
+                and_(T.c.state == "queued", T.c.created_at < lost),
                 and_(T.c.state == "running", T.c.heartbeat_at < expired),
             )
         )

@@ -42,7 +42,7 @@ class Settings:
     reconcile_interval_seconds: float = 30.0
     reconcile_grace_seconds: float = 60.0
     retry_delays_ms: tuple[int, ...] = (2000, 4000, 8000)
-    email_max_retries: int = 5
+    email_max_retries: int = 8
     fault_injection: bool = False
     max_content_length: int = 64 * 1024
     secret_key: str = "dev-only-change-me"
@@ -196,7 +196,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_seconds=_float(env, "RECONCILE_INTERVAL_SECONDS", 30.0, 0.1, 86400),
         reconcile_grace_seconds=_float(env, "RECONCILE_GRACE_SECONDS", 60.0, 0, 86400),
         retry_delays_ms=delays,
-        email_max_retries=_int(env, "EMAIL_MAX_RETRIES", 5, 0, 50),
+        email_max_retries=_int(env, "EMAIL_MAX_RETRIES", 8, 0, 50),
         fault_injection=_bool(env, "REPORTSVC_FAULT_INJECTION", False),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, 1024, 100 * 1024 * 1024),
         secret_key=env.get("SECRET_KEY") or "dev-only-change-me",

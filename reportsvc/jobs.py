@@ -11,6 +11,8 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy.orm.attributes import set_committed_value
+
 from . import lifecycle
 from .models import ReportRequest
 
@@ -24,13 +26,17 @@ def send_generate(report_id: uuid.UUID) -> str | None:
     try:
         message = generate_report.send(str(report_id))
     except Exception as exc:  # Redis down: the reconciler delivers it later
-        log.warning("Job %s could not be enqueued (%s); the reconciler will deliver it", report_id, exc)
-        lifecycle.note(report_id, "enqueue_failed", "message could not be sent; will be re-sent by the reconciler",
-                       {"error": str(exc)[:500]})
+        _enqueue_failed(report_id, exc)
         return None
     lifecycle.record_message(report_id, message.message_id)
     log.info("Job %s enqueued as message %s", report_id, message.message_id)
     return message.message_id
+
+
+def _enqueue_failed(report_id: uuid.UUID, exc: Exception) -> None:
+    log.warning("Job %s could not be enqueued (%s); the reconciler will deliver it", report_id, exc)
+    lifecycle.note(report_id, "enqueue_failed", "message could not be sent; will be re-sent by the reconciler",
+                   {"error": str(exc)[:500]})
 
 
 def submit(
@@ -41,13 +47,32 @@ def submit(
     notify_email: str | None,
     requested_by: str | None,
 ) -> ReportRequest:
-    """Create a PENDING report, then enqueue it."""
+    """Create a PENDING report, then enqueue it.
+
+    The message is built first, so the row is inserted already naming its message id (one INSERT, one
+    commit); it is sent only after that commit (outbox order: a worker never gets a message for a row
+    that is not there). If the send fails, the row's message id is cleared again and the row stays
+    PENDING for the reconciler, with an `enqueue_failed` event.
+    """
+    from .tasks import generate_report  # imported late: the broker must be set up first
+
+    report_id = uuid.uuid4()
+    message = generate_report.message(str(report_id))
     report = lifecycle.create(
-        report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by
+        report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by,
+        report_id=report_id, message_id=message.message_id,
     )
-    message_id = send_generate(report.id)
-    if message_id is not None:
-        report.message_id = message_id
+    try:
+        generate_report.broker.enqueue(message)
+    except Exception as exc:  # Redis down: the reconciler delivers it later
+        try:
+            lifecycle.record_message(report_id, None, expected=message.message_id)
+        except Exception as db_exc:  # the row keeps a message id nobody holds; the reconciler still finds it
+            log.warning("Job %s: could not clear the unsent message id: %s", report_id, db_exc)
+        set_committed_value(report, "message_id", None)  # what the row says now; not a pending change
+        _enqueue_failed(report_id, exc)
+        return report
+    log.info("Job %s enqueued as message %s", report_id, message.message_id)
     return report
 
 

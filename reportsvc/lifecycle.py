@@ -144,11 +144,19 @@ def create(
     params: dict[str, Any],
     notify_email: str | None,
     requested_by: str | None,
+    report_id: uuid.UUID | None = None,
+    message_id: str | None = None,
 ) -> ReportRequest:
-    """Insert a PENDING report and its 'created' event; the caller sends the message after commit."""
+    """Insert a PENDING report and its 'created' event; the caller sends the message after commit.
+
+    `message_id` is the id of the message the caller will send once this commits (built before the
+    INSERT so the row carries it from the start: one INSERT and one commit per report, and a worker
+    never sees a message whose row does not name it). A caller whose send then fails clears it with
+    `record_message(report_id, None, expected=message_id)`.
+    """
     session = _session()
     report = ReportRequest(
-        id=uuid.uuid4(),
+        id=report_id or uuid.uuid4(),
         status="PENDING",
         progress=0,
         progress_message="Queued",
@@ -157,20 +165,37 @@ def create(
         params=params,
         notify_email=notify_email,
         requested_by=requested_by,
+        message_id=message_id,
     )
-    session.add(report)
-    session.flush()
-    _event(session, report.id, "created", to_status="PENDING", message="Report requested",
-           detail={"report_type": report_type, "requested_by": requested_by})
-    _commit_keeping_loaded(session)
+    try:
+        session.add(report)
+        session.flush()
+        _event(session, report.id, "created", to_status="PENDING", message="Report requested",
+               detail={"report_type": report_type, "requested_by": requested_by})
+        _commit_keeping_loaded(session)
+    except BaseException:
+        session.rollback()
+        raise
     return report
 
 
-def record_message(report_id: uuid.UUID, message_id: str) -> None:
-    """Remember the Dramatiq message id that currently carries the report."""
+def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: str | None = None) -> bool:
+    """Remember the Dramatiq message id that currently carries the report (None: no message does).
+
+    With `expected`, only when the row still names that message (so clearing a message id whose send
+    failed never erases one a concurrent re-send recorded). True when the row was updated.
+    """
     session = _session()
-    session.execute(update(R).where(R.c.id == report_id).values(message_id=message_id))
-    _commit_keeping_loaded(session)
+    stmt = update(R).where(R.c.id == report_id)
+    if expected is not None:
+        stmt = stmt.where(R.c.message_id == expected)
+    try:
+        updated = session.execute(stmt.values(message_id=message_id)).rowcount  # type: ignore[attr-defined]
+        _commit_keeping_loaded(session)
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(updated)
 
 
 def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:

@@ -118,6 +118,29 @@ def get_report(report_id: uuid.UUID) -> ReportRequest | None:
     return db.session.get(ReportRequest, report_id)
 
 
+_STATUS_COLUMNS = (ReportRequest.id, ReportRequest.status, ReportRequest.progress, ReportRequest.progress_message,
+                   ReportRequest.error_message, ReportRequest.attempts, ReportRequest.updated_at)
+
+
+def report_status(report_id: uuid.UUID) -> dict[str, object] | None:
+    """The polling view of one report (what `ReportRequest.status_dict()` gives), from its columns only:
+    no ORM entity, no identity map, no params/JSONB decoding."""
+    row = db.session.execute(select(*_STATUS_COLUMNS).where(ReportRequest.id == report_id)).first()
+    if row is None:
+        return None
+    rid, status, progress, progress_message, error_message, attempts, updated_at = row
+    return {
+        "id": str(rid),
+        "status": status,
+        "progress": progress,
+        "progress_message": progress_message,
+        "error_message": error_message,
+        "attempts": attempts,
+        "updated_at": updated_at.isoformat() if updated_at is not None else None,
+        "download_url": f"/reports/{rid}/download" if status == "READY" else None,
+    }
+
+
 def get_reports(ids: list[uuid.UUID]) -> list[ReportRequest]:
     """Several reports by id in one query (for live row polling)."""
     if not ids:

@@ -83,26 +83,39 @@ class Delivery:
         return self.action in ("released", "sent")
 
 
+def _release_if_orphaned(client: redis.Redis, message_id: str, dead_after_ms: int) -> Delivery | None:
+    """A Delivery when the message is live or was released from a dead holder; None when it is nowhere."""
+    queue, where = locate_by_message_id(client, message_id, dead_after_ms=dead_after_ms)
+    holder, redis_id = where.worker_id, where.message.redis_id if where.message else None
+    if where.state in ("waiting", "delayed", "held") and (holder is None or where.worker_alive is not False):
+        # Waiting, or held (a retry in its delay, or a running attempt) by a live worker: it will run or be acked.
+        return Delivery("live", f"message {message_id} is {where.state}"
+                        + (f" by live worker {holder}" if holder and where.state == "held" else ""))
+    if where.state in ("delayed", "held") and queue and holder and redis_id:
+        # Held by a dead worker: a killed process's running attempt, or a retry it kept in memory for its delay.
+        ack_queue = queue + ".DQ" if where.state == "delayed" else queue
+        if queue_actions.release_held(client, ack_queue, redis_id, holder, dead_after_ms=dead_after_ms):
+            return Delivery("released", f"released message {message_id} from dead worker {holder}")
+        # Someone else (Dramatiq's own maintenance, another scheduler) moved it first: look again.
+        _, again = locate_by_message_id(client, message_id, dead_after_ms=dead_after_ms)
+        if again.state in ("waiting", "delayed", "held"):
+            return Delivery("live", f"message {message_id} was put back by someone else")
+    return None
+
+
 def ensure_one_live_message(client: redis.Redis, report_id: uuid.UUID, message_id: str | None,
                             settings: Settings) -> Delivery:
     """Make sure exactly one live message carries a PENDING report.
 
     Waiting, delayed, or held by a live worker: leave it. Held by a dead worker
-    (killed with its prefetched messages): move that message back, as Dramatiq's
-    own maintenance would. Nowhere (or dead-lettered): send a new one.
+    (killed with its prefetched messages or its retries waiting out their delay):
+    move that message back, as Dramatiq's own maintenance would. Nowhere (or
+    dead-lettered): send a new one.
     """
-    dead_after_ms = settings.report_lock_seconds * 1000
     if message_id:
-        queue, where = locate_by_message_id(client, message_id, dead_after_ms=dead_after_ms)
-        if where.state in ("waiting", "delayed"):
-            return Delivery("live", f"message {message_id} is still {where.state}")
-        if where.state == "held" and queue and where.message is not None and where.worker_id:
-            if where.worker_alive:
-                # Releasing would give two copies of one Redis id; the live holder acks it soon.
-                return Delivery("live", f"message {message_id} is held by live worker {where.worker_id}")
-            if queue_actions.release_held(client, queue, where.message.redis_id or "", where.worker_id,
-                                          dead_after_ms=dead_after_ms):
-                return Delivery("released", f"released message {message_id} from dead worker {where.worker_id}")
+        found = _release_if_orphaned(client, message_id, settings.report_lock_seconds * 1000)
+        if found is not None:
+            return found
     new_id = jobs.send_generate(report_id)
     if new_id is None:
         return Delivery("send_failed", "Redis refused the new message; the reconciler will retry")
@@ -145,9 +158,10 @@ def sweep_stalled(client: redis.Redis, settings: Settings) -> SweepResult:
             log.warning("Job %s stalled (no heartbeat for %.0f s, stall %d/%d), moving back to waiting",
                         row.id, idle, stalls, settings.max_stalled_count)
             delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
-            lifecycle.note(row.id, "requeued", delivery.text, {"by": "stall sweep", "action": delivery.action})
             log.info("Job %s %s", row.id, delivery.text)
-            result.requeued.append(str(row.id))
+            if delivery.changed:
+                lifecycle.note(row.id, "requeued", delivery.text, {"by": "stall sweep", "action": delivery.action})
+                result.requeued.append(str(row.id))
     return result
 
 

@@ -15,7 +15,7 @@ import redis
 
 from .queues.index import resolve
 from .queues.keys import canonical_queue
-from .queues.listing import NOWHERE, locate_message
+from .queues.listing import NOWHERE, POSITION_SCAN_LIMIT, locate_message
 from .queues.messages import DEAD, DELAYED, HELD, WAITING
 
 NO_MESSAGE = "no_message"  # the row has no message id (never enqueued, or the send failed)
@@ -36,11 +36,14 @@ class MessagePlace:
     worker_alive: bool | None = None
     dead_at: datetime | None = None
     error: str | None = None
+    more_ahead: bool = False
 
     @property
     def summary(self) -> str:
         """One sentence for the detail page."""
         if self.state == WAITING:
+            if self.more_ahead:
+                return f"Waiting, with more than {POSITION_SCAN_LIMIT:,} messages ahead."
             if self.position is None:
                 return "Waiting in the queue."
             ahead = self.position
@@ -82,6 +85,7 @@ def locate_report_message(client: redis.Redis, message_id: str | None) -> Messag
         queue=canonical_queue(queue),
         redis_id=redis_id,
         position=loc.position,
+        more_ahead=loc.more_ahead,
         eta=loc.eta,
         worker=loc.worker_id,
         worker_alive=loc.worker_alive,

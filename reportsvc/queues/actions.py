@@ -387,8 +387,10 @@ def _batch(
     moved_ids = apply(keys, chosen) if chosen else []
     # Resume after the last letter this batch left in place: it is still in the ZSET, so the next
     # batch finds it by ZRANK (O(log n)) however many letters share its millisecond.
-    chosen_ids = {c[0] for c in chosen}
-    kept = [r for r in page.rows if r[0] not in chosen_ids]
+    # Letters the script refused (moved meanwhile, or already live) stay in the ZSET too: resume after
+    # them as well, or a page of refusals would be re-read forever.
+    moved = set(moved_ids)
+    kept = [r for r in page.rows if r[0] not in moved]
     if kept:
         next_cursor: str | None = encode_dead_cursor(kept[-1][1], kept[-1][0])
     else:

@@ -51,10 +51,14 @@ class Location:
     worker_id: str | None = None
     worker_alive: bool | None = None
     dead_at: datetime | None = None
+    more_ahead: bool = False  # waiting deeper than POSITION_SCAN_LIMIT: position unknown, at least that many ahead
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON (datetimes stay datetimes)."""
         return dataclasses.asdict(self)
+
+
+POSITION_SCAN_LIMIT = 10_000
 
 
 def _b(value: str | bytes) -> bytes:
@@ -372,9 +376,14 @@ def _lookup(
             return Location(state=HELD, message=view, worker_id=worker, worker_alive=alive)
         position = None
         if with_position:
-            # LPOS is O(n) in the list length; fine for one detail view, never for a list page.
-            pos = client.lpos(keys.waiting, redis_id)
+            # LPOS walks the list, so it stops after POSITION_SCAN_LIMIT entries: a detail view that polls
+            # stays O(limit) however deep the backlog; deeper messages report position=None, more_ahead=True.
+            pos = client.lpos(keys.waiting, redis_id, maxlen=POSITION_SCAN_LIMIT)
             position = None if pos is None else int(pos)  # type: ignore[arg-type]
+            if position is None and client.llen(keys.waiting) > POSITION_SCAN_LIMIT:
+                view = decode_message(body, redis_id=redis_id, state=WAITING, queue=keys.queue,
+                                      report_actors=report_actors)
+                return Location(state=WAITING, message=view, position=None, more_ahead=True)
             if position is None:
                 # In the hash, in no live ack set and not waiting: held by a process that left
                 # the heartbeat set (only a crash mid-maintenance does that). Report it held.

@@ -214,7 +214,7 @@ def _queue_email(report_id: uuid.UUID) -> None:
 
 # Retries and the time limit come from the broker's middleware (REPORT_MAX_RETRIES,
 # REPORT_TIME_LIMIT_SECONDS), so they follow the settings of the process that runs the worker.
-@dramatiq.actor(queue_name=REPORTS_QUEUE)
+@dramatiq.actor(queue_name=REPORTS_QUEUE, exact_retries=True)
 def generate_report(report_id: str) -> None:
     """Render one report (message body: the report id only)."""
     with context.get_app().app_context():

@@ -65,7 +65,9 @@ def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> None:
     log.info("Job %s email sent to %s", report_id, recipient)
 
 
-@dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=get_settings().email_max_retries, time_limit=60_000)
+# Exponential backoff from 10 s up to 10 min between tries: an SMTP outage of ~30 min still delivers.
+@dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=get_settings().email_max_retries, time_limit=60_000,
+                min_backoff=10_000, max_backoff=600_000)
 def send_report_email(report_id: str) -> None:
     """Email the requester that the report is ready (message body: the report id)."""
     from dramatiq.middleware import CurrentMessage

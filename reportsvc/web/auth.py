@@ -430,13 +430,27 @@ def _rate_limited(err: Any) -> Any:
     else:
         response = _login_page(_safe_next(request.values.get("next")),
                                "Too many sign-in attempts. Wait a minute and try again.", 429)
-    retry_after = getattr(err, "retry_after", None)
-    if retry_after is None:
-        limit = getattr(err, "limit", None)
-        window = getattr(getattr(limit, "limit", None), "get_expiry", lambda: 60)()
-        retry_after = window
-    response.headers["Retry-After"] = str(int(retry_after))
+    response.headers["Retry-After"] = str(_retry_after(err))
     return response
+
+
+def _retry_after(err: Any) -> int:
+    """Seconds until the breached limit's window resets (read only on a refusal: X-RateLimit-* headers
+    are off, so a request under its limit costs one Redis INCR and nothing more)."""
+    import time
+
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None:
+        return max(1, int(retry_after))
+    limit = getattr(err, "limit", None)
+    window = int(getattr(getattr(limit, "limit", None), "get_expiry", lambda: 60)())
+    try:
+        current = limiter.current_limit
+        if current is not None and current.breached:
+            return max(1, min(window, int(current.reset_at - time.time()) + 1))
+    except Exception:  # storage trouble: the window length is a safe upper bound
+        pass
+    return max(1, window)
 
 
 def _create_key() -> str:

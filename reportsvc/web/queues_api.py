@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import dramatiq
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from .. import audit, bulkjobs, deadletters, queries, queues
 from ..queues import MessageView
@@ -132,16 +132,21 @@ def list_page(name: str, state: str, *, limit: int, cursor: str | None, order: s
     return page, deadletters.report_summaries(page.items)
 
 
+def dead_after_ms() -> int:
+    """How long a silent worker counts as alive: REPORT_LOCK_SECONDS, as for Dramatiq and the sweeper."""
+    return int(current_app.extensions["reportsvc.settings"].report_lock_seconds * 1000)
+
+
 def find_message(name: str, message_id: str) -> tuple[queues.Location, str]:
     """Locate by Redis id, else by Dramatiq message id through the broker's index; 404 if nowhere."""
     if not REDIS_ID.match(message_id):
         raise ApiError(400, "invalid_id", "message ids are letters, digits and . _ : -")
     client = get_redis()
-    loc = queues.locate_message(client, name, message_id)
+    loc = queues.locate_message(client, name, message_id, dead_after_ms=dead_after_ms())
     if loc.state == "nowhere":
         indexed = resolve(client, message_id)
         if indexed is not None and queues.canonical_queue(indexed[0]) == name:
-            loc = queues.locate_message(client, name, indexed[1])
+            loc = queues.locate_message(client, name, indexed[1], dead_after_ms=dead_after_ms())
     if loc.state == "nowhere" or loc.message is None:
         raise ApiError(404, "not_found", "no such message in this queue (it may have finished or been deleted)")
     return loc, loc.message.redis_id
@@ -156,6 +161,7 @@ def message_detail(name: str, message_id: str) -> dict[str, Any]:
     out["location"] = {
         "state": loc.state,
         "position": loc.position,
+        "more_ahead": loc.more_ahead,
         "eta": _iso(loc.eta),
         "worker_id": loc.worker_id,
         "worker_alive": loc.worker_alive,
@@ -338,9 +344,9 @@ def promote(name: str, message_id: str) -> Response:
     if loc.state != "delayed":
         audit.record(actor, "message.promote", target, "refused", {"state": loc.state})
         raise ApiError(409, "conflict", f"message is {loc.state}; only delayed messages can be promoted")
-    ok = queues.promote_delayed(get_redis(), canonical, redis_id)
+    ok = queues.promote_delayed(get_redis(), canonical, redis_id, dead_after_ms=dead_after_ms())
     if not ok:
-        after = queues.locate_message(get_redis(), canonical, redis_id)
+        after = queues.locate_message(get_redis(), canonical, redis_id, dead_after_ms=dead_after_ms())
         why = ("a live worker holds it in memory until its eta" if after.state == "delayed"
                else f"it is {after.state} now")
         audit.record(actor, "message.promote", target, "refused", {"reason": why})
@@ -363,7 +369,7 @@ def release(name: str, message_id: str) -> Response:
         audit.record(actor, "message.release", target, "refused", {"worker": loc.worker_id, "reason": "alive"})
         raise ApiError(409, "worker_alive", f"worker {loc.worker_id} is alive; releasing would run it twice")
     list_name = canonical + (".DQ" if loc.state == "delayed" else "")
-    ok = queues.release_held(get_redis(), list_name, redis_id, loc.worker_id)
+    ok = queues.release_held(get_redis(), list_name, redis_id, loc.worker_id, dead_after_ms=dead_after_ms())
     audit.record(actor, "message.release", target, "ok" if ok else "noop", {"worker": loc.worker_id})
     if not ok:
         raise ApiError(409, "conflict", "not released: the message moved meanwhile")
@@ -378,7 +384,7 @@ def workers_json() -> list[dict[str, Any]]:
     """Workers from the heartbeat ZSET with held counts per known queue."""
     own = getattr(dramatiq.get_broker(), "broker_id", None)
     out = []
-    for w in queues.list_workers(get_redis(), queues.DEFAULT_NAMESPACE, all_queues()):
+    for w in queues.list_workers(get_redis(), queues.DEFAULT_NAMESPACE, all_queues(), dead_after_ms=dead_after_ms()):
         role = "idle or producer"
         if w.consumer:
             role = "consumer"
@@ -411,7 +417,8 @@ def release_worker(worker_id: str, actor: str, *, force: bool = False) -> int:
         raise ApiError(400, "invalid_id", "worker ids are letters, digits and . _ : -")
     target = f"worker:{worker_id}"
     try:
-        moved = queues.release_dead_worker(get_redis(), worker_id, all_queues(), force=force)
+        moved = queues.release_dead_worker(get_redis(), worker_id, all_queues(), force=force,
+                                           dead_after_ms=dead_after_ms())
     except queues.WorkerAliveError:
         audit.record(actor, "worker.release", target, "refused", {"reason": "alive"})
         raise ApiError(409, "worker_alive", f"worker {worker_id} has a fresh heartbeat; its messages are running "

@@ -88,3 +88,29 @@ def test_sigterm_lets_in_flight_reports_finish_or_return(client, chaos_settings,
     start_worker(threads=2)
     for rid in ids:
         assert wait_status(client, rid, {"READY", "FAILED"}, timeout=60)["status"] == "READY"
+
+
+def test_retry_waiting_out_its_delay_in_a_killed_worker_is_recovered(client, settings, procs, tmp_path,
+                                                                     sweeper_loop, redis_client):
+    from tests.chaos.conftest import CHAOS
+    from tests.chaos.harness import worker_proc
+
+    slow_retry = settings(**{**CHAOS, "retry_delays_ms": (8000, 8000, 8000)})
+    sweeper_loop.settings = slow_retry
+    first = worker_proc(slow_retry, tmp_path / "w1.log").start()
+    procs.append(first)
+    report_id = client.post("/reports", json={"params": {"simulate": {"fail_times": 1}}}).get_json()["id"]
+    # The first attempt fails; Dramatiq keeps the retry in this worker's memory for 8 s.
+    wait_for(lambda: any(e["kind"] == "attempt_failed" for e in _events(client, report_id)), timeout=30)
+    # Kill only once the worker has fetched the delayed retry into memory (off the DQ list, still unacked).
+    wait_for(lambda: redis_client.hlen("dramatiq:reports.DQ.msgs") == 1
+             and redis_client.llen("dramatiq:reports.DQ") == 0, timeout=10)
+    first.kill()
+    second = worker_proc(slow_retry, tmp_path / "w2.log").start()
+    procs.append(second)
+    final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=60)
+    assert final["status"] == "READY" and final["attempts"] == 2
+    events = _events(client, report_id)
+    assert [e["kind"] for e in events].count("completed") == 1
+    assert any(e["kind"] == "requeued" and "dead worker" in (e["message"] or "") for e in events), \
+        [(e["kind"], e["message"]) for e in events]
