@@ -67,6 +67,16 @@ class Settings:
     admin_password: str | None = None
     #: CSRF on session-authenticated unsafe requests (tests switch it off for the general suite).
     csrf_enabled: bool = True
+    # -- database pool and worker data (issue 7) --
+    #: Connections each process keeps open (DB_POOL_SIZE). A worker process uses up to one per Dramatiq
+    #: thread plus its heartbeat thread; a pool smaller than that makes threads open and close overflow
+    #: connections (a PostgreSQL backend fork each) or wait for one.
+    db_pool_size: int = 10
+    #: Extra connections allowed above the pool under bursts (DB_MAX_OVERFLOW); closed when returned.
+    db_max_overflow: int = 20
+    #: How long a worker process reuses the operations report's figures (REPORT_DATA_CACHE_SECONDS);
+    #: 0 queries for every report. See reportsvc.report_sources.
+    report_data_cache_seconds: float = 5.0
 
     @property
     def cookie_secure(self) -> bool:
@@ -76,8 +86,9 @@ class Settings:
         return self.app_base_url.startswith("https://")
 
     def sqlalchemy_options(self) -> dict[str, object]:
-        """Engine options: small pools, pre-ping so a PostgreSQL restart heals."""
-        return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+        """Engine options: pools sized for a worker's threads (see db_pool_size), pre-ping so a restart heals."""
+        return {"pool_pre_ping": True, "pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "pool_recycle": 1800}
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -173,6 +184,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_format not in ("text", "json"):
         raise ConfigError("LOG_FORMAT must be text or json")
     email_from = env.get("EMAIL_FROM") or "reportsvc@localhost"
+    lock = _int(env, "REPORT_LOCK_SECONDS", 60, 1, 86400)
+    heartbeat = _float(env, "HEARTBEAT_INTERVAL_SECONDS", 5.0, 0.1, 3600)
+    if heartbeat * 2 > lock:
+        # A claim must be refreshed at least twice per lock period, or healthy reports get swept as stalled.
+        raise ConfigError(
+            f"HEARTBEAT_INTERVAL_SECONDS={heartbeat:g} must be at most half of REPORT_LOCK_SECONDS={lock}"
+        )
     return Settings(
         database_url=database_url_from(env),
         redis_url=redis_url_from(env),
@@ -189,8 +207,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         email_default_to=env.get("EMAIL_DEFAULT_TO") or None,
         report_time_limit_seconds=_int(env, "REPORT_TIME_LIMIT_SECONDS", 300, 1, 86400),
         report_max_retries=max_retries,
-        report_lock_seconds=_int(env, "REPORT_LOCK_SECONDS", 60, 1, 86400),
-        heartbeat_interval_seconds=_float(env, "HEARTBEAT_INTERVAL_SECONDS", 5.0, 0.1, 3600),
+        report_lock_seconds=lock,
+        heartbeat_interval_seconds=heartbeat,
         max_stalled_count=_int(env, "MAX_STALLED_COUNT", 2, 0, 100),
         stall_sweep_interval_seconds=_float(env, "STALL_SWEEP_INTERVAL_SECONDS", 5.0, 0.1, 3600),
         reconcile_interval_seconds=_float(env, "RECONCILE_INTERVAL_SECONDS", 30.0, 0.1, 86400),
@@ -215,6 +233,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_lockout_max_seconds=_int(env, "LOGIN_LOCKOUT_MAX_SECONDS", 900, 1, 7 * 86400),
         admin_password=env.get("REPORTSVC_ADMIN_PASSWORD") or None,
         csrf_enabled=_bool(env, "CSRF_ENABLED", True),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 1000),
+        db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 20, 0, 1000),
+        report_data_cache_seconds=_float(env, "REPORT_DATA_CACHE_SECONDS", 5.0, 0, 3600),
     )
 
 

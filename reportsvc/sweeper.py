@@ -28,7 +28,7 @@ from . import jobs, lifecycle
 from .config import Settings
 from .extensions import db
 from .queues import actions as queue_actions
-from .queues.probe import locate_by_message_id
+from .queues.probe import locate_by_message_id, surely_live
 
 log = logging.getLogger("reportsvc.sweeper")
 
@@ -197,8 +197,13 @@ def reconcile_orphans(client: redis.Redis, settings: Settings) -> SweepResult:
             db.session.rollback()
             if not rows:
                 break
+            live = surely_live(client, [r.message_id for r in rows if r.message_id],
+                               dead_after_ms=settings.report_lock_seconds * 1000)
             for row in rows:
                 result.examined += 1
+                if row.message_id in live:
+                    result.skipped += 1
+                    continue
                 delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
                 if not delivery.changed:
                     result.skipped += 1

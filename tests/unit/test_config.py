@@ -51,3 +51,9 @@ def test_app_exits_with_a_clear_message_on_bad_config():
     assert result.returncode != 0
     assert "configuration error: APP_PORT='nope' is not a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_heartbeat_must_beat_at_least_twice_per_lock():
+    with pytest.raises(ConfigError, match="HEARTBEAT_INTERVAL_SECONDS"):
+        load_settings({"REPORT_LOCK_SECONDS": "6", "HEARTBEAT_INTERVAL_SECONDS": "5"})
+    assert load_settings({"REPORT_LOCK_SECONDS": "10", "HEARTBEAT_INTERVAL_SECONDS": "5"}).report_lock_seconds == 10
