@@ -139,7 +139,7 @@ def _load(report_id: str) -> ReportRequest:
     parsed = queries.parse_report_id(report_id)
     report = queries.get_report(parsed) if parsed is not None else None
     if report is None:
-        abort(404, description="No report with this id. It may have been deleted by retention, or the id is mistyped.")
+        abort(404, description="No report with this id. Check that the id is complete and not mistyped.")
     return report
 
 
@@ -224,7 +224,7 @@ def download(report_id: str) -> Any:
     except StorageError:
         path = None
     if path is None or not path.is_file():
-        return error_page(404, "The report is READY but its file is missing from storage (removed by retention?). "
+        return error_page(404, "The report is READY but its file is missing from storage. "
                           "Generate it again to get a new PDF.", "File missing")
     return send_file(path, mimetype="application/pdf", as_attachment=True,
                      download_name=f"report-{report.id}.pdf", max_age=0)
