@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from .. import jobs, queries
 from ..storage import LocalStorage, StorageError
 from .auth import current_actor
-from .errors import ApiError
+from .errors import ApiError, without_tracebacks
 from .schemas import InputError, validate_create
 
 bp = Blueprint("api", __name__)
@@ -85,7 +85,7 @@ def get_report(report_id: str) -> Response:
     """The full record, with its timeline."""
     report = _load(report_id)
     body = report.to_dict()
-    body["events"] = [e.to_dict() for e in queries.events(report.id)]
+    body["events"] = without_tracebacks([e.to_dict() for e in queries.events(report.id)])
     return jsonify(body)
 
 

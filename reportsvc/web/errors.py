@@ -79,3 +79,15 @@ def init_app(app: Flask) -> None:
 
             return render_template("console/error.html", status=500, message="Something went wrong."), 500
         return error_response(500, "internal_error", "the server hit an unexpected error; it has been logged")
+
+
+TRACEBACK_OMITTED = "(omitted from the API; operators see it on the report's console page)"
+
+
+def without_tracebacks(value: Any) -> Any:
+    """A copy of JSON-like data with every `traceback` field replaced: API responses carry no stack traces."""
+    if isinstance(value, dict):
+        return {k: (TRACEBACK_OMITTED if k == "traceback" and v else without_tracebacks(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_tracebacks(v) for v in value]
+    return value

@@ -7,6 +7,7 @@ how many, outcome); malformed input is refused with a 4xx JSON error before anyt
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import datetime
@@ -21,7 +22,7 @@ from ..queues.index import resolve
 from ..redis_client import get_redis
 from .api import read_json_body
 from .auth import current_actor
-from .errors import ApiError
+from .errors import ApiError, without_tracebacks
 
 bp = Blueprint("queues_api", __name__)
 
@@ -94,13 +95,24 @@ def message_json(view: MessageView, reports: dict[str, dict[str, Any]], *, full:
         # Dramatiq keeps no final traceback: the last error is the report's, from PostgreSQL.
         "last_error": None if report is None else report["error_message"],
     }
+    raw = _raw_without_traceback(view)
     if full:
-        out["body"] = view.raw
-        out["options"] = view.options
+        out["body"] = raw
+        out["options"] = without_tracebacks(view.options)
     else:
-        out["body_preview"] = view.raw[:PREVIEW_CHARS]
-        out["body_truncated"] = len(view.raw) > PREVIEW_CHARS
+        out["body_preview"] = raw[:PREVIEW_CHARS]
+        out["body_truncated"] = len(raw) > PREVIEW_CHARS
     return out
+
+
+def _raw_without_traceback(view: queues.MessageView) -> str:
+    # Dramatiq's Retries middleware writes the previous attempt's traceback into the body's options.
+    if not view.options.get("traceback"):
+        return view.raw
+    try:
+        return json.dumps(without_tracebacks(json.loads(view.raw)), separators=(",", ":"))
+    except ValueError:
+        return view.raw
 
 
 def stats_json(s: queues.QueueStats) -> dict[str, Any]:
@@ -270,7 +282,7 @@ def queue_messages(name: str, state: str) -> Response:
 @bp.get("/queues/<name>/messages/<message_id>")
 def queue_message(name: str, message_id: str) -> Response:
     """One message by Redis id or Dramatiq message id: where it is, its body, its report and timeline."""
-    return jsonify(message_detail(check_queue(name), message_id))
+    return jsonify(without_tracebacks(message_detail(check_queue(name), message_id)))
 
 
 @bp.post("/queues/<name>/dead/requeue")

@@ -79,3 +79,18 @@ def test_duplicate_message_never_renders_twice(client, worker):
     events = _events(client, report_id)
     assert [e["kind"] for e in events].count("completed") == 1
     assert [e["kind"] for e in events].count("claimed") == 1
+
+
+def test_api_responses_carry_no_stack_traces(client, worker, settings):
+    settings(retry_delays_ms=(100, 200, 300))
+    report_id = client.post("/reports", json={"params": {"simulate": {"fail_times": 9}}}).get_json()["id"]
+    wait_status(client, report_id, {"FAILED"}, timeout=30)
+    body = client.get(f"/reports/{report_id}").get_data(as_text=True)
+    assert "Traceback (most recent call last)" not in body and "attempt_failed" in body
+    message_id = client.get(f"/reports/{report_id}").get_json()["message_id"]
+    wait_for(lambda: client.get("/queues/reports/dead").get_json()["items"], timeout=10)
+    detail = client.get(f"/queues/reports/messages/{message_id}")
+    assert detail.status_code == 200
+    assert "Traceback (most recent call last)" not in detail.get_data(as_text=True)
+    listing = client.get("/queues/reports/dead").get_data(as_text=True)
+    assert "Traceback (most recent call last)" not in listing
