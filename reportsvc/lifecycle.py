@@ -137,6 +137,10 @@ def _transition(
     return row
 
 
+#: The statement create() runs, built once (parameters bound per call): no per-request construction.
+_INSERT_REPORT = insert(R).returning(R.c.created_at, R.c.updated_at)
+
+
 def create(
     *,
     report_type: str,
@@ -155,28 +159,33 @@ def create(
     `record_message(report_id, None, expected=message_id)`.
     """
     session = _session()
-    report = ReportRequest(
-        id=report_id or uuid.uuid4(),
-        status="PENDING",
-        progress=0,
-        progress_message="Queued",
-        report_type=report_type,
-        title=title,
-        params=params,
-        notify_email=notify_email,
-        requested_by=requested_by,
-        message_id=message_id,
-    )
+    values: dict[str, Any] = {
+        "id": report_id or uuid.uuid4(),
+        "status": "PENDING",
+        "progress": 0,
+        "progress_message": "Queued",
+        "report_type": report_type,
+        "title": title,
+        "params": params,
+        "notify_email": notify_email,
+        "requested_by": requested_by,
+        "message_id": message_id,
+    }
     try:
-        session.add(report)
-        session.flush()
-        _event(session, report.id, "created", to_status="PENDING", message="Report requested",
+        # A Core INSERT on the session's connection (not session.add + flush, not a new insert()
+        # per call): the unit of work and statement construction cost more CPU than the statement,
+        # on the hottest write of the API. The event below stays a session statement (metrics count it).
+        created_at, updated_at = session.connection().execute(_INSERT_REPORT, values).one()
+        _event(session, values["id"], "created", to_status="PENDING", message="Report requested",
                detail={"report_type": report_type, "requested_by": requested_by})
         _commit_keeping_loaded(session)
     except BaseException:
         session.rollback()
         raise
-    return report
+    # What the row now holds, as a (session-less) model object for the caller.
+    return ReportRequest(**values, created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0,
+                         file_path=None, error_message=None, run_id=None, worker=None, heartbeat_at=None,
+                         started_at=None, finished_at=None, file_size=None)
 
 
 def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: str | None = None) -> bool:
@@ -199,30 +208,48 @@ def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: st
 
 
 def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:
-    """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING."""
+    """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING.
+
+    The same conditional UPDATE ... RETURNING plus 'claimed' event as `_transition`, written out so the
+    report type read back by RETURNING reaches the metrics hook before the commit (no type lookup).
+    """
+    from . import metrics
+
     run_id = uuid.uuid4()
-    row = _transition(
-        report_id,
-        "PENDING",
-        "RUNNING",
-        {
-            "run_id": run_id,
-            "worker": worker,
-            "attempts": R.c.attempts + 1,
-            "heartbeat_at": func.now(),
-            "started_at": func.now(),
-            "finished_at": None,
-            "progress": 0,
-            "progress_message": "Starting",
-            "error_message": None,
-            "message_id": func.coalesce(message_id, R.c.message_id),
-        },
-        kind="claimed",
-        message=f"attempt started on {worker}",
-        detail={"worker": worker, "run_id": str(run_id), "message_id": message_id},
+    session = _session()
+    stmt = (
+        update(R)
+        .where(R.c.id == report_id, R.c.status == "PENDING")
+        .values(
+            status="RUNNING",
+            updated_at=func.now(),
+            run_id=run_id,
+            worker=worker,
+            attempts=R.c.attempts + 1,
+            heartbeat_at=func.now(),
+            started_at=func.now(),
+            finished_at=None,
+            progress=0,
+            progress_message="Starting",
+            error_message=None,
+            message_id=func.coalesce(message_id, R.c.message_id),
+        )
+        .returning(R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email)
     )
-    if row is None:
-        return None
+    try:
+        row = session.execute(stmt).one_or_none()
+        if row is None:
+            session.rollback()
+            return None
+        metrics.remember_type(report_id, row.report_type)
+        _event(session, report_id, "claimed", from_status="PENDING", to_status="RUNNING",
+               message=f"attempt started on {worker}",
+               detail={"worker": worker, "run_id": str(run_id), "message_id": message_id})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker)
     return Claim(
         report_id=report_id,
         run_id=run_id,
@@ -272,7 +299,11 @@ def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str
 
 
 def finish(
-    report_id: uuid.UUID, run_id: uuid.UUID, *, publish: Callable[[], tuple[str, int]]
+    report_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    publish: Callable[[], tuple[str, int]],
+    expected: tuple[str, int] | None = None,
 ) -> bool:
     """RUNNING -> READY under the claim, publishing the file while the row is locked.
 
@@ -280,33 +311,40 @@ def finish(
     size) runs only while this claim holds the row lock, so a sweeper that
     takes the report away either waits for us or has already fenced us out:
     a stale worker can never overwrite the final file. False means fenced out.
+
+    The lock is taken by the fenced READY UPDATE itself (it locks the row it changes until the
+    commit), so no separate SELECT ... FOR UPDATE is needed. When the caller knows the key and size
+    `publish` will return (`expected`), they go into that same UPDATE; otherwise, or if `publish`
+    disagrees, a second UPDATE in the same transaction records what was published. Nothing is
+    visible to anyone before the commit, which comes after `publish` succeeded; if it raises, the
+    transaction rolls back and the report stays RUNNING under this claim.
     """
     session = _session()
+    file_values: dict[str, Any] = {}
+    if expected is not None:
+        file_values = {"file_path": expected[0], "file_size": expected[1]}
     try:
         held = session.execute(
-            select(R.c.id)
+            update(R)
             .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
-            .with_for_update()
+            .values(
+                status="READY",
+                progress=100,
+                progress_message="Completed",
+                finished_at=func.now(),
+                heartbeat_at=func.now(),
+                updated_at=func.now(),
+                error_message=None,
+                **file_values,
+            )
+            .returning(R.c.id)
         ).scalar_one_or_none()
         if held is None:
             session.rollback()
             return False
         file_path, file_size = publish()
-        session.execute(
-            update(R)
-            .where(R.c.id == report_id)
-            .values(
-                status="READY",
-                progress=100,
-                progress_message="Completed",
-                file_path=file_path,
-                file_size=file_size,
-                finished_at=func.now(),
-                heartbeat_at=func.now(),
-                updated_at=func.now(),
-                error_message=None,
-            )
-        )
+        if expected is None or (file_path, file_size) != tuple(expected):
+            session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
         _event(session, report_id, "completed", from_status="RUNNING", to_status="READY",
                message="report ready", detail={"file_size": file_size, "run_id": str(run_id)})
         session.commit()

@@ -274,6 +274,12 @@ def _remember_type(report_id: uuid.UUID, report_type: str) -> None:
             _types.popitem(last=False)
 
 
+def remember_type(report_id: uuid.UUID, report_type: str) -> None:
+    """Tell the counters a report's type (the lifecycle knows it from a RETURNING row), sparing the lookup
+    `_before_commit` would otherwise make for an event of a report this process has not seen yet."""
+    _remember_type(report_id, report_type)
+
+
 def _known_type(report_id: uuid.UUID) -> str | None:
     with _types_lock:
         return _types.get(report_id)

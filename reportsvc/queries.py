@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, true, tuple_
+from sqlalchemy import and_, bindparam, func, or_, select, true, tuple_
 
 from .extensions import db
 from .models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
@@ -120,12 +120,14 @@ def get_report(report_id: uuid.UUID) -> ReportRequest | None:
 
 _STATUS_COLUMNS = (ReportRequest.id, ReportRequest.status, ReportRequest.progress, ReportRequest.progress_message,
                    ReportRequest.error_message, ReportRequest.attempts, ReportRequest.updated_at)
+#: Built once; run on the session's connection (a Core statement: no ORM execution layer per poll).
+_STATUS_QUERY = select(*_STATUS_COLUMNS).where(ReportRequest.id == bindparam("report_id"))
 
 
 def report_status(report_id: uuid.UUID) -> dict[str, object] | None:
     """The polling view of one report (what `ReportRequest.status_dict()` gives), from its columns only:
     no ORM entity, no identity map, no params/JSONB decoding."""
-    row = db.session.execute(select(*_STATUS_COLUMNS).where(ReportRequest.id == report_id)).first()
+    row = db.session.connection().execute(_STATUS_QUERY, {"report_id": report_id}).first()
     if row is None:
         return None
     rid, status, progress, progress_message, error_message, attempts, updated_at = row

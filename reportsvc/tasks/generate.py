@@ -124,7 +124,7 @@ class Run:
         def publish() -> tuple[str, int]:
             return key, storage.save(key, pdf)
 
-        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish):
+        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf))):
             raise ClaimLost(claim.report_id)
 
 
