@@ -587,3 +587,13 @@ def note_many(report_ids: list[uuid.UUID], kind: str, message: str, detail: dict
         session.rollback()
         raise
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def has_event(report_id: uuid.UUID, kinds: tuple[str, ...]) -> bool:
+    """Whether the report's timeline holds an event of one of these kinds."""
+    session = _session()
+    found = session.execute(
+        select(E.c.id).where(E.c.report_id == report_id, E.c.kind.in_(kinds)).limit(1)
+    ).first()
+    session.rollback()
+    return found is not None

@@ -42,6 +42,9 @@ PHASES = (
 )
 
 
+EMAIL_OUTCOMES = ("email_sent", "email_failed", "email_skipped")
+
+
 class ClaimLost(Exception):
     """This worker's claim was taken away (stall sweep, cancel): stop without writing."""
 
@@ -162,6 +165,10 @@ def process(report_id_text: str) -> None:
     if claim is None:
         status = lifecycle.current_status(report_id)
         log.info("Job %s skipped: status is %s, nothing to do (message %s)", report_id, status, message_id)
+        if status == "READY" and not lifecycle.has_event(report_id, EMAIL_OUTCOMES):
+            # A redelivery after a crash between READY and queueing the email: queue it now
+            # (the email actor drops duplicates, so an email already on its way is not sent twice).
+            _queue_email(report_id)
         return
     log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts, message_id)
     simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
@@ -180,6 +187,11 @@ def process(report_id_text: str) -> None:
             report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in
         )
         if outcome is None:
+            if lifecycle.current_status(report_id) == "READY":
+                # The time limit fired just after READY committed: the report is done, its email is not.
+                log.warning("Job %s interrupted after it was READY (%s); queueing its email", report_id, error)
+                _queue_email(report_id)
+                return
             log.warning("Job %s attempt failed after its claim was lost; not retrying", report_id)
             return
         log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error)

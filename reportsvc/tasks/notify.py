@@ -41,6 +41,10 @@ def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> None:
     if report is None or report.status != "READY":
         log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing")
         return
+    if lifecycle.has_event(report_id, ("email_sent",)):
+        # A duplicate message (a redelivered report queues the email again): never send twice.
+        log.info("Job %s email already sent; skipping the duplicate", report_id)
+        return
     recipient = report.notify_email or settings.email_default_to
     if not recipient:
         log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -67,3 +68,27 @@ def test_no_smtp_configured_skips_with_a_note(client, worker, settings):
     wait_status(client, report_id, {"READY"})
     wait_for(lambda: [e for e in client.get(f"/reports/{report_id}").get_json()["events"]
                       if e["kind"] == "email_skipped"], timeout=10)
+
+
+def test_redelivered_ready_report_queues_its_missing_email_once(client, worker, settings, smtp):
+    """A crash between READY and queueing the email is healed by the redelivered message; no duplicates."""
+    from reportsvc.tasks import generate_report, send_report_email
+
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=controller.port)
+    report_id = client.post("/reports").get_json()["id"]  # nobody to email yet
+    wait_status(client, report_id, {"READY"})
+    from sqlalchemy import text
+
+    from reportsvc.extensions import db
+
+    with client.application.app_context():
+        db.session.execute(text("UPDATE report_requests SET notify_email = 'late@example.com' WHERE id = :i"),
+                           {"i": report_id})
+        db.session.commit()
+    generate_report.send(report_id)  # the redelivery
+    wait_for(lambda: inbox.messages, timeout=15)
+    send_report_email.send(report_id)  # a duplicate email message
+    worker.join()
+    time.sleep(0.5)
+    assert [m[1] for m in inbox.messages] == [["late@example.com"]]
