@@ -39,9 +39,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    # extensions.py builds the Limiter with headers_enabled=True, which wins over the config key: apply
-    # the RATELIMIT_HEADERS_ENABLED chosen in _flask_config (off, see there) explicitly.
-    limiter._headers_enabled = bool(app.config["RATELIMIT_HEADERS_ENABLED"])
     redis_client.configure(settings.redis_url)
     setup_broker_from(settings)
     context.set_app(app)

@@ -260,7 +260,8 @@ class _RequeuePlan:
                     self.noted[v.redis_id] = rid
         if generate:
             moved = lifecycle.requeued_from_dead_many(
-                list(generate), actor=self.actor, detail={"queue": self.queue, "via": "dead-letter requeue"}
+                list(generate), actor=self.actor, detail={"queue": self.queue, "via": "dead-letter requeue"},
+                message_ids={rid: v.message_id for rid, v in generate.items() if v.message_id},
             )
             stale = _statuses([r for r in generate if r not in moved])
             for rid, v in generate.items():

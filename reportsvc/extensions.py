@@ -29,5 +29,5 @@ def _remote_addr() -> str:
 login_manager = LoginManager()
 csrf = CSRFProtect()
 #: Limits are attached per endpoint by reportsvc.web.auth (report creation, login); storage is Redis.
-limiter = Limiter(key_func=_remote_addr, default_limits=[], headers_enabled=True, swallow_errors=True,
+limiter = Limiter(key_func=_remote_addr, default_limits=[], headers_enabled=False, swallow_errors=True,
                   key_prefix="reportsvc-rl", strategy="fixed-window")

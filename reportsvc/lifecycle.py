@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -509,7 +509,8 @@ _REQUEUE_VALUES: dict[str, Any] = {
 
 
 def requeued_from_dead_many(
-    report_ids: list[uuid.UUID], *, actor: str | None, detail: dict[str, Any] | None = None
+    report_ids: list[uuid.UUID], *, actor: str | None, detail: dict[str, Any] | None = None,
+    message_ids: dict[uuid.UUID, str] | None = None,
 ) -> set[uuid.UUID]:
     """FAILED -> PENDING for every given report still FAILED, in one UPDATE and one transaction.
 
@@ -530,6 +531,12 @@ def requeued_from_dead_many(
             .returning(R.c.id)
         ).all()
         moved = {row.id for row in rows}
+        carried = [{"rid": rid, "mid": message_ids[rid]} for rid in moved if message_ids and rid in message_ids]
+        if carried:
+            # The requeued letter is the live message now, even if a newer one (a manual retry) was recorded.
+            session.execute(
+                update(R).where(R.c.id == bindparam("rid")).values(message_id=bindparam("mid")), carried
+            )
         if moved:
             session.execute(
                 insert(E),
