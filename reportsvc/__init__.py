@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["reportsvc.settings"] = settings
 
     from . import cli, logs, redis_client
-    from .broker import setup_broker_from
+    from .broker import setup_broker
     from .extensions import csrf, db, limiter, login_manager, mail, migrate
     from .tasks import context
     from .web import init_app as init_web
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     redis_client.configure(settings.redis_url)
-    setup_broker_from(settings)
+    setup_broker(settings)
     context.set_app(app)
     init_web(app)
     cli.init_app(app)

@@ -93,65 +93,47 @@ class MessageIndex(Middleware):
         )
 
 
-def build_broker(
-    redis_url: str,
-    *,
-    retry_schedule_ms: tuple[int, ...] = (2000, 4000, 8000),
-    max_retries: int = 3,
-    time_limit_ms: int = 300_000,
-    heartbeat_timeout_ms: int = 60_000,
-) -> RedisBroker:
-    """A Redis broker with the middleware stack reportsvc relies on.
+def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
+    """Retry schedule, time limit and liveness timeout from the settings (also on an existing broker)."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, ExactRetries):
+            middleware.schedule_ms = settings.retry_delays_ms or (1000,)
+            middleware.max_retries = settings.report_max_retries
+        elif isinstance(middleware, TimeLimit):
+            middleware.time_limit = settings.report_time_limit_seconds * 1000
+    # REPORT_LOCK_SECONDS is when Dramatiq, our queue views and the stall sweep all agree a silent worker is dead.
+    broker.heartbeat_timeout = settings.report_lock_seconds * 1000
 
-    `heartbeat_timeout_ms` (REPORT_LOCK_SECONDS) is when Dramatiq, our queue
-    views and the stall sweep all agree that a silent worker is dead.
-    """
+
+def build_broker(settings: Settings) -> RedisBroker:
+    """A Redis broker with the middleware stack reportsvc relies on."""
     from .metrics_middleware import MetricsMiddleware
 
     middleware = [
         AgeLimit(),
-        TimeLimit(time_limit=time_limit_ms, interval=250),
+        TimeLimit(interval=250),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        ExactRetries(schedule_ms=retry_schedule_ms, max_retries=max_retries),
+        ExactRetries(schedule_ms=settings.retry_delays_ms, max_retries=settings.report_max_retries),
         CurrentMessage(),
         MessageIndex(),
         MetricsMiddleware(),
     ]
-    return RedisBroker(
-        url=redis_url, namespace=NAMESPACE, middleware=middleware, heartbeat_timeout=heartbeat_timeout_ms
-    )
+    broker = RedisBroker(url=settings.redis_url, namespace=NAMESPACE, middleware=middleware)
+    _apply_policy(broker, settings)
+    return broker
 
 
-def setup_broker(
-    redis_url: str,
-    *,
-    retry_schedule_ms: tuple[int, ...] = (2000, 4000, 8000),
-    max_retries: int = 3,
-    time_limit_ms: int = 300_000,
-    heartbeat_timeout_ms: int = 60_000,
-) -> RedisBroker:
-    """Build the broker and make it Dramatiq's global broker (idempotent per URL)."""
+def setup_broker(settings: Settings) -> RedisBroker:
+    """Build the broker and make it Dramatiq's global broker (same Redis URL: update the existing one)."""
     current = _current_broker()
-    if isinstance(current, RedisBroker) and getattr(current, "_reportsvc_url", None) == redis_url:
+    if isinstance(current, RedisBroker) and getattr(current, "_reportsvc_url", None) == settings.redis_url:
         # Same Redis: keep the connection pool and declared actors, apply the new policy.
-        for middleware in current.middleware:
-            if isinstance(middleware, ExactRetries):
-                middleware.schedule_ms = retry_schedule_ms or (1000,)
-                middleware.max_retries = max_retries
-            elif isinstance(middleware, TimeLimit):
-                middleware.time_limit = time_limit_ms
-        current.heartbeat_timeout = heartbeat_timeout_ms
+        _apply_policy(current, settings)
         return current
-    broker = build_broker(
-        redis_url,
-        retry_schedule_ms=retry_schedule_ms,
-        max_retries=max_retries,
-        time_limit_ms=time_limit_ms,
-        heartbeat_timeout_ms=heartbeat_timeout_ms,
-    )
-    broker._reportsvc_url = redis_url  # type: ignore[attr-defined]
+    broker = build_broker(settings)
+    broker._reportsvc_url = settings.redis_url  # type: ignore[attr-defined]
     dramatiq.set_broker(broker)
     # Actors declared before this call keep a reference to the old broker; move them over.
     if current is not None and current is not broker:
@@ -165,14 +147,3 @@ def setup_broker(
 def _current_broker() -> dramatiq.Broker | None:
     # get_broker() would build a default broker as a side effect; read the slot instead.
     return dramatiq.broker.global_broker
-
-
-def setup_broker_from(settings: Settings) -> RedisBroker:
-    """setup_broker() with every knob taken from the settings."""
-    return setup_broker(
-        settings.redis_url,
-        retry_schedule_ms=settings.retry_delays_ms,
-        max_retries=settings.report_max_retries,
-        time_limit_ms=settings.report_time_limit_seconds * 1000,
-        heartbeat_timeout_ms=settings.report_lock_seconds * 1000,
-    )

@@ -177,7 +177,7 @@ def _acting_client_class(auth_tokens: AuthTokens, default_user: str | None) -> t
 @pytest.fixture
 def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:  # type: ignore[no-untyped-def]
     """Change settings for one test (the app is re-pointed at them and restored afterwards)."""
-    from reportsvc.broker import setup_broker_from
+    from reportsvc.broker import setup_broker
     from reportsvc.config import use_settings
 
     def apply(**changes: Any) -> Settings:
@@ -190,7 +190,7 @@ def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:
         if mail_state is not None:
             mail_state.server = app.config["MAIL_SERVER"]
             mail_state.port = new.email_port
-        setup_broker_from(new)
+        setup_broker(new)
         return new
 
     yield apply

@@ -4,10 +4,10 @@ The broker is configured from the environment before the actor modules are
 imported, because actors bind to the global broker when declared.
 """
 
-from ..broker import setup_broker_from
+from ..broker import setup_broker
 from ..config import get_settings
 
-setup_broker_from(get_settings())
+setup_broker(get_settings())
 
 from .generate import generate_report  # noqa: E402
 from .maintenance import run_bulk_job  # noqa: E402
