@@ -208,13 +208,15 @@ def authenticate(name: str, password: str, *, threshold: int, base_seconds: int,
     if user.locked_until is not None and user.locked_until > now:
         return LoginResult(None, "locked", int((user.locked_until - now).total_seconds()) + 1)
     if not _verify(user.password_hash, password):
-        failures = user.failed_logins + 1
-        locked_until = None
+        # Count in the database (failed_logins + 1), so parallel wrong guesses cannot overwrite each other.
+        failures = int(db.session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+        ).scalar_one())
         if failures >= threshold:
             seconds = min(base_seconds * 2 ** (failures - threshold), max_seconds)
-            locked_until = now + timedelta(seconds=seconds)
-        db.session.execute(update(User).where(User.id == user.id)
-                           .values(failed_logins=failures, locked_until=locked_until))
+            db.session.execute(update(User).where(User.id == user.id)
+                               .values(locked_until=now + timedelta(seconds=seconds)))
         db.session.commit()
         log.warning("login failed for %s (%d consecutive)", user.name, failures)
         return LoginResult(None, "invalid")

@@ -498,17 +498,22 @@ def _ensure_secret_key(app: Flask) -> None:
     path = Path(app.instance_path) / "secret_key"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    except FileExistsError:
-        pass
+        # Write a complete temp file, then link it into place: a process starting at the same moment sees
+        # either no key file or the whole key, never an empty one, so all processes sign alike.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            tmp.unlink(missing_ok=True)
+        key = path.read_text().strip()
     except OSError as exc:
         log.warning("SECRET_KEY is not set and %s cannot be written (%s); using a key for this process only",
                     path, exc)
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-        return
-    key = path.read_text().strip()
+        key = ""
     app.config["SECRET_KEY"] = key or secrets.token_hex(32)
 
 
