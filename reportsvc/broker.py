@@ -28,6 +28,10 @@ NAMESPACE = "dramatiq"
 REPORTS_QUEUE = "reports"
 NOTIFICATIONS_QUEUE = "notifications"
 QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE)
+# Actor names as they appear in message bodies; messages of these actors carry a report id as args[0].
+GENERATE_ACTOR = "generate_report"
+EMAIL_ACTOR = "send_report_email"
+REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR})
 
 
 class ExactRetries(Retries):

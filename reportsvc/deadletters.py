@@ -40,13 +40,13 @@ import redis
 from sqlalchemy import select
 
 from . import jobs, lifecycle, queues
+from .broker import GENERATE_ACTOR
 from .extensions import db
 from .models import ReportRequest
 from .queues import DeadFilter, MessageView
 
 log = logging.getLogger("reportsvc.deadletters")
 
-GENERATE_ACTOR = "generate_report"
 BATCH_SIZE = 500
 #: Most ids one synchronous request may name; more goes through a bulk job.
 MAX_IDS = 1000

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import lifecycle
+from .broker import REPORTS_QUEUE
 from .models import ReportRequest
 
 log = logging.getLogger("reportsvc.jobs")
@@ -86,7 +87,7 @@ def cancel(report_id: uuid.UUID, *, actor: str | None) -> lifecycle.Outcome:
                 from .queues import actions as queue_actions
                 from .redis_client import get_redis
 
-                removed = queue_actions.remove_pending(get_redis(), "reports", message_id)
+                removed = queue_actions.remove_pending(get_redis(), REPORTS_QUEUE, message_id)
             except Exception as exc:
                 # The worker skips a CANCELLED report anyway; removal is housekeeping.
                 log.warning("Job %s cancelled; could not remove message %s: %s", report_id, message_id, exc)

@@ -19,11 +19,10 @@ from typing import Any
 from dramatiq.middleware import Middleware
 
 from . import logs, metrics
+from .broker import GENERATE_ACTOR, REPORT_ACTORS
 
 log = logging.getLogger("reportsvc.metrics")
 
-GENERATE_ACTOR = "generate_report"
-REPORT_ACTORS = ("generate_report", "send_report_email")
 
 
 class MetricsMiddleware(Middleware):

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-#: Actors whose first positional argument is a report id.
-REPORT_ACTORS: frozenset[str] = frozenset({"generate_report", "send_report_email"})
+# Re-exported: queue views default to the actors whose first argument is a report id.
+from ..broker import REPORT_ACTORS as REPORT_ACTORS
 
 #: Message states as shown to operators.
 WAITING = "waiting"
