@@ -491,6 +491,7 @@ def _ensure_secret_key(app: Flask) -> None:
     kept in instance/secret_key (shared by every web process on this host; set SECRET_KEY for several hosts)."""
     if app.config.get("SECRET_KEY") != DEV_SECRET_KEY:
         return
+    import contextlib
     import os
     import secrets
     from pathlib import Path
@@ -504,9 +505,8 @@ def _ensure_secret_key(app: Flask) -> None:
         tmp.write_text(secrets.token_hex(32))
         tmp.chmod(0o600)
         try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process won; use its key
+            with contextlib.suppress(FileExistsError):  # another process won: use its key
+                os.link(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         key = path.read_text().strip()
