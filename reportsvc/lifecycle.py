@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .extensions import db
 from .models import ReportEvent, ReportRequest
 
@@ -78,16 +80,16 @@ def _event(
     message: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    session.execute(
-        insert(E).values(
-            report_id=report_id,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            message=message,
-            detail=detail or {},
-        )
-    )
+    detail = detail or {}
+    # One prebuilt statement, always the same parameter keys: compiled once, cached by SQLAlchemy.
+    # It carries no .values(), so metrics' statement hook skips it: the event is noted explicitly.
+    session.execute(_INSERT_EVENT, {"report_id": report_id, "kind": kind, "from_status": from_status,
+                                    "to_status": to_status, "message": message, "detail": detail})
+    metrics.note_event(session, report_id, kind, to_status, detail)
+
+
+#: The event INSERT, built once (parameters bound per call).
+_INSERT_EVENT = insert(E)
 
 
 def _transition(
@@ -207,44 +209,45 @@ def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: st
     return bool(updated)
 
 
+#: claim's UPDATE and its 'claimed' event as one statement (one round trip), built once. The event row is
+#: inserted only when the conditional UPDATE matched (INSERT ... SELECT FROM the UPDATE's RETURNING).
+_CLAIM = text(
+    "WITH u AS ("
+    " UPDATE report_requests SET status = 'RUNNING', updated_at = now(), run_id = :run_id, worker = :worker,"
+    " attempts = attempts + 1, heartbeat_at = now(), started_at = now(), finished_at = NULL, progress = 0,"
+    " progress_message = 'Starting', error_message = NULL,"
+    " message_id = coalesce(CAST(:message_id AS VARCHAR), message_id)"
+    " WHERE id = :report_id AND status = 'PENDING'"
+    " RETURNING id, attempts, report_type, title, params, notify_email"
+    "), e AS ("
+    " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
+    " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
+    ")"
+    " SELECT attempts, report_type, title, params, notify_email FROM u"
+).bindparams(bindparam("detail", type_=JSONB)).columns(
+    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email
+)
+
+
 def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:
     """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING.
 
-    The same conditional UPDATE ... RETURNING plus 'claimed' event as `_transition`, written out so the
-    report type read back by RETURNING reaches the metrics hook before the commit (no type lookup).
+    The conditional UPDATE ... RETURNING and its 'claimed' event in one statement (`_CLAIM`), then the
+    commit; the report type read back by RETURNING reaches the metrics before the commit (no type lookup).
     """
-    from . import metrics
-
     run_id = uuid.uuid4()
     session = _session()
-    stmt = (
-        update(R)
-        .where(R.c.id == report_id, R.c.status == "PENDING")
-        .values(
-            status="RUNNING",
-            updated_at=func.now(),
-            run_id=run_id,
-            worker=worker,
-            attempts=R.c.attempts + 1,
-            heartbeat_at=func.now(),
-            started_at=func.now(),
-            finished_at=None,
-            progress=0,
-            progress_message="Starting",
-            error_message=None,
-            message_id=func.coalesce(message_id, R.c.message_id),
-        )
-        .returning(R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email)
-    )
+    detail = {"worker": worker, "run_id": str(run_id), "message_id": message_id}
     try:
-        row = session.execute(stmt).one_or_none()
+        row = session.execute(_CLAIM, {
+            "report_id": report_id, "run_id": run_id, "worker": worker, "message_id": message_id,
+            "message": f"attempt started on {worker}", "detail": detail,
+        }).one_or_none()
         if row is None:
             session.rollback()
             return None
         metrics.remember_type(report_id, row.report_type)
-        _event(session, report_id, "claimed", from_status="PENDING", to_status="RUNNING",
-               message=f"attempt started on {worker}",
-               detail={"worker": worker, "run_id": str(run_id), "message_id": message_id})
+        metrics.note_event(session, report_id, "claimed", "RUNNING", detail)
         session.commit()
     except BaseException:
         session.rollback()
@@ -261,15 +264,21 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
     )
 
 
+#: The fenced heartbeat and progress UPDATEs, built once (parameters bound per call).
+_UNDER_CLAIM = and_(R.c.id == bindparam("b_report_id"), R.c.status == "RUNNING",
+                    R.c.run_id == bindparam("b_run_id"))
+_HEARTBEAT = update(R).where(_UNDER_CLAIM).values(heartbeat_at=func.now())
+_PROGRESS = update(R).where(_UNDER_CLAIM).values(
+    progress=bindparam("b_progress"), progress_message=bindparam("b_message"),
+    heartbeat_at=func.now(), updated_at=func.now(),
+)
+
+
 def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
     """Refresh the claim's heartbeat; False means the claim was lost (fenced out)."""
     session = _session()
     try:
-        result = session.execute(
-            update(R)
-            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
-            .values(heartbeat_at=func.now())
-        )
+        result = session.execute(_HEARTBEAT, {"b_report_id": report_id, "b_run_id": run_id})
         session.commit()
     except BaseException:
         session.rollback()
@@ -281,16 +290,8 @@ def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str
     """Record progress (and heartbeat) under the claim; False means fenced out."""
     session = _session()
     try:
-        result = session.execute(
-            update(R)
-            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
-            .values(
-                progress=max(0, min(100, int(percent))),
-                progress_message=message[:500],
-                heartbeat_at=func.now(),
-                updated_at=func.now(),
-            )
-        )
+        result = session.execute(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id,
+                                             "b_progress": max(0, min(100, int(percent))), "b_message": message[:500]})
         session.commit()
     except BaseException:
         session.rollback()
@@ -319,10 +320,9 @@ def finish(
     visible to anyone before the commit, which comes after `publish` succeeded; if it raises, the
     transaction rolls back and the report stays RUNNING under this claim.
     """
-    session = _session()
-    file_values: dict[str, Any] = {}
     if expected is not None:
-        file_values = {"file_path": expected[0], "file_size": expected[1]}
+        return _finish_expected(report_id, run_id, publish, expected)
+    session = _session()
     try:
         held = session.execute(
             update(R)
@@ -335,7 +335,6 @@ def finish(
                 heartbeat_at=func.now(),
                 updated_at=func.now(),
                 error_message=None,
-                **file_values,
             )
             .returning(R.c.id)
         ).scalar_one_or_none()
@@ -343,10 +342,63 @@ def finish(
             session.rollback()
             return False
         file_path, file_size = publish()
-        if expected is None or (file_path, file_size) != tuple(expected):
-            session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
+        session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
         _event(session, report_id, "completed", from_status="RUNNING", to_status="READY",
                message="report ready", detail={"file_size": file_size, "run_id": str(run_id)})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s RUNNING -> READY", report_id)
+    return True
+
+
+#: finish's fenced READY UPDATE (with the expected file) and its 'completed' event as one statement, built
+#: once. The event row exists only when the UPDATE matched; its id comes back (None: fenced out).
+_FINISH = text(
+    "WITH u AS ("
+    " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
+    " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
+    " file_path = :file_path, file_size = :file_size"
+    " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id"
+    " RETURNING id"
+    "), e AS ("
+    " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
+    " SELECT id, 'completed', 'RUNNING', 'READY', 'report ready', :detail FROM u"
+    " RETURNING id"
+    ")"
+    " SELECT id FROM e"
+).bindparams(bindparam("detail", type_=JSONB))
+
+_FIX_COMPLETED = text("UPDATE report_events SET detail = :detail WHERE id = :event_id").bindparams(
+    bindparam("detail", type_=JSONB)
+)
+
+
+def _finish_expected(
+    report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int]
+) -> bool:
+    """finish() when the caller knows the file: the READY UPDATE and its event in one round trip.
+
+    The UPDATE takes the row lock before `publish` runs; both rows become visible only at the commit.
+    If `publish` reports another key or size, the row and the event's detail are corrected first.
+    """
+    session = _session()
+    detail = {"file_size": expected[1], "run_id": str(run_id)}
+    try:
+        event_id = session.execute(_FINISH, {
+            "report_id": report_id, "run_id": run_id, "file_path": expected[0], "file_size": expected[1],
+            "detail": detail,
+        }).scalar_one_or_none()
+        if event_id is None:
+            session.rollback()
+            return False
+        file_path, file_size = publish()
+        if (file_path, file_size) != tuple(expected):
+            session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
+            detail = {"file_size": file_size, "run_id": str(run_id)}
+            session.execute(_FIX_COMPLETED, {"detail": detail, "event_id": event_id})
+        metrics.note_event(session, report_id, "completed", "READY", detail)
         session.commit()
     except BaseException:
         session.rollback()

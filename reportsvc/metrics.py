@@ -316,6 +316,16 @@ def _on_execute(state: Any) -> None:
     state.session.info.setdefault("reportsvc.metrics", []).append(noted)
 
 
+def note_event(session: Any, report_id: uuid.UUID, kind: str, to_status: str | None,
+               detail: dict[str, Any] | None = None) -> None:
+    """Note an event the lifecycle inserted with a prebuilt statement (one `_on_execute` cannot read).
+
+    Same bookkeeping as `_on_execute`: counted in `_after_commit` only if the transaction commits.
+    """
+    noted = _Noted(report_id, kind, to_status, detail if detail is not None else {})
+    session.info.setdefault("reportsvc.metrics", []).append(noted)
+
+
 def _before_commit(session: Any) -> None:
     """Resolve report types of the noted events (one indexed lookup for those not cached)."""
     noted: list[_Noted] = session.info.get("reportsvc.metrics") or []
