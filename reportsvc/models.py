@@ -91,32 +91,6 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     requested_by: Mapped[str | None] = mapped_column(String(255))
 
-    def to_dict(self) -> dict[str, Any]:
-        """Full JSON-ready record for the API."""
-        return {
-            "id": str(self.id),
-            "status": self.status,
-            "progress": self.progress,
-            "progress_message": self.progress_message,
-            "error_message": self.error_message,
-            "report_type": self.report_type,
-            "title": self.title,
-            "params": self.params,
-            "notify_email": self.notify_email,
-            "attempts": self.attempts,
-            "stall_count": self.stall_count,
-            "message_id": self.message_id,
-            "worker": self.worker,
-            "file_size": self.file_size,
-            "requested_by": self.requested_by,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "heartbeat_at": _iso(self.heartbeat_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "download_url": f"/reports/{self.id}/download" if self.status == "READY" else None,
-        }
-
     def status_dict(self) -> dict[str, Any]:
         """The small polling view served by GET /reports/<id>/status."""
         return {
@@ -128,6 +102,24 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "attempts": self.attempts,
             "updated_at": _iso(self.updated_at),
             "download_url": f"/reports/{self.id}/download" if self.status == "READY" else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Full JSON-ready record for the API: the status view plus every other field."""
+        return self.status_dict() | {
+            "report_type": self.report_type,
+            "title": self.title,
+            "params": self.params,
+            "notify_email": self.notify_email,
+            "stall_count": self.stall_count,
+            "message_id": self.message_id,
+            "worker": self.worker,
+            "file_size": self.file_size,
+            "requested_by": self.requested_by,
+            "created_at": _iso(self.created_at),
+            "heartbeat_at": _iso(self.heartbeat_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
         }
 
 
