@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/reportsvc"
@@ -91,30 +92,28 @@ class Settings:
                 "pool_recycle": 1800}
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+_N = TypeVar("_N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: _N, lo: _N, hi: _N, cast: type[_N], kind: str) -> _N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={value} is out of range {lo}..{hi}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    return _number(env, name, default, lo, hi, int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={value} is out of range {lo}..{hi}")
-    return value
+    return _number(env, name, default, lo, hi, float, "a number")
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
