@@ -285,24 +285,24 @@ def queue_message(name: str, message_id: str) -> Response:
     return jsonify(without_tracebacks(message_detail(check_queue(name), message_id)))
 
 
-@bp.post("/queues/<name>/dead/requeue")
-def requeue_dead(name: str) -> Response:
-    """Requeue dead letters: ``{"ids": [...]}`` (200) or ``{"all": true, "filter": {...}}`` (202 + job)."""
+def _dead_response(name: str, action: str) -> Response:
     canonical = check_queue(name)
-    body, status = dead_action(canonical, "requeue", parse_selection(read_json_body()), current_actor())
+    body, status = dead_action(canonical, action, parse_selection(read_json_body()), current_actor())
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+@bp.post("/queues/<name>/dead/requeue")
+def requeue_dead(name: str) -> Response:
+    """Requeue dead letters: ``{"ids": [...]}`` (200) or ``{"all": true, "filter": {...}}`` (202 + job)."""
+    return _dead_response(name, "requeue")
 
 
 @bp.post("/queues/<name>/dead/delete")
 def delete_dead(name: str) -> Response:
     """Delete dead letters: ``{"ids": [...]}`` (200) or ``{"all": true, "filter": {...}}`` (202 + job)."""
-    canonical = check_queue(name)
-    body, status = dead_action(canonical, "delete", parse_selection(read_json_body()), current_actor())
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return _dead_response(name, "delete")
 
 
 @bp.post("/queues/<name>/dead/count")
