@@ -6,23 +6,28 @@ actors bind to the global broker at declaration time.
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     CurrentMessage,
-    Middleware,
     Pipelines,
     Retries,
     ShutdownNotifications,
     TimeLimit,
 )
+from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from .config import Settings
+
+log = logging.getLogger("reportsvc.broker")
 
 NAMESPACE = "dramatiq"
 REPORTS_QUEUE = "reports"
@@ -78,23 +83,44 @@ MESSAGE_INDEX_PREFIX = "reportsvc:msgindex:"
 MESSAGE_INDEX_TTL_MS = 8 * 86_400_000  # outlives Dramatiq's 7-day dead-letter TTL
 
 
-class MessageIndex(Middleware):
-    """Remembers where each Dramatiq message id currently lives in Redis.
+_enqueuing: ContextVar[str] = ContextVar("reportsvc_enqueuing_message_id")
 
-    Redis keys a message by `options.redis_message_id`, which Dramatiq renews
-    on every enqueue (each retry, each delayed message coming due), while a
-    report keeps its stable `message_id`. One SET per enqueue lets the queue
-    module find a report's live message without scanning.
+
+class IndexingRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker that also keeps the message index, in the enqueue's own round trip.
+
+    Redis keys a message by `options.redis_message_id`, which Dramatiq renews on every enqueue (each
+    retry, each delayed message coming due), while a report keeps its stable `message_id`. Each enqueue
+    also SETs `reportsvc:msgindex:<message_id>` to `<queue>|<redis id>`, so the queue module finds a
+    report's live message without scanning. The SET rides in one pipeline with Dramatiq's own enqueue
+    script (a middleware's after_enqueue would cost the API a second round trip per POST /reports).
     """
 
-    def after_enqueue(self, broker, message, delay):  # type: ignore[no-untyped-def]
-        """Point the message id at its queue and current Redis id."""
-        redis_id = message.options.get("redis_message_id")
-        if redis_id is None or not isinstance(broker, RedisBroker):
-            return
-        broker.client.set(
-            MESSAGE_INDEX_PREFIX + message.message_id, f"{message.queue_name}|{redis_id}", px=MESSAGE_INDEX_TTL_MS
-        )
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        """Dramatiq's enqueue, remembering which message id the Redis entry about to be written carries."""
+        token = _enqueuing.set(message.message_id)
+        try:
+            return super().enqueue(message, delay=delay)
+        finally:
+            _enqueuing.reset(token)
+
+    def do_enqueue(self, queue_name: str, redis_id: str, payload: bytes) -> None:
+        """Run Dramatiq's `enqueue` dispatch command and the index SET in one pipelined round trip."""
+        dispatch = self.scripts["dispatch"]
+        # The argument list of RedisBroker._dispatch in Dramatiq 2.2 (pinned in pyproject.toml).
+        args = ["enqueue", current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
+                self.dead_message_ttl, self._should_do_maintenance("enqueue"), self._max_unpack_size(),
+                redis_id, payload]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(dispatch.sha, 1, self.namespace, *args)
+        pipe.set(MESSAGE_INDEX_PREFIX + _enqueuing.get(), f"{queue_name}|{redis_id}", px=MESSAGE_INDEX_TTL_MS)
+        sent, indexed = pipe.execute(raise_on_error=False)
+        if isinstance(sent, NoScriptError):  # a restarted or flushed Redis: let redis-py load the script
+            dispatch(keys=[self.namespace], args=args)
+        elif isinstance(sent, Exception):
+            raise sent
+        if isinstance(indexed, Exception):  # the message is queued; only the O(1) lookup misses it
+            log.warning("message %s queued but not indexed: %s", _enqueuing.get(), indexed)
 
 
 def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
@@ -121,10 +147,9 @@ def build_broker(settings: Settings) -> RedisBroker:
         Pipelines(),
         ExactRetries(schedule_ms=settings.retry_delays_ms, max_retries=settings.report_max_retries),
         CurrentMessage(),
-        MessageIndex(),
         MetricsMiddleware(),
     ]
-    broker = RedisBroker(url=settings.redis_url, namespace=NAMESPACE, middleware=middleware)
+    broker = IndexingRedisBroker(url=settings.redis_url, namespace=NAMESPACE, middleware=middleware)
     _apply_policy(broker, settings)
     return broker
 

@@ -2,8 +2,8 @@
 dead since T, or nowhere.
 
 Sits above `queues` (which knows messages, not reports) and below `web`. A report row stores Dramatiq's
-stable `message_id`; the broker's MessageIndex middleware maps it to the queue and the current Redis
-entry id, so one GET plus one `locate_message` answers without scanning. No Flask import here.
+stable `message_id`; the broker's enqueue indexes it (maps it to the queue and the current Redis
+entry id), so one GET plus one `locate_message` answers without scanning. No Flask import here.
 """
 
 from __future__ import annotations

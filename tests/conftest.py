@@ -211,8 +211,10 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     app = request.getfixturevalue("app")
     engines = request.getfixturevalue("engines")
+    from reportsvc import metrics
     from reportsvc.extensions import db
 
+    metrics.flush()  # counts the last test left in this process's buffer land before the FLUSHDB, not after
     with app.app_context():
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.commit()

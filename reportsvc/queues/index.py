@@ -1,4 +1,4 @@
-"""Dramatiq message id -> current Redis entry id, from the index the broker's MessageIndex middleware keeps."""
+"""Dramatiq message id -> current Redis entry id, from the index the broker keeps on every enqueue."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from reportsvc import metrics
 from tests.conftest import wait_for
 from tests.integration.test_metrics import scrape, value
 
@@ -70,3 +71,30 @@ def test_two_dramatiq_worker_processes_sum_exactly(client, base_settings, engine
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(timeout=30)
+
+
+def test_web_counts_reach_redis_without_a_scrape(client, redis_client):
+    """Outside a job, counts collect in the process buffer and the flusher thread pushes them."""
+    for _ in range(3):
+        assert client.post("/reports").status_code == 202
+    field = metrics.field_name("reports_created_total", {"report_type": "operations"})
+    assert wait_for(lambda: int(redis_client.hget(metrics.COUNTERS_KEY, field) or 0) == 3,
+                    timeout=metrics.FLUSH_SECONDS * 5)
+
+
+EXITING_CHILD = textwrap.dedent("""
+    from reportsvc import create_app, metrics
+    from reportsvc.config import load_settings
+
+    create_app(load_settings())
+    for _ in range(5):
+        metrics.inc("emails_sent_total")   # outside any job: buffered
+    # exits at once, long before the flusher's first tick: atexit pushes the buffer
+""")
+
+
+def test_a_process_that_exits_pushes_what_it_buffered(client, base_settings, engines):
+    env = {**os.environ, "DATABASE_URL": engines.database_url, "REDIS_URL": engines.redis_url,
+           "STORAGE_DIR": str(base_settings.storage_dir), "PYTHONPATH": str(ROOT)}
+    assert subprocess.run([sys.executable, "-c", EXITING_CHILD], cwd=ROOT, env=env, timeout=120).returncode == 0
+    assert value(scrape(client), "reportsvc_emails_sent_total") == 5
