@@ -36,7 +36,7 @@ from dramatiq.message import Message  # noqa: E402
 from reportsvc import queues as Q  # noqa: E402
 from reportsvc.devservers import EmbeddedValkey, free_port  # noqa: E402
 from reportsvc.queues._dead import encode_dead_cursor  # noqa: E402
-from reportsvc.queues.actions import requeue_dead_batch  # noqa: E402
+from reportsvc.queues.bulk import requeue_dead_batch  # noqa: E402
 from reportsvc.queues.listing import _encode_waiting_cursor  # noqa: E402
 
 NS = "dramatiq"

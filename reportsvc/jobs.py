@@ -84,7 +84,7 @@ def cancel(report_id: uuid.UUID, *, actor: str | None) -> lifecycle.Outcome:
         message_id = _message_id(report_id)
         if message_id:
             try:
-                from .queues import actions as queue_actions
+                from .queues import live_actions as queue_actions
                 from .redis_client import get_redis
 
                 removed = queue_actions.remove_pending(get_redis(), REPORTS_QUEUE, message_id)

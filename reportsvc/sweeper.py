@@ -27,7 +27,7 @@ from sqlalchemy import text
 from . import jobs, lifecycle
 from .config import Settings
 from .extensions import db
-from .queues import actions as queue_actions
+from .queues import live_actions as queue_actions
 from .queues.probe import locate_by_message_id, surely_live
 
 log = logging.getLogger("reportsvc.sweeper")

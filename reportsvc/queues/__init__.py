@@ -20,27 +20,19 @@ import warnings
 
 import dramatiq
 
-from .actions import (
+from .bulk import (
     BatchResult,
     DeadFilter,
-    WorkerAliveError,
     count_dead_matching,
-    delete_dead,
     delete_dead_batch,
-    delete_dead_ids,
-    promote_delayed,
-    read_dead,
-    release_dead_worker,
-    release_held,
-    remove_pending,
-    requeue_dead,
     requeue_dead_batch,
-    requeue_dead_ids,
     run_batches,
     scan_count_dead,
 )
+from .dead_actions import delete_dead, delete_dead_ids, read_dead, requeue_dead, requeue_dead_ids
 from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
 from .listing import Location, Page, find_by_message_id, get_message, iter_live_messages, list_messages, locate_message
+from .live_actions import WorkerAliveError, promote_delayed, release_dead_worker, release_held, remove_pending
 from .messages import REPORT_ACTORS, MessageView, decode_message
 from .stats import (
     DISCOVERED_KEY,

@@ -17,7 +17,7 @@ from dramatiq.message import Message
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, TimeLimit
 
 from reportsvc import queues as Q
-from reportsvc.queues.actions import WorkerAliveError, remove_pending, run_batches
+from reportsvc.queues import WorkerAliveError, remove_pending, run_batches
 
 URL = ""  # set by the client fixture; brokers in these tests connect to the same database
 QUEUE = "qtest"

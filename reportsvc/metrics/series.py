@@ -1,0 +1,66 @@
+"""The metric catalogue and how each series is named in the Redis counters hash."""
+
+from __future__ import annotations
+
+import math
+
+PREFIX = "reportsvc"
+COUNTERS_KEY = "reportsvc:metrics:counters"
+
+DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, math.inf)
+WAIT_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, math.inf)
+
+# name -> help, for every counter (series appear once they have moved; known ones are also pre-declared).
+COUNTERS: dict[str, str] = {
+    "reports_created_total": "Reports created (PENDING), by type.",
+    "reports_completed_total": "Reports that became READY, by type.",
+    "reports_failed_total": "Reports that became FAILED (retries exhausted or stalled too often), by type.",
+    "reports_cancelled_total": "Reports cancelled while PENDING, by type.",
+    "report_attempts_total": "Attempts started (claims), by type.",
+    "report_attempts_failed_total": "Attempts that failed (retried or final), by type.",
+    "reports_retried_total": "Manual retries and dead-letter requeues of FAILED reports, by type.",
+    "report_stalls_total": "Claims released by the stall sweep (heartbeat went stale).",
+    "report_requeues_total": "Messages re-sent by the stall sweep or the orphan reconciler.",
+    "emails_sent_total": "Report-ready emails sent.",
+    "emails_failed_total": "Report-ready email attempts that failed.",
+    "emails_skipped_total": "Report-ready emails skipped (no SMTP server configured).",
+    "enqueue_failures_total": "Messages that could not be sent (the reconciler delivers them later).",
+}
+HISTOGRAMS: dict[str, tuple[str, tuple[float, ...]]] = {
+    "report_duration_seconds": ("Run time of one attempt, claim to READY or failure, by outcome.",
+                                DURATION_BUCKETS),
+    "report_queue_wait_seconds": ("Time a generate message waited (enqueued or due, to started).", WAIT_BUCKETS),
+}
+#: Counters labelled by ``report_type``.
+TYPED = {"reports_created_total", "reports_completed_total", "reports_failed_total", "reports_cancelled_total",
+         "report_attempts_total", "report_attempts_failed_total", "reports_retried_total"}
+
+
+# --------------------------------------------------------------------------- series encoding
+
+
+def _clean(value: object) -> str:
+    return str(value).replace("|", "_").replace(",", "_").replace("=", "_")[:64]
+
+
+def field_name(name: str, labels: dict[str, object] | None = None) -> str:
+    """Hash field of one series: ``name|k=v,k=v`` (labels sorted)."""
+    if not labels:
+        return name
+    return name + "|" + ",".join(f"{k}={_clean(v)}" for k, v in sorted(labels.items()))
+
+
+def parse_field(raw: str) -> tuple[str, dict[str, str]]:
+    """Inverse of field_name."""
+    name, _, rest = raw.partition("|")
+    labels: dict[str, str] = {}
+    if rest:
+        for pair in rest.split(","):
+            k, _, v = pair.partition("=")
+            labels[k] = v
+    return name, labels
+
+
+def le_label(bound: float) -> str:
+    """The ``le`` label of a histogram bucket bound."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))

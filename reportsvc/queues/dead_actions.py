@@ -1,0 +1,201 @@
+"""Requeue or delete given dead letters by Redis id: each chunk is one Lua script that first checks
+the letter is still where the caller saw it, so a repeated or concurrent call is a no-op, never a
+duplicate.
+
+Guarantees:
+
+* ``requeue_dead`` / ``requeue_dead_ids`` (and ``requeue_dead_batch``, which uses
+  :func:`requeue_rows`): an id moves from ``q.XQ`` to the tail of ``q`` at most
+  once per dead-lettering, exactly as Dramatiq's enqueue stores it (``HSET q.msgs`` + ``RPUSH q``),
+  keeping its Redis id and Dramatiq ``message_id``; the body gets ``retries`` 0 and loses
+  ``eta``/``traceback``/``requeue_timestamp``. The rewrite happens in Python (Redis' cjson would
+  turn ``[]`` into ``{}`` and round big integers) and the script compares the letter's ZSET score
+  with the one read, so a letter that was requeued, died again and got a new score is not
+  touched with a stale body.
+* ``delete_dead`` / ``delete_dead_ids`` (and ``delete_dead_batch``, through :func:`delete_rows`):
+  ZREM + HDEL of letters still present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import redis
+
+from .keys import DEFAULT_NAMESPACE, QueueKeys
+from .messages import DEAD, REPORT_ACTORS, MessageView, decode_message, rewrite_for_requeue, to_str
+
+DEFAULT_BATCH = 500
+
+_REQUEUE_LUA = """
+local dead, dead_msgs, msgs, waiting = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local moved = {}
+for i = 1, #ARGV, 3 do
+  local id, expected, body = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local score = redis.call('zscore', dead, id)
+  if score and tonumber(score) == tonumber(expected) and redis.call('hexists', msgs, id) == 0 then
+    redis.call('zrem', dead, id)
+    redis.call('hdel', dead_msgs, id)
+    redis.call('hset', msgs, id, body)
+    redis.call('rpush', waiting, id)
+    table.insert(moved, id)
+  end
+end
+return moved
+"""
+
+_DELETE_LUA = """
+local dead, dead_msgs = KEYS[1], KEYS[2]
+local removed = {}
+for i = 1, #ARGV, 2 do
+  local id, expected = ARGV[i], ARGV[i + 1]
+  local score = redis.call('zscore', dead, id)
+  if score and (expected == '' or tonumber(score) == tonumber(expected)) then
+    redis.call('zrem', dead, id)
+    redis.call('hdel', dead_msgs, id)
+    table.insert(removed, id)
+  end
+end
+return removed
+"""
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def requeue_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
+    """Requeue ``(id, score seen, body)`` rows in one script call; returns the ids that moved."""
+    args: list[Any] = []
+    for rid, score, body in rows:
+        if body is None:
+            continue
+        args += [rid, repr(score), rewrite_for_requeue(body, keys.queue)]
+    if not args:
+        return []
+    script = client.register_script(_REQUEUE_LUA)
+    return [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs, keys.msgs, keys.waiting], args=args)]
+
+
+def delete_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
+    """Delete ``(id, score seen, _)`` rows still at that score in one script call; returns the ids removed."""
+    args: list[str] = []
+    for rid, score, _ in rows:
+        args += [rid, repr(score)]
+    return [to_str(x) for x in client.register_script(_DELETE_LUA)(keys=[keys.dead, keys.dead_msgs], args=args)]
+
+
+def read_dead(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    report_actors: Collection[str] = REPORT_ACTORS,
+) -> list[MessageView]:
+    """The given ids that are dead letters now (ZMSCORE + HMGET, one round trip); absent ids are left out."""
+    keys = QueueKeys.of(queue, namespace)
+    ids = list(dict.fromkeys(redis_ids))
+    if not ids:
+        return []
+    pipe = client.pipeline(transaction=True)
+    pipe.zmscore(keys.dead, ids)
+    pipe.hmget(keys.dead_msgs, ids)
+    scores, bodies = pipe.execute()
+    return [
+        decode_message(b, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=float(s), report_actors=report_actors)
+        for rid, s, b in zip(ids, scores, bodies, strict=True)
+        if s is not None and b is not None
+    ]
+
+
+def requeue_dead_ids(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+    expected_dead_ms: dict[str, float] | None = None,
+) -> list[str]:
+    """Move the given dead letters back to the tail of the waiting list; returns the ids that moved.
+
+    ``expected_dead_ms`` (id -> score the caller saw) makes the script refuse a letter that died
+    again since (a different dead-lettering than the one the operator looked at).
+    """
+    keys = QueueKeys.of(queue, namespace)
+    ids = list(dict.fromkeys(redis_ids))
+    moved: list[str] = []
+    for chunk in _chunks(ids, batch_size):
+        pipe = client.pipeline(transaction=False)
+        pipe.zmscore(keys.dead, chunk)
+        pipe.hmget(keys.dead_msgs, chunk)
+        scores, bodies = pipe.execute()
+        rows = []
+        for rid, s, b in zip(chunk, scores, bodies, strict=True):
+            if s is None:
+                continue
+            seen = (expected_dead_ms or {}).get(rid)
+            rows.append((rid, float(s) if seen is None else seen, b))
+        moved += requeue_rows(client, keys, rows)
+    return moved
+
+
+def requeue_dead(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+) -> int:
+    """Move the given dead letters back to the tail of the waiting list; returns how many moved."""
+    return len(requeue_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
+
+
+def delete_dead_ids(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+    expected_dead_ms: dict[str, float] | None = None,
+) -> list[str]:
+    """Delete the given dead letters; returns the ids that were still there (and, if given, at the seen score)."""
+    keys = QueueKeys.of(queue, namespace)
+    script = client.register_script(_DELETE_LUA)
+    removed: list[str] = []
+    for chunk in _chunks(list(dict.fromkeys(redis_ids)), batch_size):
+        args: list[str] = []
+        for rid in chunk:
+            seen = (expected_dead_ms or {}).get(rid)
+            args += [rid, "" if seen is None else repr(float(seen))]
+        removed += [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs], args=args)]
+    return removed
+
+
+def delete_dead(
+    client: redis.Redis,
+    queue: str,
+    redis_ids: Iterable[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    batch_size: int = DEFAULT_BATCH,
+) -> int:
+    """Delete the given dead letters; returns how many were still there."""
+    return len(delete_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
+
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "delete_dead",
+    "delete_dead_ids",
+    "delete_rows",
+    "read_dead",
+    "requeue_dead",
+    "requeue_dead_ids",
+    "requeue_rows",
+]
