@@ -26,6 +26,22 @@ def sweep_command() -> None:
     click.echo("reconcile: " + sweeper.reconcile_orphans(get_redis(), settings).summary())
 
 
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted; change nothing.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Apply the retention settings now: delete old PDFs, finished reports and audit rows."""
+    from . import retention
+
+    settings = current_app.extensions["reportsvc.settings"]
+    if not settings.retention_enabled:
+        click.echo("retention is off (RETENTION_PDF_DAYS, RETENTION_REPORT_DAYS and RETENTION_AUDIT_DAYS are 0): "
+                   "nothing to delete")
+        return
+    click.echo("retention: " + retention.describe(settings))
+    click.echo(retention.purge(settings, dry_run=dry_run, actor="cli").summary())
+
+
 # --------------------------------------------------------------------------- accounts (issue 6)
 
 users_group = AppGroup("users", help="Console / API accounts: create, list, disable.")
@@ -189,6 +205,7 @@ def init_app(app: Flask) -> None:
     """Register the project's CLI commands."""
     app.cli.add_command(scheduler_command)
     app.cli.add_command(sweep_command)
+    app.cli.add_command(purge_command)
     app.cli.add_command(users_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(ensure_admin_command)

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/reportsvc"
 DEFAULT_EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
+#: Upper bound of the RETENTION_*_DAYS settings (100 years; 0 already means forever).
+MAX_RETENTION_DAYS = 36500
 
 
 class ConfigError(ValueError):
@@ -78,6 +80,21 @@ class Settings:
     #: How long a worker process reuses the operations report's figures (REPORT_DATA_CACHE_SECONDS);
     #: 0 queries for every report. See reportsvc.report_sources.
     report_data_cache_seconds: float = 5.0
+    # -- retention (see reportsvc.retention); 0 keeps forever, and every default is 0: nothing is deleted
+    # unless an operator opts in --
+    #: Delete the PDF of a READY report this many days after it finished (the row stays, marked expired).
+    retention_pdf_days: int = 0
+    #: Delete finished reports (READY/FAILED/CANCELLED) with their timeline and file after this many days.
+    retention_report_days: int = 0
+    #: Delete audit_log rows older than this many days.
+    retention_audit_days: int = 0
+    #: How often the scheduler runs the purge (only when one of the retention settings is on).
+    retention_interval_seconds: float = 3600.0
+
+    @property
+    def retention_enabled(self) -> bool:
+        """Whether any retention setting asks for deletions."""
+        return bool(self.retention_pdf_days or self.retention_report_days or self.retention_audit_days)
 
     @property
     def cookie_secure(self) -> bool:
@@ -190,6 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"HEARTBEAT_INTERVAL_SECONDS={heartbeat:g} must be at most half of REPORT_LOCK_SECONDS={lock}"
         )
+    pdf_days, report_days = _retention_days(env)
     return Settings(
         database_url=database_url_from(env),
         redis_url=redis_url_from(env),
@@ -235,7 +253,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 1000),
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 20, 0, 1000),
         report_data_cache_seconds=_float(env, "REPORT_DATA_CACHE_SECONDS", 5.0, 0, 3600),
+        retention_pdf_days=pdf_days,
+        retention_report_days=report_days,
+        retention_audit_days=_int(env, "RETENTION_AUDIT_DAYS", 0, 0, MAX_RETENTION_DAYS),
+        retention_interval_seconds=_float(env, "RETENTION_INTERVAL_SECONDS", 3600.0, 1, 7 * 86400),
     )
+
+
+def _retention_days(env: Mapping[str, str]) -> tuple[int, int]:
+    """RETENTION_PDF_DAYS and RETENTION_REPORT_DAYS, checked against each other."""
+    pdf_days = _int(env, "RETENTION_PDF_DAYS", 0, 0, MAX_RETENTION_DAYS)
+    report_days = _int(env, "RETENTION_REPORT_DAYS", 0, 0, MAX_RETENTION_DAYS)
+    if pdf_days and report_days and report_days < pdf_days:
+        # Deleting a report deletes its PDF: a shorter report period would silently override the PDF one.
+        raise ConfigError(f"RETENTION_REPORT_DAYS={report_days} must be at least RETENTION_PDF_DAYS={pdf_days} "
+                          "(a deleted report takes its PDF with it); raise it or set it to 0 to keep reports")
+    return pdf_days, report_days
 
 
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:

@@ -54,6 +54,14 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             postgresql_where=text("status = 'PENDING'"),
         ),
         Index("ix_report_requests_finished_at", "finished_at"),
+        # Retention walks only the rows that still hold a file, oldest first (keyset on finished_at, id);
+        # the plain finished_at index would revisit every already-expired row on every run.
+        Index(
+            "ix_report_requests_file_finished",
+            "finished_at",
+            "id",
+            postgresql_where=text("file_path IS NOT NULL"),
+        ),
         Index(
             "ix_report_requests_title_lower",
             text("lower(title) text_pattern_ops"),
@@ -90,6 +98,13 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     requested_by: Mapped[str | None] = mapped_column(String(255))
+    #: When retention deleted the PDF (RETENTION_PDF_DAYS); the report stays READY, its file is gone.
+    file_expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def downloadable(self) -> bool:
+        """READY with a file that retention has not deleted."""
+        return self.status == "READY" and self.file_expired_at is None
 
     def status_dict(self) -> dict[str, Any]:
         """The small polling view served by GET /reports/<id>/status."""
@@ -101,7 +116,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "error_message": self.error_message,
             "attempts": self.attempts,
             "updated_at": _iso(self.updated_at),
-            "download_url": f"/reports/{self.id}/download" if self.status == "READY" else None,
+            "download_url": f"/reports/{self.id}/download" if self.downloadable else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +135,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "heartbeat_at": _iso(self.heartbeat_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
+            "file_expired_at": _iso(self.file_expired_at),
         }
 
 

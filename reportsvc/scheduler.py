@@ -1,4 +1,4 @@
-"""The scheduler process: APScheduler running the stall sweep, the reconcile and housekeeping.
+"""The scheduler process: APScheduler running the stall sweep, the reconcile, housekeeping and retention.
 
 Runs as its own process (`flask --app app scheduler`), never inside web
 workers. Any number may run; see sweeper.py for why that is safe.
@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import bulkjobs, sweeper
+from . import bulkjobs, retention, sweeper
 from .config import Settings
 from .queues import stats
 from .redis_client import get_redis
@@ -53,6 +54,17 @@ def clean_temp_files(storage_dir: Path, max_age_seconds: float = TEMP_FILE_MAX_A
     return removed
 
 
+def run_retention(client: redis.Redis, settings: Settings) -> str:
+    """One scheduled purge under the schedulers' shared lock; the counts line for the log."""
+    # Row locks (SKIP LOCKED) already keep two purgers from fighting; the lock avoids the duplicate walk.
+    # Its TTL is below the interval (60 s at least): a scheduler that died holding it delays one run at most.
+    ttl_ms = int(max(60.0, settings.retention_interval_seconds * 0.9) * 1000)
+    with sweeper.redis_lock(client, "retention", ttl_ms=ttl_ms) as acquired:
+        if not acquired:
+            return "examined 0, another scheduler holds the lock; skipped"
+        return retention.purge(settings).summary()
+
+
 def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     """A blocking APScheduler with every recurring job of the service."""
     scheduler = BlockingScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
@@ -77,6 +89,9 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
         resumed = bulkjobs.resume_stale()
         return f"resumed {len(resumed)} bulk jobs" if resumed else "examined 0, no stale bulk jobs"
 
+    def purge() -> str:
+        return run_retention(client, settings)
+
     scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
                       id="stall_sweep", name="stall sweep", next_run_time=soon)
     scheduler.add_job(_in_app(app, reconcile), "interval", seconds=settings.reconcile_interval_seconds,
@@ -85,6 +100,11 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     scheduler.add_job(_in_app(app, discover), "interval", seconds=60, id="discover_queues", name="queue discovery",
                       next_run_time=soon)
     scheduler.add_job(_in_app(app, bulk_jobs), "interval", seconds=15, id="bulk_jobs", name="bulk job watchdog")
+    if settings.retention_enabled:
+        # The first run waits a little so a restart does not start with a burst of deletions beside start-up work.
+        first = datetime.now(UTC) + timedelta(seconds=min(settings.retention_interval_seconds, 60))
+        scheduler.add_job(_in_app(app, purge), "interval", seconds=settings.retention_interval_seconds,
+                          id="retention", name="retention purge", next_run_time=first)
 
     def report(event: JobExecutionEvent) -> None:
         if event.exception is not None:
@@ -112,5 +132,10 @@ def run(app: Flask) -> None:
     log.info("scheduler started: stall sweep every %gs (lock %ds, max stalls %d), reconcile every %gs",
              settings.stall_sweep_interval_seconds, settings.report_lock_seconds, settings.max_stalled_count,
              settings.reconcile_interval_seconds)
+    if settings.retention_enabled:
+        log.info("retention every %gs: %s", settings.retention_interval_seconds, retention.describe(settings))
+    else:
+        log.info("retention off (RETENTION_PDF_DAYS, RETENTION_REPORT_DAYS, RETENTION_AUDIT_DAYS are 0): "
+                 "nothing is ever deleted")
     scheduler.start()
     log.info("scheduler stopped")

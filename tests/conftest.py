@@ -80,6 +80,9 @@ def engines() -> Iterator[Engines]:
     found = Engines()
     found.start()
     yield found
+    from reportsvc import metrics
+
+    metrics.flush()  # the last test's buffered counts, while Redis is still there (not at exit, after it)
     found.stop()
 
 

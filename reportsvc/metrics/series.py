@@ -25,6 +25,9 @@ COUNTERS: dict[str, str] = {
     "emails_failed_total": "Report-ready email attempts that failed.",
     "emails_skipped_total": "Report-ready emails skipped (no SMTP server configured).",
     "enqueue_failures_total": "Messages that could not be sent (the reconciler delivers them later).",
+    "retention_files_deleted_total": "PDF files deleted by the retention policy.",
+    "retention_reports_deleted_total": "Finished reports deleted by the retention policy.",
+    "retention_audit_rows_deleted_total": "Audit log rows deleted by the retention policy.",
 }
 HISTOGRAMS: dict[str, tuple[str, tuple[float, ...]]] = {
     "report_duration_seconds": ("Run time of one attempt, claim to READY or failure, by outcome.",

@@ -102,6 +102,9 @@ def report_status(report_id: str) -> Response:
 def download(report_id: str) -> Response:
     """The PDF of a READY report."""
     report = _load(report_id)
+    if report.status == "READY" and report.file_expired_at is not None:
+        raise ApiError(410, "file_expired", f"the report's PDF was deleted by the retention policy on "
+                       f"{report.file_expired_at.isoformat(timespec='seconds')}; create the report again for a new one")
     if report.status != "READY" or not report.file_path:
         raise ApiError(409, "not_ready", f"report is {report.status}; only READY reports can be downloaded")
     storage = LocalStorage(_settings().storage_dir)

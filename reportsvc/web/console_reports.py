@@ -29,6 +29,7 @@ from ..models import ACTIVE_STATUSES, STATUSES, ReportRequest
 from ..storage import LocalStorage, StorageError
 from .auth import current_actor
 from .console import bp, error_page, is_htmx
+from .console_format import when_full
 from .console_forms import blank_form, parse
 
 LIST_LIMIT = 25
@@ -216,6 +217,10 @@ def retry(report_id: str) -> Any:
 def download(report_id: str) -> Any:
     """The PDF of a READY report, or a console page saying why not."""
     report = _load(report_id)
+    if report.status == "READY" and report.file_expired_at is not None:
+        return error_page(410, f"This report's PDF was deleted on {when_full(report.file_expired_at)} by the "
+                          "retention policy (RETENTION_PDF_DAYS). Generate the report again to get a new PDF.",
+                          "PDF deleted")
     if report.status != "READY" or not report.file_path:
         return error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
                           "Not ready yet")

@@ -18,7 +18,7 @@ from ..models import ROLES, STATUSES
 bp = Blueprint("openapi", __name__)
 
 #: Blueprints / endpoints that serve HTML (the console) or files, not the JSON API.
-NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard"})
+NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard", "console_users"})
 NON_API_ENDPOINTS = frozenset({"static", "index", "auth.login", "auth.logout"})
 
 UUID_SCHEMA = {"type": "string", "maxLength": 100}
@@ -42,7 +42,8 @@ def _error(description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "malformed input (bad id, filter or JSON)", 401: "no or bad credentials", 403: "role too low",
-        404: "not found", 409: "conflict with the current state", 413: "body too large",
+        404: "not found", 409: "conflict with the current state", 410: "the PDF was deleted by retention",
+        413: "body too large",
         415: "body is not JSON", 422: "invalid field (details name it)", 429: "rate limited (see Retry-After)",
     }
     return {str(c): _error(texts[c]) for c in codes}
@@ -133,7 +134,7 @@ def build_spec() -> dict[str, Any]:
             "get": _op("The PDF of a READY report", {
                 "200": {"description": "the PDF (attachment report-<id>.pdf)",
                         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(400, 404, 409)}, params=[REPORT_ID], tags=("reports",))},
+                **_errors(400, 404, 409, 410)}, params=[REPORT_ID], tags=("reports",))},
         "/reports/{report_id}/retry": {
             "post": _op("Retry a FAILED report", {"202": _json(_ref("IdStatus"), "queued again"),
                                                   **_errors(400, 404, 409)},
