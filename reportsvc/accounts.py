@@ -10,6 +10,9 @@
   `TOKEN_CACHE_SECONDS` at most. Set it to 0 to look every request up.
 - Lockout: after `login_lockout_threshold` consecutive failures the account locks for
   `login_lockout_seconds`, doubling per further failure up to `login_lockout_max_seconds`.
+- Admin guards (shared by the CLI, the admin API and the console): nobody may disable or demote the
+  last enabled admin, and an acting admin (`actor=`) may not disable or demote themself. The check
+  locks the enabled admin rows, so two admins demoting each other at once cannot both succeed.
 
 Nothing here logs a password or a token (only names, token prefixes and outcomes). No Flask import.
 """
@@ -58,6 +61,10 @@ class AccountError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AccountConflict(AccountError):
+    """Valid input refused because of the accounts' state (an admin guard): a 409, not a 422."""
 
 
 @dataclass(frozen=True)
@@ -157,19 +164,26 @@ def set_password(name: str, password: str) -> User:
     return user
 
 
-def set_role(name: str, role: str) -> User:
-    """Change an account's role. Commits."""
+def set_role(name: str, role: str, *, actor: str | None = None) -> User:
+    """Change an account's role (admin guards: see the module docstring). Commits."""
+    check_role(role)
     user = _require(name)
-    user.role, user.updated_at = check_role(role), _now()
+    if user.role == "admin" and role != "admin":
+        _guard_admin_loss(user, actor, "lower your own role")
+    user.role, user.updated_at = role, _now()
     db.session.commit()
     clear_token_cache()
     log.info("role changed: %s -> %s", name, role)
     return user
 
 
-def set_disabled(name: str, disabled: bool = True) -> User:
-    """Disable (or re-enable) an account: its sessions end and its tokens stop working. Commits."""
+def set_disabled(name: str, disabled: bool = True, *, actor: str | None = None) -> User:
+    """Disable (or re-enable) an account: its sessions end and its tokens stop working. Commits.
+
+    Admin guards: see the module docstring."""
     user = _require(name)
+    if disabled:
+        _guard_admin_loss(user, actor, "disable your own account")
     user.disabled = disabled
     user.auth_epoch += 1
     user.updated_at = _now()
@@ -184,6 +198,23 @@ def _require(name: str) -> User:
     if user is None:
         raise AccountError("name", f"no account named {name!r}")
     return user
+
+
+def _guard_admin_loss(user: User, actor: str | None, self_action: str) -> None:
+    """Refuse (AccountConflict) a change that takes admin rights from `user` when it is the actor or the last
+    enabled admin. Leaves the enabled admin rows locked until the caller commits."""
+    name, user_id = user.name, user.id  # read before a rollback expires the object
+    if actor is not None and actor == name:
+        db.session.rollback()
+        raise AccountConflict("name", f"you cannot {self_action}; ask another admin")
+    # Locking every enabled admin (in id order, so concurrent guards never deadlock) serialises two
+    # admins demoting each other: the second one waits, re-reads, and sees it would be the last.
+    enabled_admins = set(db.session.execute(
+        select(User.id).where(User.role == "admin", User.disabled.is_(False)).order_by(User.id).with_for_update()
+    ).scalars())
+    if user_id in enabled_admins and not enabled_admins - {user_id}:
+        db.session.rollback()
+        raise AccountConflict("name", f"{name} is the last enabled admin; make another admin first")
 
 
 # --------------------------------------------------------------------------- login
@@ -259,6 +290,14 @@ def create_token(name: str, label: str | None = None) -> tuple[ApiToken, str]:
     return row, token
 
 
+def active_token_counts() -> dict[int, int]:
+    """user id -> number of tokens not revoked (accounts without any are absent)."""
+    rows = db.session.execute(
+        select(ApiToken.user_id, func.count()).where(ApiToken.revoked_at.is_(None)).group_by(ApiToken.user_id)
+    ).all()
+    return {int(user_id): int(count) for user_id, count in rows}
+
+
 def list_tokens(name: str | None = None) -> list[tuple[ApiToken, str]]:
     """(token row, owner name) pairs, newest first, optionally for one account."""
     query = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
@@ -267,8 +306,10 @@ def list_tokens(name: str | None = None) -> list[tuple[ApiToken, str]]:
     return [(row, owner) for row, owner in db.session.execute(query).all()]
 
 
-def revoke_token(ident: str | int) -> ApiToken:
-    """Revoke a token by id or by its prefix (as listed); AccountError if none or ambiguous. Commits."""
+def revoke_token(ident: str | int, *, owner: str | None = None) -> ApiToken:
+    """Revoke a token by id or by its prefix (as listed); AccountError if none or ambiguous. Commits.
+
+    With `owner`, a token of any other account counts as not found (the console revokes per account)."""
     text_ident = str(ident).strip()
     rows: list[ApiToken] = []
     if text_ident.isdigit() and len(text_ident) < 19:
@@ -276,6 +317,9 @@ def revoke_token(ident: str | int) -> ApiToken:
         rows = [found] if found is not None else []
     elif text_ident.startswith(TOKEN_PREFIX) and len(text_ident) >= 8:
         rows = list(db.session.execute(select(ApiToken).where(ApiToken.prefix == text_ident[:12])).scalars())
+    if owner is not None:
+        owner_user = get_user(owner)
+        rows = [row for row in rows if owner_user is not None and row.user_id == owner_user.id]
     if not rows:
         raise AccountError("token", f"no token with id or prefix {text_ident[:16]!r}")
     if len(rows) > 1:

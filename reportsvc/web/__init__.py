@@ -7,7 +7,7 @@ from flask import Flask, redirect
 
 def init_app(app: Flask) -> None:
     """Register blueprints and error handlers."""
-    from . import api, auth, console, console_queues, errors, health, metrics_views, queues_api
+    from . import api, auth, console, console_queues, console_users, errors, health, metrics_views, queues_api
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(queues_api.bp)
     console.init_app(app)
     app.register_blueprint(console_queues.bp)
+    app.register_blueprint(console_users.bp)
     metrics_views.init_app(app)
     auth.init_app(app)  # access policy for every route above and any added later, login, headers, OpenAPI
 

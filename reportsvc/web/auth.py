@@ -5,7 +5,8 @@ added later is protected without a decorator:
 
 - public (no credentials): `PUBLIC_ENDPOINTS` (health probes, the login page, static files, the
   `/` redirect, `/openapi.json`) and `/metrics` when METRICS_PUBLIC=1;
-- admin: every endpoint of a blueprint in `ADMIN_BLUEPRINTS` (user and token management);
+- admin: every endpoint of a blueprint in `ADMIN_BLUEPRINTS` (user and token management: the JSON
+  API and the console's Users pages);
 - otherwise GET/HEAD/OPTIONS need `viewer`, any other method needs `operator`.
 
 Credentials: `Authorization: Bearer <token>` (API clients; exempt from CSRF because a browser never
@@ -58,7 +59,7 @@ PUBLIC_ENDPOINTS = frozenset({
     "index",
     "openapi.spec",
 })
-ADMIN_BLUEPRINTS = frozenset({"accounts_api"})
+ADMIN_BLUEPRINTS = frozenset({"accounts_api", "console_users"})
 #: (endpoint, method) -> role, where the method-based default is wrong.
 ROLE_OVERRIDES: dict[tuple[str, str], str] = {
     ("auth.logout", "POST"): "viewer",  # signing yourself out changes nothing but your session
@@ -293,7 +294,8 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def _account_error(exc: AccountError) -> ApiError:
-    status = 404 if str(exc).startswith("no ") else 409 if "already exists" in str(exc) else 422
+    conflict = isinstance(exc, accounts.AccountConflict) or "already exists" in str(exc)
+    status = 404 if str(exc).startswith("no ") else 409 if conflict else 422
     code = {404: "not_found", 409: "conflict"}.get(status, "invalid_input")
     return ApiError(status, code, f"{exc.field}: {exc}", details=[{"field": exc.field, "message": str(exc)}])
 
@@ -348,11 +350,9 @@ def enable_user(name: str) -> Response:
 
 
 def _set_disabled(name: str, disabled: bool) -> Response:
-    principal = current_principal()
-    if disabled and principal is not None and principal.name == name:
-        raise ApiError(409, "conflict", "you cannot disable your own account")
     try:
-        user = accounts.set_disabled(name, disabled)
+        # accounts refuses disabling yourself or the last enabled admin (409), for the console and CLI alike.
+        user = accounts.set_disabled(name, disabled, actor=current_actor())
     except AccountError as exc:
         raise _account_error(exc) from None
     audit.record(current_actor(), "user.disable" if disabled else "user.enable", f"user:{name}", "ok")

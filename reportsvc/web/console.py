@@ -25,6 +25,8 @@ NAV = (
     ("/console/audit", "Audit"),
     ("/console/dashboard", "Dashboard"),
 )
+#: Shown after NAV to admins only (the pages refuse everyone else anyway; see auth.ADMIN_BLUEPRINTS).
+ADMIN_NAV = (("/console/users", "Users"),)
 
 #: Footer health is shown on every page; a short cache keeps it off the request path under polling.
 HEALTH_TTL_SECONDS = 2.0
@@ -101,6 +103,7 @@ def layout_context() -> dict[str, Any]:
     settings = current_app.extensions.get("reportsvc.settings")
     return {
         "console_nav": NAV,
+        "console_admin_nav": ADMIN_NAV,
         "console_nav_active": nav_active,
         "console_version": __version__,
         "console_environment": getattr(settings, "environment", "development"),
