@@ -29,7 +29,7 @@ from .bulk import (
     run_batches,
     scan_count_dead,
 )
-from .dead_actions import delete_dead, delete_dead_ids, read_dead, requeue_dead, requeue_dead_ids
+from .dead_actions import delete_dead_ids, read_dead, requeue_dead_ids
 from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
 from .listing import Location, Page, find_by_message_id, get_message, iter_live_messages, list_messages, locate_message
 from .live_actions import WorkerAliveError, promote_delayed, release_dead_worker, release_held, remove_pending
@@ -88,7 +88,6 @@ __all__ = [
     "dead_queue_name",
     "decode_message",
     "delay_queue_name",
-    "delete_dead",
     "delete_dead_batch",
     "delete_dead_ids",
     "discover_queues",
@@ -107,7 +106,6 @@ __all__ = [
     "release_dead_worker",
     "release_held",
     "remove_pending",
-    "requeue_dead",
     "requeue_dead_batch",
     "requeue_dead_ids",
     "run_batches",

@@ -4,7 +4,7 @@ duplicate.
 
 Guarantees:
 
-* ``requeue_dead`` / ``requeue_dead_ids`` (and ``requeue_dead_batch``, which uses
+* ``requeue_dead_ids`` (and ``requeue_dead_batch``, which uses
   :func:`requeue_rows`): an id moves from ``q.XQ`` to the tail of ``q`` at most
   once per dead-lettering, exactly as Dramatiq's enqueue stores it (``HSET q.msgs`` + ``RPUSH q``),
   keeping its Redis id and Dramatiq ``message_id``; the body gets ``retries`` 0 and loses
@@ -12,7 +12,7 @@ Guarantees:
   turn ``[]`` into ``{}`` and round big integers) and the script compares the letter's ZSET score
   with the one read, so a letter that was requeued, died again and got a new score is not
   touched with a stale body.
-* ``delete_dead`` / ``delete_dead_ids`` (and ``delete_dead_batch``, through :func:`delete_rows`):
+* ``delete_dead_ids`` (and ``delete_dead_batch``, through :func:`delete_rows`):
   ZREM + HDEL of letters still present.
 """
 
@@ -143,18 +143,6 @@ def requeue_dead_ids(
     return moved
 
 
-def requeue_dead(
-    client: redis.Redis,
-    queue: str,
-    redis_ids: Iterable[str],
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    batch_size: int = DEFAULT_BATCH,
-) -> int:
-    """Move the given dead letters back to the tail of the waiting list; returns how many moved."""
-    return len(requeue_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
-
-
 def delete_dead_ids(
     client: redis.Redis,
     queue: str,
@@ -177,25 +165,11 @@ def delete_dead_ids(
     return removed
 
 
-def delete_dead(
-    client: redis.Redis,
-    queue: str,
-    redis_ids: Iterable[str],
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    batch_size: int = DEFAULT_BATCH,
-) -> int:
-    """Delete the given dead letters; returns how many were still there."""
-    return len(delete_dead_ids(client, queue, redis_ids, namespace=namespace, batch_size=batch_size))
-
-
 __all__ = [
     "DEFAULT_BATCH",
-    "delete_dead",
     "delete_dead_ids",
     "delete_rows",
     "read_dead",
-    "requeue_dead",
     "requeue_dead_ids",
     "requeue_rows",
 ]

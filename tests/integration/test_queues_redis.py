@@ -260,7 +260,7 @@ def test_dead_keyset_pages(client: Client, env: Env) -> None:
     # The letter a cursor names is requeued between two clicks: the next page still follows it.
     page = Q.list_messages(client, QUEUE, "dead", limit=100)
     assert page.next_cursor is not None
-    assert Q.requeue_dead(client, QUEUE, [page.items[-1].redis_id]) == 1
+    assert len(Q.requeue_dead_ids(client, QUEUE, [page.items[-1].redis_id])) == 1
     nxt = Q.list_messages(client, QUEUE, "dead", limit=100, cursor=page.next_cursor)
     assert [m.redis_id for m in nxt.items] == desc[100:200]
     assert all(m.dead_at is not None for m in nxt.items)
@@ -272,8 +272,8 @@ def test_dead_keyset_pages(client: Client, env: Env) -> None:
 def test_requeue_dead_moves_once_and_a_worker_runs_it(client: Client, env: Env) -> None:
     ids = env.dead_letters(5, actor=env.ok)
     k = keys()
-    assert Q.requeue_dead(client, QUEUE, ids[:2]) == 2
-    assert Q.requeue_dead(client, QUEUE, ids[:2]) == 0
+    assert len(Q.requeue_dead_ids(client, QUEUE, ids[:2])) == 2
+    assert len(Q.requeue_dead_ids(client, QUEUE, ids[:2])) == 0
     assert client.zcard(k.dead) == 3 and client.llen(k.waiting) == 2
     assert [x.decode() for x in client.lrange(k.waiting, 0, -1)] == ids[:2]
     view = Q.get_message(client, QUEUE, ids[0])
@@ -289,8 +289,8 @@ def test_requeue_dead_moves_once_and_a_worker_runs_it(client: Client, env: Env) 
 
 def test_delete_dead(client: Client, env: Env) -> None:
     ids = env.dead_letters(4)
-    assert Q.delete_dead(client, QUEUE, ids[:2] + ["nope"]) == 2
-    assert Q.delete_dead(client, QUEUE, ids[:2]) == 0
+    assert len(Q.delete_dead_ids(client, QUEUE, ids[:2] + ["nope"])) == 2
+    assert len(Q.delete_dead_ids(client, QUEUE, ids[:2])) == 0
     assert client.zcard(keys().dead) == 2 and client.hlen(keys().dead_msgs) == 2
 
 
