@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
@@ -48,8 +50,28 @@ users_group = AppGroup("users", help="Console / API accounts: create, list, disa
 tokens_group = AppGroup("tokens", help="API bearer tokens: create (printed once), list, revoke.")
 
 
-def _fail(message: str) -> None:
+#: The audit log's actor for account changes made here: whoever runs the CLI has shell access, not an account.
+CLI_ACTOR = "cli"
+
+
+def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
+
+
+def _audit(action: str, target: str, outcome: str, **detail: Any) -> None:
+    """Record an account change in the audit log, as the console and admin API do (never a password or token)."""
+    from . import audit
+
+    audit.record(CLI_ACTOR, action, target, outcome, {"via": "cli", **detail})
+
+
+def _refused(action: str, name: str, exc: Exception) -> NoReturn:
+    """Fail with the reason; an admin guard's refusal is audited too (someone tried to lock admins out)."""
+    from . import accounts
+
+    if isinstance(exc, accounts.AccountConflict):
+        _audit(action, f"user:{name}", "refused", reason=str(exc))
+    _fail(str(exc))
 
 
 @users_group.command("create")
@@ -69,6 +91,7 @@ def users_create(name: str, role: str, password: str | None, generate: bool) -> 
         accounts.create_user(name, role, password)
     except accounts.AccountError as exc:
         _fail(str(exc))
+    _audit("user.create", f"user:{name}", "ok", role=role, password="generated" if generate else "typed")
     click.echo(f"created {role} {name}")
     if generate:
         click.echo(password)
@@ -94,7 +117,8 @@ def users_disable(name: str) -> None:
     try:
         accounts.set_disabled(name, True)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        _refused("user.disable", name, exc)
+    _audit("user.disable", f"user:{name}", "ok")
     click.echo(f"disabled {name}")
 
 
@@ -107,7 +131,8 @@ def users_enable(name: str) -> None:
     try:
         accounts.set_disabled(name, False)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        _refused("user.enable", name, exc)
+    _audit("user.enable", f"user:{name}", "ok")
     click.echo(f"enabled {name}")
 
 
@@ -124,6 +149,7 @@ def users_set_password(name: str, password: str | None) -> None:
         accounts.set_password(name, password)
     except accounts.AccountError as exc:
         _fail(str(exc))
+    _audit("user.set_password", f"user:{name}", "ok", password="typed")
     click.echo(f"password changed for {name}")
 
 
@@ -134,10 +160,13 @@ def users_set_role(name: str, role: str) -> None:
     """Change an account's role."""
     from . import accounts
 
+    user = accounts.get_user(name)
+    old = user.role if user is not None else None
     try:
         accounts.set_role(name, role)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        _refused("user.set_role", name, exc)
+    _audit("user.set_role", f"user:{name}", "ok", **{"from": old, "to": role})
     click.echo(f"{name} is now {role}")
 
 
@@ -152,7 +181,7 @@ def tokens_create(name: str, label: str | None) -> None:
         row, token = accounts.create_token(name, label)
     except accounts.AccountError as exc:
         _fail(str(exc))
-        return
+    _audit("token.create", f"user:{name}", "ok", token_id=row.id, prefix=row.prefix)
     click.echo(f"token {row.id} ({row.prefix}…) for {name}; store it now, it is not shown again:")
     click.echo(token)
 
@@ -179,7 +208,7 @@ def tokens_revoke(token: str) -> None:
         row = accounts.revoke_token(token)
     except accounts.AccountError as exc:
         _fail(str(exc))
-        return
+    _audit("token.revoke", f"token:{row.id}", "ok", prefix=row.prefix)
     click.echo(f"revoked token {row.id} ({row.prefix}…)")
 
 
@@ -194,6 +223,8 @@ def ensure_admin_command() -> None:
     if password is None:
         click.echo("accounts exist; nothing to do")
         return
+    _audit("user.create", "user:admin", "ok", role="admin",
+           password="from REPORTSVC_ADMIN_PASSWORD" if settings.admin_password else "generated")
     if settings.admin_password:
         click.echo("created admin account `admin` with the password from REPORTSVC_ADMIN_PASSWORD")
     else:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from .. import jobs, queries
+from .. import audit, jobs, queries
+from ..extensions import db
+from ..models import ReportRequest
 from ..storage import LocalStorage, StorageError
 from .auth import current_actor
 from .errors import ApiError, without_tracebacks
 from .schemas import InputError, validate_create
+from .security import InvalidJson, parse_json
 
 bp = Blueprint("api", __name__)
 
@@ -42,9 +46,9 @@ def read_json_body() -> Any:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        return request.get_json(force=True)
-    except Exception:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        return parse_json(raw)
+    except InvalidJson as exc:
+        raise ApiError(400, "invalid_json", str(exc)) from None
 
 
 @bp.post("/reports")
@@ -102,39 +106,63 @@ def report_status(report_id: str) -> Response:
 def download(report_id: str) -> Response:
     """The PDF of a READY report."""
     report = _load(report_id)
+    path = _pdf_path(report)
+    try:
+        return _send_pdf(report, path)
+    except OSError:
+        # The file went between the checks and the open. Retention marks the row expired before it deletes
+        # the file, so reading the row again tells an expired PDF (410) from a lost one (404).
+        db.session.expire(report)
+        _pdf_path(_load(report_id))
+        raise ApiError(404, "file_missing", "the report's file is not available") from None
+
+
+def _pdf_path(report: ReportRequest) -> Path:
+    """Where the report's PDF should be; ApiError 410 / 409 / 404 when it has none to serve."""
     if report.status == "READY" and report.file_expired_at is not None:
         raise ApiError(410, "file_expired", f"the report's PDF was deleted by the retention policy on "
                        f"{report.file_expired_at.isoformat(timespec='seconds')}; create the report again for a new one")
     if report.status != "READY" or not report.file_path:
         raise ApiError(409, "not_ready", f"report is {report.status}; only READY reports can be downloaded")
-    storage = LocalStorage(_settings().storage_dir)
     try:
-        path = storage.local_path(report.file_path)
+        path = LocalStorage(_settings().storage_dir).local_path(report.file_path)
     except StorageError:
-        raise ApiError(404, "file_missing", "the report's file is not available") from None
-    if path is None or not path.is_file():
+        path = None
+    if path is None:
         raise ApiError(404, "file_missing", "the report's file is not available")
+    return path
+
+
+def _send_pdf(report: ReportRequest, path: Path) -> Response:
+    # send_file stats and opens the file before it returns (OSError if it is gone, a directory...);
+    # once open, a later delete cannot cut the download short.
     return send_file(path, mimetype="application/pdf", as_attachment=True,
                      download_name=f"report-{report.id}.pdf", max_age=0)
 
 
 @bp.delete("/reports/<report_id>")
 def cancel(report_id: str) -> Response:
-    """Cancel a PENDING report (repeat is 200)."""
+    """Cancel a PENDING report (repeat is 200); every attempt is audited."""
     report = _load(report_id)
-    outcome = jobs.cancel(report.id, actor=current_actor())
+    rid, before, actor = report.id, report.status, current_actor()
+    outcome = jobs.cancel(rid, actor=actor)
+    audit.record_report_action(actor, "report.cancel", rid, before=before, ok=outcome.ok, status=outcome.status,
+                               via="api")
     if not outcome.ok:
         raise ApiError(409, "conflict", f"report is {outcome.status}; only PENDING reports can be cancelled")
-    return jsonify({"id": str(report.id), "status": "CANCELLED"})
+    return jsonify({"id": str(rid), "status": "CANCELLED"})
 
 
 @bp.post("/reports/<report_id>/retry")
 def retry(report_id: str) -> Response:
-    """Retry a FAILED report."""
+    """Retry a FAILED report; every attempt is audited."""
     report = _load(report_id)
-    outcome = jobs.retry(report.id, actor=current_actor())
+    rid, before, actor = report.id, report.status, current_actor()
+    outcome = jobs.retry(rid, actor=actor)
+    audit.record_report_action(actor, "report.retry", rid, before=before, ok=outcome.ok, status=outcome.status,
+                               via="api")
     if not outcome.ok:
         raise ApiError(409, "conflict", f"report is {outcome.status}; only FAILED reports can be retried")
-    response = jsonify({"id": str(report.id), "status": "PENDING"})
+    response = jsonify({"id": str(rid), "status": "PENDING"})
     response.status_code = 202
     return response

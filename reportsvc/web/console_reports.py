@@ -8,6 +8,7 @@ so every response carries `Vary: HX-Request`. Mutations are POSTs only (easy to 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +25,8 @@ from flask import (
     url_for,
 )
 
-from .. import jobs, queries
+from .. import audit, jobs, queries
+from ..extensions import db
 from ..models import ACTIVE_STATUSES, STATUSES, ReportRequest
 from ..storage import LocalStorage, StorageError
 from .auth import current_actor
@@ -189,27 +191,32 @@ def _action_response(report: ReportRequest, ok: bool, status: int) -> Any:
 
 @bp.post("/reports/<report_id>/cancel")
 def cancel(report_id: str) -> Any:
-    """Cancel a PENDING report; a refusal (already running, finished) says why."""
+    """Cancel a PENDING report; a refusal (already running, finished) says why. Every attempt is audited."""
     report = _load(report_id)
-    outcome = jobs.cancel(report.id, actor=current_actor())
+    label, before, actor = _label(report), report.status, current_actor()
+    outcome = jobs.cancel(report.id, actor=actor)
+    audit.record_report_action(actor, "report.cancel", report.id, before=before, ok=outcome.ok,
+                               status=outcome.status, via="console")
     if outcome.ok:
-        flash(f"Report {_label(report)} cancelled.", "success")
+        flash(f"Report {label} cancelled.", "success")
     else:
-        flash(f"Could not cancel {_label(report)}: it is {outcome.status} now; only PENDING reports can be "
+        flash(f"Could not cancel {label}: it is {outcome.status} now; only PENDING reports can be "
               "cancelled" + (" (a worker has already started it)." if outcome.status == "RUNNING" else "."), "error")
     return _action_response(report, outcome.ok, 409)
 
 
 @bp.post("/reports/<report_id>/retry")
 def retry(report_id: str) -> Any:
-    """Retry a FAILED report; a refusal says why."""
+    """Retry a FAILED report; a refusal says why. Every attempt is audited."""
     report = _load(report_id)
-    outcome = jobs.retry(report.id, actor=current_actor())
+    label, before, actor = _label(report), report.status, current_actor()
+    outcome = jobs.retry(report.id, actor=actor)
+    audit.record_report_action(actor, "report.retry", report.id, before=before, ok=outcome.ok,
+                               status=outcome.status, via="console")
     if outcome.ok:
-        flash(f"Report {_label(report)} queued again.", "success")
+        flash(f"Report {label} queued again.", "success")
     else:
-        flash(f"Could not retry {_label(report)}: it is {outcome.status}; only FAILED reports can be retried.",
-              "error")
+        flash(f"Could not retry {label}: it is {outcome.status}; only FAILED reports can be retried.", "error")
     return _action_response(report, outcome.ok, 409)
 
 
@@ -217,22 +224,39 @@ def retry(report_id: str) -> Any:
 def download(report_id: str) -> Any:
     """The PDF of a READY report, or a console page saying why not."""
     report = _load(report_id)
+    path, refusal = _pdf_path(report)
+    if path is None:
+        return refusal
+    try:
+        # send_file stats and opens the file before it returns; once open, a later delete cannot cut it short.
+        return send_file(path, mimetype="application/pdf", as_attachment=True,
+                         download_name=f"report-{report.id}.pdf", max_age=0)
+    except OSError:
+        # The file went between the checks and the open. Retention marks the row expired before it deletes
+        # the file, so reading the row again tells an expired PDF (410) from a lost one (404).
+        db.session.expire(report)
+        return _pdf_path(_load(report_id))[1] or _file_missing()
+
+
+def _pdf_path(report: ReportRequest) -> tuple[Path | None, Any]:
+    """(where the report's PDF should be, None), or (None, the 410 / 409 / 404 page saying why there is none)."""
     if report.status == "READY" and report.file_expired_at is not None:
-        return error_page(410, f"This report's PDF was deleted on {when_full(report.file_expired_at)} by the "
-                          "retention policy (RETENTION_PDF_DAYS). Generate the report again to get a new PDF.",
-                          "PDF deleted")
+        return None, error_page(410, f"This report's PDF was deleted on {when_full(report.file_expired_at)} by the "
+                                "retention policy (RETENTION_PDF_DAYS). Generate the report again to get a new PDF.",
+                                "PDF deleted")
     if report.status != "READY" or not report.file_path:
-        return error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
-                          "Not ready yet")
+        return None, error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
+                                "Not ready yet")
     try:
         path = LocalStorage(_settings().storage_dir).local_path(report.file_path)
     except StorageError:
         path = None
-    if path is None or not path.is_file():
-        return error_page(404, "The report is READY but its file is missing from storage. "
-                          "Generate it again to get a new PDF.", "File missing")
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=f"report-{report.id}.pdf", max_age=0)
+    return (path, None) if path is not None else (None, _file_missing())
+
+
+def _file_missing() -> Any:
+    return error_page(404, "The report is READY but its file is missing from storage. "
+                      "Generate it again to get a new PDF.", "File missing")
 
 
 @bp.app_template_global()

@@ -5,10 +5,13 @@ has no inline script, style attribute or event handler; htmx reads its config fr
 runs with allowEval=false), frame-ancestors 'none', nosniff, a same-origin referrer policy, and
 no-store on everything that is not a static file (pages and JSON carry operational data).
 
-Input: before any view runs, query-string keys and values, form fields and JSON strings (keys too)
-are refused with a 4xx naming the field when they contain NUL, other control characters or lone
-surrogates: PostgreSQL cannot store NUL and psycopg cannot encode a surrogate, so these would
-otherwise surface as 500s deep in a query. Size is capped by MAX_CONTENT_LENGTH (413).
+Input: before any view runs, path parameters (the `<name>` parts of every route, read from
+request.view_args after routing), query-string keys and values, form fields and JSON strings (keys
+too) are refused with a 4xx naming the parameter or field when they contain NUL, other control
+characters or lone surrogates: PostgreSQL cannot store NUL and psycopg cannot encode a surrogate, so
+these would otherwise surface as 500s deep in a query. A JSON body nested too deeply for the parser
+(RecursionError, not ValueError) is a 400 invalid_json like any other unparsable body. Size is capped
+by MAX_CONTENT_LENGTH (413).
 """
 
 from __future__ import annotations
@@ -82,8 +85,32 @@ def _walk(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
     return None
 
 
+class InvalidJson(ValueError):
+    """A body that is not JSON this service can read (malformed, or nested past the parser's limit)."""
+
+
+class JsonTooDeep(InvalidJson):
+    """A body nested so deeply that the parser gave up (RecursionError)."""
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """json.loads that raises InvalidJson for every unreadable body, too-deep nesting included."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        # The C parser recurses once per level: '[' * 3000 exhausts the stack before it sees an error.
+        raise JsonTooDeep(f"the body is not valid JSON: nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson("the body is not valid JSON") from None
+
+
 def check_input() -> Any:
     """before_request: refuse control characters / surrogates in any text input, naming the field."""
+    # view_args is None when no route matched; then the 404/405 handler answers and no view runs.
+    for key, value in (request.view_args or {}).items():
+        problem = bad_char(value) if isinstance(value, str) else None
+        if problem:
+            return _refuse(400, _printable(key), problem, in_path=True)
     for key, value in request.args.items(multi=True):
         problem = bad_char(key) or bad_char(value)
         if problem:
@@ -100,8 +127,12 @@ def check_input() -> Any:
         raw = request.get_data(cache=True)
         if raw.strip():
             try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+                body = parse_json(raw)
+            except JsonTooDeep as exc:
+                # Answered here, unlike a merely malformed body: it cannot be checked for control characters,
+                # and any view parsing it with plain json.loads / get_json would hit the RecursionError (a 500).
+                return _refuse_json(str(exc))
+            except InvalidJson:
                 return None  # the view answers 400 invalid_json
             found = _walk(body, "")
             if found:
@@ -113,13 +144,22 @@ def _printable(name: str) -> str:
     return "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in name)[:100]
 
 
-def _refuse(status: int, field: str, message: str) -> Any:
+def _refuse(status: int, field: str, message: str, *, in_path: bool = False) -> Any:
     if wants_json():
         return error_response(status, "invalid_input", f"{field}: {message}",
                               details=[{"field": field, "message": message}])
     from .console import error_page
 
-    return error_page(status, f"The field “{field}” {message}.", "Invalid input")
+    where = f"The “{field}” part of the address" if in_path else f"The field “{field}”"
+    return error_page(status, f"{where} {message}.", "Invalid input")
+
+
+def _refuse_json(message: str) -> Any:
+    if wants_json():
+        return error_response(400, "invalid_json", message)
+    from .console import error_page
+
+    return error_page(400, f"The request could not be read: {message}.", "Invalid input")
 
 
 def add_headers(response: Response) -> Response:
