@@ -5,11 +5,16 @@ a stalled RUNNING report goes back to PENDING through the lifecycle module,
 then exactly one live message is made to exist for it: the old one released
 from a dead worker's ack set when it is still there, a new one otherwise.
 
-Several schedulers may run these jobs at once. Correctness does not depend on
-the Redis lock taken around each run: every transition is conditional on the
-claim's run_id, so only one scheduler can move a given stalled row and only
-that one re-queues it. The lock just avoids duplicate effort, and keeps two
-reconcilers from sending for the same orphan in the same instant.
+Several schedulers may run these jobs at once. The stall sweep's correctness does
+not depend on the Redis lock taken around each run: every transition is
+conditional on the claim's run_id, so only one scheduler can move a given
+stalled row and only that one re-queues it. The orphan reconcile has no such
+per-row fence (an orphan stays PENDING after it got its message), so it is the
+lock that keeps two reconcilers from sending for the same orphan: the walk
+renews it after every batch, only while it still owns it, and stops as soon as
+it does not (the lock expired, or a Redis FLUSHALL took it, and another
+scheduler may be walking now). A loss is noticed at the next batch boundary,
+so at most the batch in hand can overlap with another scheduler's walk.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import redis
 from sqlalchemy import text
@@ -45,29 +51,57 @@ class SweepResult:
     failed: list[str] = field(default_factory=list)
     skipped: int = 0
     locked_out: bool = False
+    lock_lost: bool = False
 
     def summary(self) -> str:
         """One log-friendly line."""
         if self.locked_out:
             return "another scheduler holds the lock; skipped"
         return (f"examined {self.examined}, requeued {len(self.requeued)}, failed {len(self.failed)}, "
-                f"skipped {self.skipped}")
+                f"skipped {self.skipped}" + ("; lost the lock, stopped early" if self.lock_lost else ""))
+
+
+#: Delete / push the expiry of the lock key only while it still holds this owner's token (check and act in one step).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+
+
+@dataclass
+class RedisLock:
+    """One scheduler's try at a lock: true while held; `extend()` renews it only for its owner."""
+
+    client: redis.Redis
+    key: str
+    token: str
+    ttl_ms: int
+    held: bool
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def extend(self) -> bool:
+        """Push the expiry ttl_ms ahead if this owner still holds the lock; False (and held no more) once it is lost."""
+        if self.held:
+            self.held = bool(self.client.eval(_EXTEND, 1, self.key, self.token, self.ttl_ms))
+        return self.held
 
 
 @contextmanager
-def redis_lock(client: redis.Redis, name: str, ttl_ms: int) -> Iterator[bool]:
-    """A best-effort mutual exclusion across schedulers (SET NX PX, released only by its owner)."""
+def redis_lock(client: redis.Redis, name: str, ttl_ms: int) -> Iterator[RedisLock]:
+    """A best-effort mutual exclusion across schedulers (SET NX PX with a token, released only by its owner).
+
+    The lock is true when acquired. A run longer than `ttl_ms` must call `extend()` as it goes and stop
+    when that returns False.
+    """
     token = uuid.uuid4().hex
     key = LOCK_PREFIX + name
-    acquired = bool(client.set(key, token, nx=True, px=ttl_ms))
+    lock = RedisLock(client, key, token, ttl_ms, held=bool(client.set(key, token, nx=True, px=ttl_ms)))
+    acquired = lock.held
     try:
-        yield acquired
+        yield lock
     finally:
         if acquired:
-            client.eval(
-                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-                1, key, token,
-            )
+            client.eval(_RELEASE, 1, key, token)
 
 
 @dataclass(frozen=True)
@@ -174,44 +208,68 @@ def lifecycle_stall_count(report_id: uuid.UUID) -> int:
     return int(value or 0)
 
 
-def reconcile_orphans(client: redis.Redis, settings: Settings) -> SweepResult:
-    """PENDING reports older than the grace period with no message anywhere in Redis get one."""
+def _reconcile_lock_ttl_ms(settings: Settings) -> int:
+    """How long the reconcile lock lives between renewals (it is renewed after every batch)."""
+    return max(30_000, int(settings.reconcile_interval_seconds * 2000))
+
+
+def _pending_batch(settings: Settings, after: tuple[datetime, uuid.UUID] | None) -> list[Any]:
+    """The next BATCH PENDING rows past the grace period, keyset-ordered after `after`."""
+    rows = db.session.execute(
+        text(
+            "SELECT id, message_id, created_at FROM report_requests WHERE status = 'PENDING' "
+            "AND updated_at < now() - make_interval(secs => :grace) "
+            "AND (CAST(:after_ts AS timestamptz) IS NULL OR (created_at, id) > (:after_ts, :after_id)) "
+            "ORDER BY created_at, id LIMIT :batch"
+        ),
+        {"grace": settings.reconcile_grace_seconds, "batch": BATCH,
+         "after_ts": after[0] if after else None, "after_id": after[1] if after else None},
+    ).all()
+    db.session.rollback()
+    return list(rows)
+
+
+def _reconcile_batch(client: redis.Redis, settings: Settings, rows: list[Any], result: SweepResult) -> None:
+    """Give every row of the batch with no live message a message (one probe for the whole batch first)."""
+    live = surely_live(client, [r.message_id for r in rows if r.message_id],
+                       dead_after_ms=settings.report_lock_seconds * 1000)
+    for row in rows:
+        result.examined += 1
+        if row.message_id in live:
+            result.skipped += 1
+            continue
+        delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
+        if not delivery.changed:
+            result.skipped += 1
+            continue
+        lifecycle.note(row.id, "requeued", f"no live message: {delivery.text}",
+                       {"by": "reconcile", "action": delivery.action})
+        log.warning("Job %s had no live message (worker lost, Redis emptied or send failed): %s",
+                    row.id, delivery.text)
+        result.requeued.append(str(row.id))
+
+
+def reconcile_orphans(client: redis.Redis, settings: Settings, *, lock_ttl_ms: int | None = None) -> SweepResult:
+    """PENDING reports older than the grace period with no message anywhere in Redis get one.
+
+    The walk holds the "reconcile" lock (`lock_ttl_ms`, default from the interval) and renews it after
+    each batch; a run that finds the lock no longer its own stops there (a long walk outliving the TTL
+    without renewal, or a FLUSHALL dropping the key), so at most the batch in hand overlaps another walk.
+    """
     result = SweepResult()
-    with redis_lock(client, "reconcile", ttl_ms=max(30_000, int(settings.reconcile_interval_seconds * 2000))) \
-            as acquired:
-        if not acquired:
+    with redis_lock(client, "reconcile", ttl_ms=lock_ttl_ms or _reconcile_lock_ttl_ms(settings)) as lock:
+        if not lock:
             result.locked_out = True
             return result
         after: tuple[datetime, uuid.UUID] | None = None
-        while True:
-            rows = db.session.execute(
-                text(
-                    "SELECT id, message_id, created_at FROM report_requests WHERE status = 'PENDING' "
-                    "AND updated_at < now() - make_interval(secs => :grace) "
-                    "AND (CAST(:after_ts AS timestamptz) IS NULL OR (created_at, id) > (:after_ts, :after_id)) "
-                    "ORDER BY created_at, id LIMIT :batch"
-                ),
-                {"grace": settings.reconcile_grace_seconds, "batch": BATCH,
-                 "after_ts": after[0] if after else None, "after_id": after[1] if after else None},
-            ).all()
-            db.session.rollback()
-            if not rows:
+        while rows := _pending_batch(settings, after):
+            _reconcile_batch(client, settings, rows, result)
+            if len(rows) < BATCH:
+                break  # that was the last batch
+            if not lock.extend():
+                # Expired or flushed: another scheduler may be walking now, and a second send is a double requeue.
+                log.warning("Reconcile lost its lock after %d rows; stopping (the next run goes on)", result.examined)
+                result.lock_lost = True
                 break
-            live = surely_live(client, [r.message_id for r in rows if r.message_id],
-                               dead_after_ms=settings.report_lock_seconds * 1000)
-            for row in rows:
-                result.examined += 1
-                if row.message_id in live:
-                    result.skipped += 1
-                    continue
-                delivery = ensure_one_live_message(client, row.id, row.message_id, settings)
-                if not delivery.changed:
-                    result.skipped += 1
-                    continue
-                lifecycle.note(row.id, "requeued", f"no live message: {delivery.text}",
-                               {"by": "reconcile", "action": delivery.action})
-                log.warning("Job %s had no live message (worker lost, Redis emptied or send failed): %s",
-                            row.id, delivery.text)
-                result.requeued.append(str(row.id))
             after = (rows[-1].created_at, rows[-1].id)
     return result

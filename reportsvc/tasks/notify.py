@@ -1,9 +1,18 @@
-"""The send_report_email actor: its own queue and retries, so SMTP trouble never touches a report's status."""
+"""The send_report_email actor: its own queue and retries, so SMTP trouble never touches a report's status.
+
+At most one email per report: a delivery sends only while it holds the report's email claim
+(`lifecycle.email_claim`, a PostgreSQL advisory lock held across the SMTP conversation and released
+by the commit that records "email_sent"). A duplicate message that runs at the same moment finds the
+claim busy and ends; one that runs later finds the "email_sent" event and ends. The one window no
+claim can close: the process dies after the SMTP server accepted the mail and before the event is
+committed; the retry then sends it once more (closing that needs the SMTP server's cooperation).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import dramatiq
 from flask_mail import Message as MailMessage
@@ -11,18 +20,38 @@ from sqlalchemy import select
 
 from .. import lifecycle
 from ..broker import NOTIFICATIONS_QUEUE
-from ..config import get_settings
+from ..config import Settings, get_settings
 from ..extensions import db, mail
 from ..models import ReportRequest
 from . import context
 
 log = logging.getLogger("reportsvc.notify")
 
+#: Dramatiq 2.2's stock backoff (dramatiq.common.compute_backoff) waits min_backoff * 2**n * uniform(1, 2)
+#: before retry n (n from 0), or max_backoff * uniform(0.5, 1) once that product passes max_backoff. With
+#: EMAIL_MAX_RETRIES = 8 the eight waits add up to 30.5 min at the least (10+20+40+80+160+320+600+600 s:
+#: a draw that overshoots 20 min falls back to 10-20 min) and 61 min at the most (20+40+...+640+1200+1200 s),
+#: so an SMTP outage of half an hour still ends in a delivered email. tests/unit/test_email_backoff.py
+#: recomputes the minimum with compute_backoff itself.
+EMAIL_MIN_BACKOFF_MS = 10_000
+EMAIL_MAX_BACKOFF_MS = 1_200_000
+
+
+@dataclass(frozen=True)
+class Email:
+    """One 'report ready' email, composed before the claim is taken."""
+
+    recipient: str
+    subject: str
+    body: str
+
 
 def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
     """Subject and plain-text body of the 'report ready' email."""
     title = report.title or f"{report.report_type} report"
-    link = f"{base_url}/reports/{report.id}/download"
+    # The console's download route, not the API's: a signed-out browser is sent to /login and back to the
+    # PDF, where the API route would answer it with a JSON 401. Built from APP_BASE_URL (no Flask here).
+    link = f"{base_url}/console/reports/{report.id}/download"
     subject = f"Your report is ready: {title}"
     body = (
         f"Hello,\n\nthe report \"{title}\" ({report.id}) is ready.\n\n"
@@ -33,45 +62,73 @@ def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
     return subject, body
 
 
-def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> None:
-    """Send the email for a READY report and put the outcome on its timeline."""
-    settings = get_settings()
-    report = db.session.execute(select(ReportRequest).where(ReportRequest.id == report_id)).scalar_one_or_none()
-    db.session.rollback()
-    if report is None or report.status != "READY":
-        log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing")
-        return
-    if lifecycle.has_event(report_id, ("email_sent",)):
-        # A duplicate message (a redelivered report queues the email again): never send twice.
-        log.info("Job %s email already sent; skipping the duplicate", report_id)
-        return
-    recipient = report.notify_email or settings.email_default_to
-    if not recipient:
-        log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
-        return
-    if not settings.email_host:
-        log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id)
-        lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": recipient})
-        return
-    subject, body = compose(report, settings.app_base_url)
+def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
+    """The email a READY report with a recipient gets, or None (logged) when there is nobody or nothing to tell."""
     try:
-        mail.send(MailMessage(subject=subject, recipients=[recipient], body=body, sender=settings.email_from))
+        report = db.session.execute(select(ReportRequest).where(ReportRequest.id == report_id)).scalar_one_or_none()
+        if report is None or report.status != "READY":
+            log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing")
+            return None
+        recipient = report.notify_email or settings.email_default_to
+        if not recipient:
+            log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
+            return None
+        subject, body = compose(report, settings.app_base_url)
+        return Email(recipient, subject, body)
+    finally:
+        # Everything is read: the claim then starts a transaction of its own, with nothing else in it.
+        db.session.rollback()
+
+
+def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool) -> None:
+    """Hand the email to the SMTP server and record the outcome (that commit also ends the claim)."""
+    try:
+        mail.send(MailMessage(subject=email.subject, recipients=[email.recipient], body=email.body,
+                              sender=settings.email_from))
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"[:500]
-        lifecycle.note(
-            report_id, "email_failed",
-            f"email to {recipient} failed (attempt {attempt}){'; giving up' if final_attempt else '; will retry'}",
-            {"to": recipient, "error": text, "attempt": attempt},
-        )
-        log.warning("Job %s email to %s failed: %s", report_id, recipient, text)
+        then = "giving up" if final_attempt else "will retry"
+        lifecycle.note(report_id, "email_failed", f"email to {email.recipient} failed (attempt {attempt}); {then}",
+                       {"to": email.recipient, "error": text, "attempt": attempt})
+        log.warning("Job %s email to %s failed: %s", report_id, email.recipient, text)
         raise
-    lifecycle.note(report_id, "email_sent", f"email sent to {recipient}", {"to": recipient, "attempt": attempt})
-    log.info("Job %s email sent to %s", report_id, recipient)
+    # Dying between the SMTP server's "250 OK" above and this commit is the one way to send twice:
+    # the claim is gone with the connection, no event says "sent", and the retry sends again.
+    lifecycle.note(report_id, "email_sent", f"email sent to {email.recipient}",
+                   {"to": email.recipient, "attempt": attempt})
+    log.info("Job %s email sent to %s", report_id, email.recipient)
 
 
-# Exponential backoff from 10 s up to 10 min between tries: an SMTP outage of ~30 min still delivers.
+def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> str:
+    """Send the email for a READY report and put the outcome on its timeline; returns what happened.
+
+    "sent", "skipped" (not READY, no recipient, no SMTP server), "already_sent" or "busy" (a duplicate
+    delivery holds the claim right now and will send or retry on its own). A failed send raises.
+    """
+    settings = get_settings()
+    email = _prepare(report_id, settings)
+    if email is None:
+        return "skipped"
+    with lifecycle.email_claim(report_id) as claim:
+        if claim == "sent":
+            # A duplicate message (a redelivered report queues the email again): never send twice.
+            log.info("Job %s email already sent; skipping the duplicate", report_id)
+            return "already_sent"
+        if claim == "busy":
+            # Ending without an exception: retrying would only find the email sent, or the holder retrying.
+            log.info("Job %s email is being sent by another delivery right now; dropping this duplicate", report_id)
+            return "busy"
+        if not settings.email_host:
+            log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id)
+            lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": email.recipient})
+            return "skipped"
+        _send(report_id, email, settings, attempt, final_attempt)
+    return "sent"
+
+
+# Dramatiq's jittered exponential backoff from 10 s, capped at 20 min a wait: see EMAIL_MIN_BACKOFF_MS.
 @dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=get_settings().email_max_retries, time_limit=60_000,
-                min_backoff=10_000, max_backoff=600_000)
+                min_backoff=EMAIL_MIN_BACKOFF_MS, max_backoff=EMAIL_MAX_BACKOFF_MS)
 def send_report_email(report_id: str) -> None:
     """Email the requester that the report is ready (message body: the report id)."""
     from dramatiq.middleware import CurrentMessage

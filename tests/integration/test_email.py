@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
+import threading
 import time
+import uuid
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
 
-from tests.conftest import wait_for, wait_status
+from tests.conftest import TEST_OPERATOR, TEST_PASSWORD, wait_for, wait_status
 
 
 class Inbox:
-    """Collects the messages the SMTP server receives."""
+    """Collects the messages the SMTP server receives; `delay` holds each one that long before the 250."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
+        self.delay = 0.0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a slow server keeps the first delivery mid-send
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
         return "250 OK"
 
@@ -45,7 +53,8 @@ def test_ready_report_emails_the_download_link(client, worker, settings, smtp):
     wait_for(lambda: inbox.messages, timeout=15)
     sender, recipients, content = inbox.messages[0]
     assert recipients == ["ops@example.com"]
-    assert f"http://reports.test/reports/{report_id}/download" in content
+    assert f"http://reports.test/console/reports/{report_id}/download" in content
+    assert f"http://reports.test/reports/{report_id}/download" not in content  # the API route: a JSON 401
     assert "Nightly" in content
     events = wait_for(lambda: [e for e in client.get(f"/reports/{report_id}").get_json()["events"]
                                if e["kind"] == "email_sent"])
@@ -92,3 +101,140 @@ def test_redelivered_ready_report_queues_its_missing_email_once(client, worker, 
     worker.join()
     time.sleep(0.5)
     assert [m[1] for m in inbox.messages] == [["late@example.com"]]
+
+
+def _link_in(content: str) -> str:
+    """The download link's path (the line after 'Download it here:')."""
+    lines = content.replace("=\r\n", "").replace("\r\n", "\n").split("\n")
+    link = lines[lines.index("Download it here:") + 1].strip()
+    assert link.startswith("http://reports.test/")
+    return link.removeprefix("http://reports.test")
+
+
+def test_emailed_link_takes_a_signed_out_browser_through_login_to_the_pdf(client, anon_client, worker, settings,
+                                                                          smtp):
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=controller.port)
+    report_id = client.post("/reports", json={"notify_email": "ops@example.com"}).get_json()["id"]
+    wait_status(client, report_id, {"READY"})
+    wait_for(lambda: inbox.messages, timeout=15)
+    path = _link_in(inbox.messages[0][2])
+    assert path == f"/console/reports/{report_id}/download"
+    first = anon_client.get(path)
+    assert first.status_code == 302 and first.headers["Location"] == f"/login?next={path}"
+    login = anon_client.post("/login", data={"name": TEST_OPERATOR, "password": TEST_PASSWORD, "next": path})
+    assert login.status_code in (302, 303) and login.headers["Location"] == path
+    pdf = anon_client.get(path)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+
+
+def _ready_report_awaiting_email(client, app, recipient: str = "ops@example.com") -> str:  # type: ignore[no-untyped-def]
+    """A READY report whose email has not been queued (the recipient is set after it finished)."""
+    from reportsvc.extensions import db
+
+    report_id = client.post("/reports").get_json()["id"]  # nobody to email: no email message is queued
+    wait_status(client, report_id, {"READY"})
+    with app.app_context():
+        db.session.execute(text("UPDATE report_requests SET notify_email = :to WHERE id = :i"),
+                           {"to": recipient, "i": report_id})
+        db.session.commit()
+    return report_id
+
+
+def _email_events(client, report_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e["kind"] for e in client.get(f"/reports/{report_id}").get_json()["events"]
+            if e["kind"].startswith("email_")]
+
+
+def test_two_deliveries_at_the_same_moment_send_one_email(app, client, worker, settings, smtp):
+    """Both pass 'not sent yet' together; only the claim holder talks to the SMTP server, the other ends cleanly."""
+    from reportsvc.tasks import notify
+
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=controller.port)
+    report_id = _ready_report_awaiting_email(client, app)
+    inbox.delay = 1.0
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        with app.app_context():
+            start.wait()
+            outcomes.append(notify.deliver(uuid.UUID(report_id), 1, False))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["busy", "sent"]
+    assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
+    assert _email_events(client, report_id) == ["email_sent"]
+    with app.app_context():  # later duplicates find the record
+        assert notify.deliver(uuid.UUID(report_id), 1, False) == "already_sent"
+    assert len(inbox.messages) == 1
+
+
+def test_two_duplicate_messages_on_two_worker_threads_send_one_email(app, client, worker, settings, smtp,
+                                                                     redis_client, caplog):
+    """A requeued copy and the original run together: one email, and the copy is acked (no retry, no failure)."""
+    from reportsvc.tasks import send_report_email
+
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=controller.port)
+    report_id = _ready_report_awaiting_email(client, app)
+    inbox.delay = 1.5
+    caplog.set_level(logging.INFO, logger="reportsvc.notify")
+    send_report_email.send(report_id)
+    send_report_email.send(report_id)
+    wait_for(lambda: inbox.messages, timeout=15)
+    worker.join()
+    assert any("being sent by another delivery" in r.getMessage() for r in caplog.records)  # they did overlap
+    assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
+    assert _email_events(client, report_id) == ["email_sent"]
+    # Both messages acked: nothing waiting, delayed for a retry, or dead-lettered.
+    assert redis_client.hlen("dramatiq:notifications.msgs") == 0
+    assert redis_client.hlen("dramatiq:notifications.DQ.msgs") == 0
+    assert redis_client.zcard("dramatiq:notifications.XQ") == 0
+    time.sleep(0.5)
+    assert len(inbox.messages) == 1
+
+
+def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, settings, smtp):
+    from reportsvc.tasks import notify
+
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=_free_port())  # nothing listens: the send fails
+    report_id = _ready_report_awaiting_email(client, app)
+    with app.app_context(), pytest.raises(OSError):
+        notify.deliver(uuid.UUID(report_id), 1, False)
+    settings(email_host="127.0.0.1", email_port=controller.port)
+    with app.app_context():
+        assert notify.deliver(uuid.UUID(report_id), 2, False) == "sent"
+    assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
+    assert _email_events(client, report_id) == ["email_failed", "email_sent"]
+
+
+def test_email_claim_is_held_only_inside_its_block(app, client, worker):
+    """A second claimant is turned away while the first holds it, and gets it once the first left unrecorded."""
+    from reportsvc import lifecycle
+
+    report_id = uuid.UUID(_ready_report_awaiting_email(client, app))
+    held, release, seen = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        with app.app_context(), lifecycle.email_claim(report_id) as claim:
+            seen.append(claim)
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    with app.app_context(), lifecycle.email_claim(report_id) as claim:
+        assert claim == "busy"
+    release.set()
+    holder.join(10)
+    with app.app_context(), lifecycle.email_claim(report_id) as claim:
+        assert claim == "claimed"
+    assert seen == ["claimed"]

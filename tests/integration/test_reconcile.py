@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from reportsvc import sweeper
 from reportsvc.queues.probe import surely_live
 from reportsvc.redis_client import get_redis
@@ -41,3 +43,85 @@ def test_a_dead_worker_holding_messages_forces_the_exact_check(app, redis_client
     redis_client.srem("dramatiq:__acks__.dead-worker.reports", "r1")
     assert surely_live(redis_client, ["m1"], dead_after_ms=60_000) == {"m1"}
     redis_client.flushdb()
+
+
+def _orphans(client, redis_client, n: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """n PENDING reports with no message anywhere (Redis emptied after they were queued)."""
+    ids = [client.post("/reports").get_json()["id"] for _ in range(n)]
+    redis_client.flushdb()
+    return ids
+
+
+LOCK_KEY = sweeper.LOCK_PREFIX + "reconcile"
+
+
+@pytest.mark.parametrize("loss", ["stolen", "expired"])
+def test_a_walk_that_loses_its_lock_stops_after_the_current_batch(app, client, settings, redis_client,
+                                                                   monkeypatch, loss):
+    """Another scheduler took the lock mid-walk (or a FLUSHALL dropped it): finish this batch, send no more."""
+    current = settings(reconcile_grace_seconds=0)
+    ids = _orphans(client, redis_client, 12)
+    monkeypatch.setattr(sweeper, "BATCH", 5)
+    real = sweeper.ensure_one_live_message
+
+    def lose_the_lock_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if loss == "stolen" and redis_client.get(LOCK_KEY) != b"other-scheduler":
+            redis_client.set(LOCK_KEY, "other-scheduler", px=60_000)
+        elif loss == "expired":
+            redis_client.delete(LOCK_KEY)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeper, "ensure_one_live_message", lose_the_lock_once)
+    with app.app_context():
+        result = sweeper.reconcile_orphans(get_redis(), current)
+    assert result.lock_lost and "lost the lock" in result.summary()
+    assert result.examined == 5 and result.requeued == ids[:5]  # the batch in hand is finished, no more
+    assert redis_client.llen("dramatiq:reports") == 5
+    # Leaving never deletes a lock that is someone else's.
+    assert redis_client.get(LOCK_KEY) == (b"other-scheduler" if loss == "stolen" else None)
+
+
+def test_a_long_walk_keeps_its_lock(app, client, settings, redis_client, monkeypatch):
+    """A walk longer than the lock's TTL renews it after every batch, so no second scheduler can start."""
+    current = settings(reconcile_grace_seconds=0)
+    ids = _orphans(client, redis_client, 16)
+    monkeypatch.setattr(sweeper, "BATCH", 4)
+    real = sweeper.ensure_one_live_message
+    remaining_ttl: list[int] = []
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        remaining_ttl.append(redis_client.pttl(LOCK_KEY))  # -2: the key is gone
+        time.sleep(0.15)  # a batch takes 0.6 s; the whole walk 2.4 s against a 1 s TTL
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeper, "ensure_one_live_message", slow)
+    started = time.monotonic()
+    with app.app_context():
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000)
+    assert time.monotonic() - started > 2.0
+    assert not result.lock_lost and sorted(result.requeued) == sorted(ids)
+    assert len(remaining_ttl) == 16 and min(remaining_ttl) > 0, remaining_ttl
+    with app.app_context():  # meanwhile a second scheduler would have been turned away; now the lock is free
+        assert not sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000).locked_out
+    assert redis_client.get(LOCK_KEY) is None
+    assert redis_client.llen("dramatiq:reports") == 16
+
+
+def test_a_second_scheduler_is_turned_away_while_a_walk_renews_its_lock(app, client, settings, redis_client,
+                                                                         monkeypatch):
+    current = settings(reconcile_grace_seconds=0)
+    _orphans(client, redis_client, 8)
+    monkeypatch.setattr(sweeper, "BATCH", 4)
+    real = sweeper.ensure_one_live_message
+    rivals: list[bool] = []
+
+    def rival_tries(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)  # a batch (0.8 s) stays within the 1 s TTL; the walk (1.6 s) outlives it
+        with sweeper.redis_lock(redis_client, "reconcile", ttl_ms=1000) as rival:
+            rivals.append(bool(rival))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeper, "ensure_one_live_message", rival_tries)
+    with app.app_context():
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000)
+    assert len(result.requeued) == 8 and rivals == [False] * 8
