@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Settings, load_settings, use_settings
+from .redis_client import connection_options
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 __version__ = "0.1.0"
@@ -76,6 +77,9 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
         "RATELIMIT_STORAGE_URI": settings.redis_url,
+        # The limiter's own pool gets the same timeouts as every other Redis client: a silent Redis must not
+        # hang POST /reports in the limiter before the send even starts (errors are swallowed: not limited).
+        "RATELIMIT_STORAGE_OPTIONS": connection_options(settings.redis_socket_timeout_seconds),
         "RATELIMIT_ENABLED": settings.rate_limit_enabled,
         # No X-RateLimit-* headers on every response: computing them costs two more Redis round trips
         # per limited request (GET + TTL after the INCR). A refused request still gets its exact

@@ -7,12 +7,16 @@ actors bind to the global broker at declaration time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -23,6 +27,8 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 from redis.exceptions import NoScriptError
+
+from .redis_client import connection_options
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -86,6 +92,45 @@ MESSAGE_INDEX_TTL_MS = 8 * 86_400_000  # outlives Dramatiq's 7-day dead-letter T
 _enqueuing: ContextVar[str] = ContextVar("reportsvc_enqueuing_message_id")
 
 
+@contextmanager
+def _timeouts_as_connection_closed() -> Iterator[None]:
+    """Turn a Redis socket timeout into Dramatiq's ConnectionClosed."""
+    try:
+        yield
+    except redis.TimeoutError as exc:
+        raise ConnectionClosed(exc) from None
+
+
+class TimeoutAwareConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, reporting a socket timeout as the lost connection it is.
+
+    Dramatiq 2.2 maps only redis.ConnectionError to ConnectionClosed, and redis.TimeoutError is not one.
+    Unmapped, a timed-out ack is logged as "a bug in Dramatiq" and never retried (the message stays held
+    until the worker restarts), and a timed-out requeue while the consumer closes kills the consumer thread
+    for good. Mapped, the worker retries the ack and restarts the consumer, as after any connection loss.
+    """
+
+    def __next__(self) -> dramatiq.MessageProxy | None:
+        """The next message, or None when there is none yet; ConnectionClosed on a timeout."""
+        with _timeouts_as_connection_closed():
+            return super().__next__()
+
+    def ack(self, message: dramatiq.MessageProxy) -> None:
+        """Acknowledge; ConnectionClosed on a timeout (the worker retries until Redis answers)."""
+        with _timeouts_as_connection_closed():
+            super().ack(message)
+
+    def nack(self, message: dramatiq.MessageProxy) -> None:
+        """Dead-letter; ConnectionClosed on a timeout (the worker retries until Redis answers)."""
+        with _timeouts_as_connection_closed():
+            super().nack(message)
+
+    def requeue(self, messages: Iterable[dramatiq.MessageProxy]) -> None:
+        """Put prefetched messages back; ConnectionClosed on a timeout."""
+        with _timeouts_as_connection_closed():
+            super().requeue(messages)
+
+
 class IndexingRedisBroker(RedisBroker):
     """Dramatiq's Redis broker that also keeps the message index, in the enqueue's own round trip.
 
@@ -95,6 +140,11 @@ class IndexingRedisBroker(RedisBroker):
     report's live message without scanning. The SET rides in one pipeline with Dramatiq's own enqueue
     script (a middleware's after_enqueue would cost the API a second round trip per POST /reports).
     """
+
+    @property
+    def consumer_class(self) -> type[TimeoutAwareConsumer]:
+        """Consumers that report socket timeouts as connection losses (see TimeoutAwareConsumer)."""
+        return TimeoutAwareConsumer
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
         """Dramatiq's enqueue, remembering which message id the Redis entry about to be written carries."""
@@ -149,20 +199,31 @@ def build_broker(settings: Settings) -> RedisBroker:
         CurrentMessage(),
         MetricsMiddleware(),
     ]
-    broker = IndexingRedisBroker(url=settings.redis_url, namespace=NAMESPACE, middleware=middleware)
+    # Timeouts on every connection: without them a Redis that stops answering (dropped packets, a host
+    # gone without a reset) blocks POST /reports, and a worker's fetch or ack, for as long as TCP retries.
+    # Dramatiq 2.2 never blocks server-side (fetch is a Lua script, the worker sleeps between polls
+    # client-side, the heartbeat is a ZADD inside each script), so replies take milliseconds.
+    pool = redis.ConnectionPool.from_url(settings.redis_url,
+                                         **connection_options(settings.redis_socket_timeout_seconds))
+    broker = IndexingRedisBroker(connection_pool=pool, namespace=NAMESPACE, middleware=middleware)
     _apply_policy(broker, settings)
     return broker
 
 
+def _connection_key(settings: Settings) -> tuple[str, float]:
+    """What the broker's connection pool is built from: a change means a new pool."""
+    return settings.redis_url, settings.redis_socket_timeout_seconds
+
+
 def setup_broker(settings: Settings) -> RedisBroker:
-    """Build the broker and make it Dramatiq's global broker (same Redis URL: update the existing one)."""
+    """Build the broker and make it Dramatiq's global broker (same Redis and timeout: update the existing one)."""
     current = _current_broker()
-    if isinstance(current, RedisBroker) and getattr(current, "_reportsvc_url", None) == settings.redis_url:
+    if isinstance(current, RedisBroker) and getattr(current, "_reportsvc_redis", None) == _connection_key(settings):
         # Same Redis: keep the connection pool and declared actors, apply the new policy.
         _apply_policy(current, settings)
         return current
     broker = build_broker(settings)
-    broker._reportsvc_url = settings.redis_url  # type: ignore[attr-defined]
+    broker._reportsvc_redis = _connection_key(settings)  # type: ignore[attr-defined]
     dramatiq.set_broker(broker)
     # Actors declared before this call keep a reference to the old broker; move them over.
     if current is not None and current is not broker:

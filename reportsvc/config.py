@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,13 @@ DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/r
 DEFAULT_EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
 #: Upper bound of the RETENTION_*_DAYS settings (100 years; 0 already means forever).
 MAX_RETENTION_DAYS = 36500
+#: Shortest SECRET_KEY accepted; the suggested `secrets.token_urlsafe(48)` gives 64 characters (384 bits).
+MIN_SECRET_KEY_LENGTH = 32
+#: Fragments of published placeholder values (compared lower-cased with everything but letters and digits
+#: dropped, so "Change-Me", "change_me" and "changeme" all match). A random key contains one by sheer chance
+#: with a probability below one in ten million, so real keys are never refused.
+PLACEHOLDER_MARKERS = ("changeme", "devonly", "replaceme", "placeholder", "example", "secret", "insecure")
+GENERATE_KEY_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class ConfigError(ValueError):
@@ -31,7 +39,7 @@ class Settings:
     email_host: str | None = None
     email_port: int = 587
     email_user: str | None = None
-    email_pass: str | None = None
+    email_pass: str | None = field(default=None, repr=False)
     email_from: str = "reportsvc@localhost"
     email_use_tls: bool = False
     email_use_ssl: bool = False
@@ -48,7 +56,9 @@ class Settings:
     email_max_retries: int = 8
     fault_injection: bool = False
     max_content_length: int = 64 * 1024
-    secret_key: str = "dev-only-change-me"
+    #: SECRET_KEY; None signs sessions with a random key kept in instance/secret_key (web/auth.py).
+    secret_key: str | None = field(default=None, repr=False)
+    #: REPORTSVC_ENV: a label the console shows in its header (development, staging, production, ...).
     environment: str = "development"
     log_format: str = "text"
     # -- access control and hardening (issue 6) --
@@ -67,9 +77,13 @@ class Settings:
     login_lockout_seconds: int = 30
     login_lockout_max_seconds: int = 900
     #: `make run` creates an admin with this password on an empty database (else a generated one).
-    admin_password: str | None = None
-    #: CSRF on session-authenticated unsafe requests (tests switch it off for the general suite).
+    admin_password: str | None = field(default=None, repr=False)
+    #: CSRF on session-authenticated unsafe requests. Deliberately not read from the environment: no
+    #: deployment should run without it, and tests switch it off on app.config (WTF_CSRF_ENABLED) instead.
     csrf_enabled: bool = True
+    #: How long any Redis call (broker and app alike) may wait for a reply before it fails
+    #: (REDIS_SOCKET_TIMEOUT_SECONDS); see reportsvc.redis_client.connection_options.
+    redis_socket_timeout_seconds: float = 5.0
     # -- database pool and worker data (issue 7) --
     #: Connections each process keeps open (DB_POOL_SIZE). A worker process uses up to one per Dramatiq
     #: thread plus its heartbeat thread; a pool smaller than that makes threads open and close overflow
@@ -177,7 +191,7 @@ def redis_url_from(env: Mapping[str, str]) -> str:
         port = _int(env, "REDIS_PORT", 6379, 1, 65535)
         password = env.get("REDIS_PASSWORD")
         auth = f":{quote(password, safe='')}@" if password else ""
-        return f"redis://{auth}{env['REDIS_HOST']}:{port}/{env.get('REDIS_DB', '0')}"
+        return f"redis://{auth}{env['REDIS_HOST']}:{port}/{_int(env, 'REDIS_DB', 0, 0, 9999)}"
     return DEFAULT_EMBEDDED_REDIS_URL
 
 
@@ -234,7 +248,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         email_max_retries=_int(env, "EMAIL_MAX_RETRIES", 8, 0, 50),
         fault_injection=_bool(env, "REPORTSVC_FAULT_INJECTION", False),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, 1024, 100 * 1024 * 1024),
-        secret_key=env.get("SECRET_KEY") or "dev-only-change-me",
+        secret_key=_secret_key(env),
         environment=env.get("REPORTSVC_ENV", "development"),
         log_format=log_format,
         metrics_public=_bool(env, "METRICS_PUBLIC", False),
@@ -248,8 +262,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_lockout_threshold=_int(env, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000),
         login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 30, 1, 86400),
         login_lockout_max_seconds=_int(env, "LOGIN_LOCKOUT_MAX_SECONDS", 900, 1, 7 * 86400),
-        admin_password=env.get("REPORTSVC_ADMIN_PASSWORD") or None,
-        csrf_enabled=_bool(env, "CSRF_ENABLED", True),
+        admin_password=_admin_password(env),
+        redis_socket_timeout_seconds=_float(env, "REDIS_SOCKET_TIMEOUT_SECONDS", 5.0, 0.1, 300),
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 1000),
         db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 20, 0, 1000),
         report_data_cache_seconds=_float(env, "REPORT_DATA_CACHE_SECONDS", 5.0, 0, 3600),
@@ -269,6 +283,41 @@ def _retention_days(env: Mapping[str, str]) -> tuple[int, int]:
         raise ConfigError(f"RETENTION_REPORT_DAYS={report_days} must be at least RETENTION_PDF_DAYS={pdf_days} "
                           "(a deleted report takes its PDF with it); raise it or set it to 0 to keep reports")
     return pdf_days, report_days
+
+
+def placeholder_marker(value: str) -> str | None:
+    """The placeholder fragment `value` contains ("changeme" for "Change-Me-In-Production"), else None."""
+    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    return next((marker for marker in PLACEHOLDER_MARKERS if marker in folded), None)
+
+
+def _secret_key(env: Mapping[str, str]) -> str | None:
+    """SECRET_KEY if set, refused when guessable; None (unset or empty) means the generated per-host key."""
+    key = env.get("SECRET_KEY")
+    if not key:
+        return None
+    # Sessions are signed "<user id>:<auth epoch>": whoever knows the key can sign themselves an admin session.
+    marker = placeholder_marker(key)
+    if marker:
+        raise ConfigError(f"SECRET_KEY looks like a placeholder (it contains {marker!r}) and would let anyone "
+                          f"sign a session; {GENERATE_KEY_HINT} (or unset SECRET_KEY on a single host to use a "
+                          "generated key kept in instance/secret_key)")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"SECRET_KEY is {len(key)} characters long; it needs at least {MIN_SECRET_KEY_LENGTH} "
+                          f"random ones: {GENERATE_KEY_HINT}")
+    if len(set(key)) < 8:  # "aaaa…" passes the length test but is no secret
+        raise ConfigError(f"SECRET_KEY repeats a handful of characters; {GENERATE_KEY_HINT}")
+    return key
+
+
+def _admin_password(env: Mapping[str, str]) -> str | None:
+    """REPORTSVC_ADMIN_PASSWORD if set, refused when it is a published placeholder (length rules: accounts)."""
+    password = env.get("REPORTSVC_ADMIN_PASSWORD") or None
+    marker = placeholder_marker(password) if password else None
+    if marker:
+        raise ConfigError(f"REPORTSVC_ADMIN_PASSWORD looks like a placeholder (it contains {marker!r}); choose a "
+                          "real password, or unset it to have one generated and printed once")
+    return password
 
 
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:

@@ -1,12 +1,13 @@
 """Dev supervisor behind `make run` (`python -m reportsvc.devrun`).
 
-1. Loads `.env` (real environment variables win).
+1. Loads `.env` (real environment variables win) and checks the settings (a bad value stops it
+   before anything starts, with the message naming the variable).
 2. Starts embedded PostgreSQL / Valkey for whatever is not configured (data under `instance/`)
    and hands `DATABASE_URL` / `REDIS_URL` to the children.
 3. Runs migrations (`flask --app app db upgrade`); on a database without accounts creates `admin`
    and prints its password once (REPORTSVC_ADMIN_PASSWORD sets it instead).
 4. Runs web, worker and scheduler with prefixed, colored output; prints the console URL once the
-   web answers `/healthz`.
+   web answers `/healthz`. The web listens on APP_HOST (default 127.0.0.1: this machine only).
 5. Restarts a worker or scheduler that dies, with backoff, and gives up after many rapid failures;
    if the web dies, stops everything and exits non-zero.
 6. Ctrl+C / SIGTERM: SIGTERM to every child, SIGKILL after 10 s, stop the engines, exit 0.
@@ -14,8 +15,8 @@
 The scheduler runs only if `flask --app app scheduler --help` succeeds (checked once at startup,
 in parallel with migrations), so this works while that command does not exist yet.
 
-Exit codes: 0 after Ctrl+C/SIGTERM; 1 when web died, migrations failed or a child kept crashing;
-2 when a port we need is taken by another program.
+Exit codes: 0 after Ctrl+C/SIGTERM; 1 when a setting is invalid, web died, migrations failed or a
+child kept crashing; 2 when a port we need is taken by another program.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ DEV_PG_PORT = 54329
 DEV_REDIS_PORT = 63799
 DEV_DATABASE = "reportsvc"
 DEFAULT_APP_PORT = 3000
+#: A dev server (debuggable, with a generated admin password printed to the terminal) is for this machine
+#: only; APP_HOST=0.0.0.0 opts in to serving the network.
+DEFAULT_APP_HOST = "127.0.0.1"
+#: Bind-all addresses: the supervisor reaches such a server through loopback.
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 SHUTDOWN_GRACE = 10.0
 PREFIX_WIDTH = 9  # len("scheduler")
 
@@ -106,6 +112,37 @@ def app_port(env: Mapping[str, str]) -> int:
     return int(raw) if raw else DEFAULT_APP_PORT
 
 
+def app_host(env: Mapping[str, str]) -> str:
+    """Address the web process listens on: APP_HOST or 127.0.0.1."""
+    return env.get("APP_HOST", "").strip() or DEFAULT_APP_HOST
+
+
+def local_url(host: str, port: int, path: str = "/") -> str:
+    """URL at which a server bound to host:port is reached from this machine (wildcards via loopback)."""
+    target = _WILDCARD_HOSTS.get(host, host)
+    if ":" in target:  # an IPv6 literal
+        target = f"[{target}]"
+    return f"http://{target}:{port}{path}"
+
+
+def public_url(host: str, port: int) -> str:
+    """The console URL to print: localhost when the server listens on loopback or everywhere."""
+    if host in _WILDCARD_HOSTS or host in ("127.0.0.1", "::1", "localhost"):
+        return f"http://localhost:{port}/console/"
+    return local_url(host, port, "/console/")
+
+
+def config_error(env: Mapping[str, str]) -> str | None:
+    """What is wrong with the settings the children will load from `env`, or None if they are valid."""
+    from reportsvc.config import ConfigError, load_settings
+
+    try:
+        load_settings(env)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def use_color(stream: IO[str], env: Mapping[str, str]) -> bool:
     """Color when writing to a terminal, unless NO_COLOR is set; FORCE_COLOR forces it."""
     if env.get("NO_COLOR"):
@@ -158,11 +195,12 @@ def flask_cmd(python: str, *args: str) -> list[str]:
     return [python, "-m", "flask", "--app", "app", *args]
 
 
-def child_commands(python: str, port: int, with_scheduler: bool = True) -> dict[str, list[str]]:
+def child_commands(python: str, port: int, with_scheduler: bool = True,
+                   host: str = DEFAULT_APP_HOST) -> dict[str, list[str]]:
     """Command lines of the supervised children, by name."""
     cmds = {
         # No reloader: a reloader forks a second server process we would not supervise.
-        "web": flask_cmd(python, "run", "--host", "0.0.0.0", "--port", str(port), "--no-reload", "--with-threads"),
+        "web": flask_cmd(python, "run", "--host", host, "--port", str(port), "--no-reload", "--with-threads"),
         "worker": [python, "-m", "dramatiq", "reportsvc.tasks", "--processes", "1", "--threads", "8"],
     }
     if with_scheduler:
@@ -483,9 +521,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv_file(root / ".env")
     console = Console()
     python = sys.executable
-    port = app_port(os.environ)
     plan = make_plan(os.environ)
     env: dict[str, Any] = {**os.environ, **plan.env_overrides, "PYTHONUNBUFFERED": "1"}
+    problem = config_error(env)
+    if problem:  # before any engine starts: every child would refuse these settings anyway
+        console.say(f"error: configuration error: {problem}")
+        return 1
+    port = app_port(os.environ)
+    host = app_host(os.environ)
 
     supervisor: Supervisor | None = None
 
@@ -502,9 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     engines = Engines(root, console)
     try:
-        if not port_is_free(port, "0.0.0.0"):
+        # port_is_free binds IPv4 only; for an IPv6 APP_HOST the web's own bind error reports a clash.
+        if ":" not in host and not port_is_free(port, host):
             owner = port_owner(port)
-            console.say(f"error: port {port} (APP_PORT) is already in use{f' by {owner}' if owner else ''}")
+            console.say(f"error: {host}:{port} (APP_HOST:APP_PORT) is already in use{f' by {owner}' if owner else ''}")
             return 2
         try:
             engines.start(plan)
@@ -528,14 +572,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         children = [
             Child(name, cmd, restart=(name != "web"))
-            for name, cmd in child_commands(python, port, with_scheduler).items()
+            for name, cmd in child_commands(python, port, with_scheduler, host).items()
         ]
         supervisor = Supervisor(
             children,
             env,
             console,
-            health_url=f"http://127.0.0.1:{port}/healthz",
-            public_url=f"http://localhost:{port}/console/",
+            health_url=local_url(host, port, "/healthz"),
+            public_url=public_url(host, port),
         )
         code = supervisor.run()
         return code

@@ -483,13 +483,10 @@ def _wrap_limits(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
 
-DEV_SECRET_KEY = "dev-only-change-me"
-
-
 def _ensure_secret_key(app: Flask) -> None:
-    """Never sign sessions with the published dev key: without SECRET_KEY, use a random per-install key
-    kept in instance/secret_key (shared by every web process on this host; set SECRET_KEY for several hosts)."""
-    if app.config.get("SECRET_KEY") != DEV_SECRET_KEY:
+    """Without SECRET_KEY, use a random per-install key kept in instance/secret_key (shared by every web
+    process on this host; set SECRET_KEY for several hosts). config.py refuses a weak SECRET_KEY."""
+    if app.config.get("SECRET_KEY"):
         return
     import contextlib
     import os

@@ -417,7 +417,8 @@ def workers_json() -> list[dict[str, Any]]:
 @bp.get("/workers")
 def workers() -> Response:
     """Broker processes from Dramatiq's heartbeats: alive/dead, what each holds."""
-    return jsonify({"workers": workers_json(), "heartbeat_timeout_s": queues.DEFAULT_HEARTBEAT_TIMEOUT_MS / 1000})
+    # The timeout `alive` was judged by (REPORT_LOCK_SECONDS), not Dramatiq's stock 60 s.
+    return jsonify({"workers": workers_json(), "heartbeat_timeout_s": dead_after_ms() / 1000})
 
 
 WORKER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")

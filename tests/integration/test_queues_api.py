@@ -221,3 +221,14 @@ def test_audit_pages_newest_first(app, client):
         seen += [e["target"] for e in page["items"]]
         cursor = page["next_cursor"]
     assert seen == [f"thing:{i}" for i in range(6, -1, -1)]
+
+
+def test_workers_reports_the_heartbeat_timeout_that_liveness_uses(app, client, settings, redis_client):
+    """`heartbeat_timeout_s` is REPORT_LOCK_SECONDS, the same timeout each worker's `alive` was judged by."""
+    settings(report_lock_seconds=7)
+    now = int(time.time() * 1000)
+    redis_client.zadd("dramatiq:__heartbeats__", {"beat-5s-ago": now - 5_000, "beat-9s-ago": now - 9_000})
+    body = client.get("/workers").get_json()
+    assert body["heartbeat_timeout_s"] == 7
+    alive = {w["worker_id"]: w["alive"] for w in body["workers"]}
+    assert alive["beat-5s-ago"] is True and alive["beat-9s-ago"] is False  # dead after 7 s, not Dramatiq's 60

@@ -13,12 +13,16 @@ from reportsvc.devrun import (
     Console,
     RestartPolicy,
     Supervisor,
+    app_host,
     app_port,
     child_commands,
+    config_error,
     db_configured,
     format_line,
+    local_url,
     make_plan,
     prefix,
+    public_url,
     redis_configured,
     use_color,
 )
@@ -131,12 +135,37 @@ def test_a_stable_run_resets_the_backoff() -> None:
 def test_child_commands() -> None:
     cmds = child_commands("/py", 3000)
     assert cmds["web"] == [
-        "/py", "-m", "flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "3000",
+        "/py", "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", "3000",
         "--no-reload", "--with-threads",
     ]  # fmt: skip
+    assert child_commands("/py", 3000, host="0.0.0.0")["web"][5:8] == ["run", "--host", "0.0.0.0"]
     assert cmds["worker"] == ["/py", "-m", "dramatiq", "reportsvc.tasks", "--processes", "1", "--threads", "8"]
     assert cmds["scheduler"] == ["/py", "-m", "flask", "--app", "app", "scheduler"]
     assert "scheduler" not in child_commands("/py", 3000, with_scheduler=False)
+
+
+def test_app_host_defaults_to_this_machine_only() -> None:
+    assert app_host({}) == "127.0.0.1"
+    assert app_host({"APP_HOST": " "}) == "127.0.0.1"
+    assert app_host({"APP_HOST": "0.0.0.0"}) == "0.0.0.0"
+
+
+@pytest.mark.parametrize(("host", "health", "public"), [
+    ("127.0.0.1", "http://127.0.0.1:3000/healthz", "http://localhost:3000/console/"),
+    ("0.0.0.0", "http://127.0.0.1:3000/healthz", "http://localhost:3000/console/"),
+    ("::", "http://[::1]:3000/healthz", "http://localhost:3000/console/"),
+    ("192.168.1.20", "http://192.168.1.20:3000/healthz", "http://192.168.1.20:3000/console/"),
+])
+def test_urls_follow_the_bound_host(host: str, health: str, public: str) -> None:
+    assert local_url(host, 3000, "/healthz") == health
+    assert public_url(host, 3000) == public
+
+
+def test_config_error_is_found_before_anything_starts() -> None:
+    assert config_error({}) is None
+    problem = config_error({"SECRET_KEY": "change-me-in-production"})
+    assert problem is not None and problem.startswith("SECRET_KEY looks like a placeholder")
+    assert config_error({"APP_PORT": "x"}) == "APP_PORT='x' is not a whole number"
 
 
 def test_free_port_is_free_until_taken() -> None:
