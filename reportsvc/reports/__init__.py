@@ -4,8 +4,15 @@ Importing this package registers the built-in types; add a type by adding a modu
 `register()` and importing it below.
 """
 
-from . import operations  # noqa: F401  (imported so the type registers itself)
-from .registry import (
+from reportlab import rl_config
+
+# ReportLab validates every attribute set on a graphics shape while shapeChecking is on: a development aid
+# that cost ~18 % of a report's render time here. The graphics module reads the flag when first imported,
+# so it is switched off before any report module imports it. (The C helpers come from reportlab[accel].)
+rl_config.shapeChecking = 0
+
+from . import operations  # noqa: E402, F401  (imported so the type registers itself)
+from .registry import (  # noqa: E402
     ParamsError,
     ReportType,
     UnknownReportType,

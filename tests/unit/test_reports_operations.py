@@ -223,3 +223,14 @@ def test_render_is_fast() -> None:
     per_call = (time.perf_counter() - start) / 5
     # Tens of milliseconds on a laptop; the bound is loose so slow CI does not flake.
     assert per_call < 0.5
+
+
+def test_render_runs_with_reportlab_speedups() -> None:
+    """The C helpers (reportlab[accel]) are installed and shape checking is off: ~25 % of each render."""
+    from reportlab import rl_config
+    from reportlab.graphics.shapes import Shape
+    from reportlab.lib import rl_accel
+
+    assert rl_accel.fp_str.__module__ == "_rl_accel"
+    assert rl_config.shapeChecking == 0
+    assert "__setattr__" not in vars(Shape)  # with checking on at import, Shape validates every attribute set
