@@ -72,7 +72,9 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.session_lifetime_hours),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": settings.cookie_secure,
-        "WTF_CSRF_ENABLED": settings.csrf_enabled,
+        # Always on, deliberately not a setting: no deployment should run without it (tests switch it off
+        # on app.config).
+        "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,

@@ -107,13 +107,13 @@ class TimeoutAwareConsumer(_RedisConsumer):
     Dramatiq 2.2 maps only redis.ConnectionError to ConnectionClosed, and redis.TimeoutError is not one.
     Unmapped, a timed-out ack is logged as "a bug in Dramatiq" and never retried (the message stays held
     until the worker restarts), and a timed-out requeue while the consumer closes kills the consumer thread
-    for good. Mapped, the worker retries the ack and restarts the consumer, as after any connection loss.
-    """
+    for good. Mapped, the worker retries the ack, and a close swallows the failed requeue.
 
-    def __next__(self) -> dramatiq.MessageProxy | None:
-        """The next message, or None when there is none yet; ConnectionClosed on a timeout."""
-        with _timeouts_as_connection_closed():
-            return super().__next__()
+    A timed-out *fetch* stays unmapped on purpose: on ConnectionClosed Dramatiq's consumer thread drops its
+    in-memory delay queue (retries waiting out their delay stay in this live worker's ack set, where no
+    sweep releases them), while on any other error it closes the consumer, which first puts those
+    messages back, and then restarts it.
+    """
 
     def ack(self, message: dramatiq.MessageProxy) -> None:
         """Acknowledge; ConnectionClosed on a timeout (the worker retries until Redis answers)."""

@@ -78,9 +78,6 @@ class Settings:
     login_lockout_max_seconds: int = 900
     #: `make run` creates an admin with this password on an empty database (else a generated one).
     admin_password: str | None = field(default=None, repr=False)
-    #: CSRF on session-authenticated unsafe requests. Deliberately not read from the environment: no
-    #: deployment should run without it, and tests switch it off on app.config (WTF_CSRF_ENABLED) instead.
-    csrf_enabled: bool = True
     #: How long any Redis call (broker and app alike) may wait for a reply before it fails
     #: (REDIS_SOCKET_TIMEOUT_SECONDS); see reportsvc.redis_client.connection_options.
     redis_socket_timeout_seconds: float = 5.0

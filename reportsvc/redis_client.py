@@ -3,7 +3,11 @@ Redis connection of the service uses (this client and the Dramatiq broker's)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 #: Seconds to open a TCP connection; a Redis on the same network answers in milliseconds.
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -15,7 +19,7 @@ _clients: dict[str, redis.Redis] = {}
 _default_url: str | None = None
 
 
-def connection_options(socket_timeout: float) -> dict[str, float]:
+def connection_options(socket_timeout: float) -> dict[str, Any]:
     """Timeouts for a Redis connection pool: a silent Redis fails a call after `socket_timeout` s, never hangs it."""
     # Nothing the service sends blocks server-side (no BLPOP/WAIT; Dramatiq's commands are short Lua scripts),
     # so a reply that takes seconds means a dead or unreachable Redis, not a slow command.
@@ -23,6 +27,9 @@ def connection_options(socket_timeout: float) -> dict[str, float]:
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": min(CONNECT_TIMEOUT_SECONDS, socket_timeout),
         "health_check_interval": HEALTH_CHECK_INTERVAL_SECONDS,
+        # Never retried by redis-py (its default, said explicitly: versions differ): a timed-out enqueue may
+        # have run, and a silent retry would queue the report twice; callers decide what a failure means.
+        "retry": Retry(NoBackoff(), 0),
     }
 
 

@@ -354,6 +354,9 @@ def _set_disabled(name: str, disabled: bool) -> Response:
         # accounts refuses disabling yourself or the last enabled admin (409), for the console and CLI alike.
         user = accounts.set_disabled(name, disabled, actor=current_actor())
     except AccountError as exc:
+        if isinstance(exc, accounts.AccountConflict):  # a guard's refusal is an action attempted: audited
+            audit.record(current_actor(), "user.disable" if disabled else "user.enable", f"user:{name}",
+                         "refused", {"reason": str(exc), "via": "api"})
         raise _account_error(exc) from None
     audit.record(current_actor(), "user.disable" if disabled else "user.enable", f"user:{name}", "ok")
     return jsonify(user.to_dict())

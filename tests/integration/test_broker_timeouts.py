@@ -92,8 +92,11 @@ def test_worker_calls_to_a_silent_redis_count_as_connection_losses(silent_broker
     message = dramatiq.Message(queue_name="reports", actor_name="generate_report", args=("x",), kwargs={},
                                options={"redis_message_id": str(uuid.uuid4())})
     proxy = dramatiq.MessageProxy(message)
-    for call in (lambda: next(consumer), lambda: consumer.ack(proxy), lambda: consumer.nack(proxy),
-                 lambda: consumer.requeue([proxy])):
+    # A fetch is the exception: a plain error makes Dramatiq close the consumer (requeueing its delayed
+    # messages) and restart it, where ConnectionClosed would drop them (see TimeoutAwareConsumer).
+    _, error, elapsed = finishes_within(TIMEOUT + SLACK + 5, lambda: next(consumer))
+    assert isinstance(error, redis.TimeoutError) and elapsed < TIMEOUT + SLACK, error
+    for call in (lambda: consumer.ack(proxy), lambda: consumer.nack(proxy), lambda: consumer.requeue([proxy])):
         _, error, elapsed = finishes_within(TIMEOUT + SLACK + 5, call)
         assert isinstance(error, BrokerConnectionError), error
         assert isinstance(error.__cause__ or error.args[0], redis.TimeoutError)

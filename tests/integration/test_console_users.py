@@ -265,6 +265,8 @@ def test_an_admin_cannot_disable_or_demote_themself(app):
     token = _token_for(app, me)
     api = app.test_client().post(f"/users/{me}/disable", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 409 and api.get_json()["error"]["code"] == "conflict"
+    entry = _audit(app, "user.disable")[0]  # newest first: the API's refusal is audited like the console's
+    assert (entry["actor"], entry["outcome"], entry["detail"]["via"]) == (me, "refused", "api")
 
 
 @pytest.fixture

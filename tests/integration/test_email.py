@@ -183,7 +183,7 @@ def test_two_duplicate_messages_on_two_worker_threads_send_one_email(app, client
     controller, inbox = smtp
     settings(email_host="127.0.0.1", email_port=controller.port)
     report_id = _ready_report_awaiting_email(client, app)
-    inbox.delay = 1.5
+    inbox.delay = 4.0  # the first send holds the claim this long: ample time for the second thread to arrive
     caplog.set_level(logging.INFO, logger="reportsvc.notify")
     send_report_email.send(report_id)
     send_report_email.send(report_id)

@@ -91,18 +91,18 @@ def test_a_long_walk_keeps_its_lock(app, client, settings, redis_client, monkeyp
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         remaining_ttl.append(redis_client.pttl(LOCK_KEY))  # -2: the key is gone
-        time.sleep(0.15)  # a batch takes 0.6 s; the whole walk 2.4 s against a 1 s TTL
+        time.sleep(0.3)  # a batch sleeps 1.2 s (leaving 1.8 s of a 3 s TTL for the sends); the walk 4.8 s
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sweeper, "ensure_one_live_message", slow)
     started = time.monotonic()
     with app.app_context():
-        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000)
-    assert time.monotonic() - started > 2.0
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000)
+    assert time.monotonic() - started > 4.0
     assert not result.lock_lost and sorted(result.requeued) == sorted(ids)
     assert len(remaining_ttl) == 16 and min(remaining_ttl) > 0, remaining_ttl
     with app.app_context():  # meanwhile a second scheduler would have been turned away; now the lock is free
-        assert not sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000).locked_out
+        assert not sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000).locked_out
     assert redis_client.get(LOCK_KEY) is None
     assert redis_client.llen("dramatiq:reports") == 16
 
@@ -116,12 +116,12 @@ def test_a_second_scheduler_is_turned_away_while_a_walk_renews_its_lock(app, cli
     rivals: list[bool] = []
 
     def rival_tries(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.2)  # a batch (0.8 s) stays within the 1 s TTL; the walk (1.6 s) outlives it
-        with sweeper.redis_lock(redis_client, "reconcile", ttl_ms=1000) as rival:
+        time.sleep(0.4)  # a batch sleeps 1.6 s, well within the 3 s TTL; the walk (3.2 s and more) outlives it
+        with sweeper.redis_lock(redis_client, "reconcile", ttl_ms=3000) as rival:
             rivals.append(bool(rival))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sweeper, "ensure_one_live_message", rival_tries)
     with app.app_context():
-        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=1000)
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000)
     assert len(result.requeued) == 8 and rivals == [False] * 8
