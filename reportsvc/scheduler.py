@@ -81,9 +81,15 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     def housekeeping() -> str:
         return f"removed {clean_temp_files(settings.storage_dir)} stale temp files"
 
-    def discover() -> str:
+    known: list[list[str]] = []
+
+    def discover() -> str | None:
         # SCAN is too slow for request paths; the console reads the cached list this job writes.
-        return f"queues: {', '.join(stats.refresh_discovered_queues(client))}"
+        found = list(stats.refresh_discovered_queues(client))
+        if known and known[-1] == found:
+            return None  # nothing new: said at debug level only
+        known[:] = [found]
+        return f"queues: {', '.join(found) or 'none yet'}"
 
     def bulk_jobs() -> str:
         resumed = bulkjobs.resume_stale()
@@ -129,6 +135,9 @@ def run(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # APScheduler logs two INFO lines per job run (every 5 s for the sweep); the listener above says what
+    # each run did, so only its warnings and errors are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     log.info("scheduler started: stall sweep every %gs (lock %ds, max stalls %d), reconcile every %gs",
              settings.stall_sweep_interval_seconds, settings.report_lock_seconds, settings.max_stalled_count,
              settings.reconcile_interval_seconds)
