@@ -50,14 +50,6 @@ def record(actor: str, action: str, target: str | None, outcome: str, detail: di
     return int(row.id)
 
 
-def record_report_action(actor: str, action: str, report_id: object, *, before: str | None, ok: bool,
-                         status: str | None, via: str) -> int:
-    """Audit an operator's cancel/retry of one report: ok, noop (already in that state) or refused."""
-    # The lifecycle answers a repeated cancel with ok: the status read before the call tells it was a no-op.
-    outcome = ("noop" if before == status else "ok") if ok else "refused"
-    return record(actor, action, f"report:{report_id}", outcome, {"via": via, "from": before, "status": status})
-
-
 def _encode(created_at: datetime, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{row_id}".encode()).decode().rstrip("=")
 

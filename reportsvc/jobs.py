@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import lifecycle
+from . import audit, lifecycle
 from .broker import REPORTS_QUEUE
 from .models import ReportRequest
 
@@ -77,9 +77,21 @@ def submit(
     return report
 
 
-def cancel(report_id: uuid.UUID, *, actor: str | None) -> lifecycle.Outcome:
-    """Cancel a PENDING report and drop its message from the waiting/delayed lists if still there."""
+def _audit_operator_action(action: str, report_id: uuid.UUID, outcome: lifecycle.Outcome, actor: str | None,
+                           via: str | None) -> None:
+    """Every cancel/retry an operator asks for is in the audit log: ok, noop (a repeat) or refused."""
+    if via is None:  # not an operator request (e.g. a dead-letter requeue, which audits on its own)
+        return
+    result = "refused" if not outcome.ok else "ok" if outcome.changed else "noop"
+    audit.record(actor or "unknown", action, f"report:{report_id}", result, {"via": via, "status": outcome.status})
+
+
+def cancel(report_id: uuid.UUID, *, actor: str | None, via: str | None = None) -> lifecycle.Outcome:
+    """Cancel a PENDING report and drop its message from the waiting/delayed lists if still there.
+
+    `via` ("api", "console") marks an operator's request: the attempt is audited, refused ones too."""
     outcome = lifecycle.cancel(report_id, actor=actor)
+    _audit_operator_action("report.cancel", report_id, outcome, actor, via)
     if outcome.ok:
         message_id = _message_id(report_id)
         if message_id:
@@ -97,9 +109,11 @@ def cancel(report_id: uuid.UUID, *, actor: str | None) -> lifecycle.Outcome:
     return outcome
 
 
-def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry") -> lifecycle.Outcome:
-    """FAILED -> PENDING, then enqueue a fresh message."""
+def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry",
+          via: str | None = None) -> lifecycle.Outcome:
+    """FAILED -> PENDING, then enqueue a fresh message; with `via`, audited as an operator's request."""
     outcome = lifecycle.retry(report_id, actor=actor, reason=reason)
+    _audit_operator_action("report.retry", report_id, outcome, actor, via)
     if outcome.ok:
         send_generate(report_id)
     return outcome

@@ -50,6 +50,7 @@ class Outcome:
 
     ok: bool
     status: str | None  # None when the report does not exist
+    changed: bool = False  # this call made the transition (False for a refusal or an idempotent repeat)
 
 
 def _session() -> Session:
@@ -475,7 +476,7 @@ def cancel(report_id: uuid.UUID, *, actor: str | None) -> Outcome:
         detail={"actor": actor},
     )
     if row is not None:
-        return Outcome(True, "CANCELLED")
+        return Outcome(True, "CANCELLED", changed=True)
     status = current_status(report_id)
     return Outcome(status == "CANCELLED", status)
 
@@ -500,7 +501,7 @@ def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retr
         detail={"actor": actor, "reason": reason},
     )
     if row is not None:
-        return Outcome(True, "PENDING")
+        return Outcome(True, "PENDING", changed=True)
     return Outcome(False, current_status(report_id))
 
 

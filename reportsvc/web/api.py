@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from .. import audit, jobs, queries
+from .. import jobs, queries
 from ..extensions import db
 from ..models import ReportRequest
 from ..storage import LocalStorage, StorageError
@@ -144,10 +144,8 @@ def _send_pdf(report: ReportRequest, path: Path) -> Response:
 def cancel(report_id: str) -> Response:
     """Cancel a PENDING report (repeat is 200); every attempt is audited."""
     report = _load(report_id)
-    rid, before, actor = report.id, report.status, current_actor()
-    outcome = jobs.cancel(rid, actor=actor)
-    audit.record_report_action(actor, "report.cancel", rid, before=before, ok=outcome.ok, status=outcome.status,
-                               via="api")
+    rid = report.id
+    outcome = jobs.cancel(rid, actor=current_actor(), via="api")
     if not outcome.ok:
         raise ApiError(409, "conflict", f"report is {outcome.status}; only PENDING reports can be cancelled")
     return jsonify({"id": str(rid), "status": "CANCELLED"})
@@ -157,10 +155,8 @@ def cancel(report_id: str) -> Response:
 def retry(report_id: str) -> Response:
     """Retry a FAILED report; every attempt is audited."""
     report = _load(report_id)
-    rid, before, actor = report.id, report.status, current_actor()
-    outcome = jobs.retry(rid, actor=actor)
-    audit.record_report_action(actor, "report.retry", rid, before=before, ok=outcome.ok, status=outcome.status,
-                               via="api")
+    rid = report.id
+    outcome = jobs.retry(rid, actor=current_actor(), via="api")
     if not outcome.ok:
         raise ApiError(409, "conflict", f"report is {outcome.status}; only FAILED reports can be retried")
     response = jsonify({"id": str(rid), "status": "PENDING"})

@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, jobs, queries
+from .. import jobs, queries
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, STATUSES, ReportRequest
 from ..storage import LocalStorage, StorageError
@@ -193,10 +193,8 @@ def _action_response(report: ReportRequest, ok: bool, status: int) -> Any:
 def cancel(report_id: str) -> Any:
     """Cancel a PENDING report; a refusal (already running, finished) says why. Every attempt is audited."""
     report = _load(report_id)
-    label, before, actor = _label(report), report.status, current_actor()
-    outcome = jobs.cancel(report.id, actor=actor)
-    audit.record_report_action(actor, "report.cancel", report.id, before=before, ok=outcome.ok,
-                               status=outcome.status, via="console")
+    label = _label(report)
+    outcome = jobs.cancel(report.id, actor=current_actor(), via="console")
     if outcome.ok:
         flash(f"Report {label} cancelled.", "success")
     else:
@@ -209,10 +207,8 @@ def cancel(report_id: str) -> Any:
 def retry(report_id: str) -> Any:
     """Retry a FAILED report; a refusal says why. Every attempt is audited."""
     report = _load(report_id)
-    label, before, actor = _label(report), report.status, current_actor()
-    outcome = jobs.retry(report.id, actor=actor)
-    audit.record_report_action(actor, "report.retry", report.id, before=before, ok=outcome.ok,
-                               status=outcome.status, via="console")
+    label = _label(report)
+    outcome = jobs.retry(report.id, actor=current_actor(), via="console")
     if outcome.ok:
         flash(f"Report {label} queued again.", "success")
     else:

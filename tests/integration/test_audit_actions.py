@@ -51,7 +51,7 @@ def test_api_cancel_is_audited(app, client) -> None:  # type: ignore[no-untyped-
     assert client.delete(f"/reports/{rid}").status_code == 200
     row = _only(app, "report.cancel")
     assert (row["actor"], row["target"], row["outcome"]) == (TEST_OPERATOR, f"report:{rid}", "ok")
-    assert row["detail"] == {"via": "api", "from": "PENDING", "status": "CANCELLED"}
+    assert row["detail"] == {"via": "api", "status": "CANCELLED"}
     # Repeating it is still a 200, and its row says nothing changed.
     assert client.delete(f"/reports/{rid}").status_code == 200
     assert [r["outcome"] for r in _rows(app, "report.cancel")] == ["ok", "noop"]
@@ -73,7 +73,7 @@ def test_api_retry_is_audited_ok_and_refused(app, client) -> None:  # type: igno
     rows = _rows(app, "report.retry")
     assert [(r["actor"], r["target"], r["outcome"]) for r in rows] == [
         (TEST_OPERATOR, f"report:{rid}", "ok"), (TEST_OPERATOR, f"report:{rid}", "refused")]
-    assert rows[0]["detail"] == {"via": "api", "from": "FAILED", "status": "PENDING"}
+    assert rows[0]["detail"] == {"via": "api", "status": "PENDING"}
     assert rows[1]["detail"]["status"] == "PENDING"
 
 
