@@ -112,28 +112,26 @@ def users_list() -> None:
 @click.argument("name")
 def users_disable(name: str) -> None:
     """Disable an account: its sessions end and its tokens stop working."""
-    from . import accounts
-
-    try:
-        accounts.set_disabled(name, True)
-    except accounts.AccountError as exc:
-        _refused("user.disable", name, exc)
-    _audit("user.disable", f"user:{name}", "ok")
-    click.echo(f"disabled {name}")
+    _set_disabled(name, True)
 
 
 @users_group.command("enable")
 @click.argument("name")
 def users_enable(name: str) -> None:
     """Re-enable a disabled account."""
+    _set_disabled(name, False)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
     from . import accounts
 
+    action, done = ("user.disable", "disabled") if disabled else ("user.enable", "enabled")
     try:
-        accounts.set_disabled(name, False)
+        accounts.set_disabled(name, disabled)
     except accounts.AccountError as exc:
-        _refused("user.enable", name, exc)
-    _audit("user.enable", f"user:{name}", "ok")
-    click.echo(f"enabled {name}")
+        _refused(action, name, exc)
+    _audit(action, f"user:{name}", "ok")
+    click.echo(f"{done} {name}")
 
 
 @users_group.command("set-password")
