@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the project with its test tools
 
 run: $(STAMP)  ## embedded engines (unless configured), migrate, web + worker + scheduler
-	$(PY) -m reportsvc.devrun
+	$(PY) -m reportsvc.dev
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -21,7 +21,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from reportsvc.queues import stats
 from reportsvc.reports import operations
-from reportsvc.storage import LocalStorage, report_key
+from reportsvc.state.storage import LocalStorage, report_key
 
 QUEUE = "bare"
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")

@@ -99,7 +99,7 @@ class BenchEngines:
 @contextlib.contextmanager
 def engines(*, durable: bool = True) -> Iterator[BenchEngines]:
     """Start PostgreSQL (fsync on by default, as in production) and Valkey (AOF on), migrate, yield."""
-    from reportsvc.devservers import EmbeddedPostgres, EmbeddedValkey, free_port
+    from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, free_port
 
     tmp = Path(tempfile.mkdtemp(prefix="reportsvc-bench-"))
     found = BenchEngines(tmp=tmp, storage_dir=tmp / "storage")
@@ -135,7 +135,8 @@ def migrate(found: BenchEngines) -> None:
 
 
 _TOKEN_SCRIPT = """
-from reportsvc import accounts, create_app
+from reportsvc import create_app
+from reportsvc.state import accounts
 from reportsvc.config import load_settings
 app = create_app(load_settings())
 with app.app_context():

@@ -74,7 +74,7 @@ def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
     from sqlalchemy import text
 
     from reportsvc.extensions import db
-    from reportsvc.queries import encode_cursor
+    from reportsvc.state.queries import encode_cursor
 
     with app.app_context():
         total = db.session.execute(text("SELECT count(*) FROM report_requests")).scalar_one()
@@ -100,7 +100,7 @@ def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
 
 def timed_get(app: Any, url: str, headers: dict[str, str]) -> float:
     """Seconds for one GET with the counts cache cleared first."""
-    from reportsvc import queries
+    from reportsvc.state import queries
 
     queries.clear_status_counts_cache()
     client = app.test_client()

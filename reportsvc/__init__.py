@@ -7,11 +7,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import Settings, load_settings, use_settings
-from .redis_client import connection_options
+from reportsvc.config import VERSION, Settings, load_settings, use_settings
+from reportsvc.redis_client import connection_options
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-__version__ = "0.1.0"
+__version__ = VERSION
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,11 +27,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.from_mapping(_flask_config(settings))
     app.extensions["reportsvc.settings"] = settings
 
-    from . import cli, logs, redis_client
-    from .broker import setup_broker
-    from .extensions import csrf, db, limiter, login_manager, mail, migrate
-    from .tasks import context
-    from .web import init_app as init_web
+    from reportsvc import cli, logs, redis_client
+    from reportsvc.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from reportsvc.web import init_app as init_web
+    from reportsvc.worker import context
+    from reportsvc.worker.broker import setup_broker
 
     logs.init_app(app)
     db.init_app(app)

@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 @click.command("scheduler")
 def scheduler_command() -> None:
     """Run the scheduler: stall sweep, orphan reconcile, housekeeping."""
-    from . import scheduler
+    from reportsvc.ops import scheduler
 
     scheduler.run(current_app._get_current_object())  # type: ignore[attr-defined]
 
@@ -20,8 +20,8 @@ def scheduler_command() -> None:
 @click.command("sweep")
 def sweep_command() -> None:
     """Run one stall sweep and one reconcile now, and print what they did."""
-    from . import sweeper
-    from .redis_client import get_redis
+    from reportsvc.ops import sweeper
+    from reportsvc.redis_client import get_redis
 
     settings = current_app.extensions["reportsvc.settings"]
     click.echo("stall sweep: " + sweeper.sweep_stalled(get_redis(), settings).summary())
@@ -33,7 +33,7 @@ def sweep_command() -> None:
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
     """Apply the retention settings now: delete old PDFs, finished reports and audit rows."""
-    from . import retention
+    from reportsvc.ops import retention
 
     settings = current_app.extensions["reportsvc.settings"]
     if not settings.retention_enabled:
@@ -60,14 +60,14 @@ def _fail(message: str) -> NoReturn:
 
 def _audit(action: str, target: str, outcome: str, **detail: Any) -> None:
     """Record an account change in the audit log, as the console and admin API do (never a password or token)."""
-    from . import audit
+    from reportsvc.state import audit
 
     audit.record(CLI_ACTOR, action, target, outcome, {"via": "cli", **detail})
 
 
 def _refused(action: str, name: str, exc: Exception) -> NoReturn:
     """Fail with the reason; an admin guard's refusal is audited too (someone tried to lock admins out)."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     if isinstance(exc, accounts.AccountConflict):
         _audit(action, f"user:{name}", "refused", reason=str(exc))
@@ -81,7 +81,7 @@ def _refused(action: str, name: str, exc: Exception) -> NoReturn:
 @click.option("--generate", is_flag=True, help="Generate a password and print it once.")
 def users_create(name: str, role: str, password: str | None, generate: bool) -> None:
     """Create an account."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     if generate:
         password = accounts.generate_password()
@@ -100,7 +100,7 @@ def users_create(name: str, role: str, password: str | None, generate: bool) -> 
 @users_group.command("list")
 def users_list() -> None:
     """List accounts."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     for user in accounts.list_users():
         state = "disabled" if user.disabled else "active"
@@ -123,7 +123,7 @@ def users_enable(name: str) -> None:
 
 
 def _set_disabled(name: str, disabled: bool) -> None:
-    from . import accounts
+    from reportsvc.state import accounts
 
     action, done = ("user.disable", "disabled") if disabled else ("user.enable", "enabled")
     try:
@@ -139,7 +139,7 @@ def _set_disabled(name: str, disabled: bool) -> None:
 @click.option("--password", default=None, help="For scripts; without it you are prompted.")
 def users_set_password(name: str, password: str | None) -> None:
     """Change an account's password (ends its sessions)."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     if password is None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
@@ -156,7 +156,7 @@ def users_set_password(name: str, password: str | None) -> None:
 @click.argument("role", type=click.Choice(["viewer", "operator", "admin"]))
 def users_set_role(name: str, role: str) -> None:
     """Change an account's role."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     user = accounts.get_user(name)
     old = user.role if user is not None else None
@@ -173,7 +173,7 @@ def users_set_role(name: str, role: str) -> None:
 @click.option("--label", default=None, help="What the token is for (shown in listings).")
 def tokens_create(name: str, label: str | None) -> None:
     """Create a token for account NAME; the token is the last line of output (shown only now)."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     try:
         row, token = accounts.create_token(name, label)
@@ -188,7 +188,7 @@ def tokens_create(name: str, label: str | None) -> None:
 @click.argument("name", required=False)
 def tokens_list(name: str | None) -> None:
     """List tokens (id, prefix, owner, state), optionally of one account."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     for row, owner in accounts.list_tokens(name):
         state = "revoked" if row.revoked_at else "active"
@@ -200,7 +200,7 @@ def tokens_list(name: str | None) -> None:
 @click.argument("token")
 def tokens_revoke(token: str) -> None:
     """Revoke a token by id or prefix (as `tokens list` shows)."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     try:
         row = accounts.revoke_token(token)
@@ -214,7 +214,7 @@ def tokens_revoke(token: str) -> None:
 @with_appcontext
 def ensure_admin_command() -> None:
     """On a database without accounts, create `admin` (REPORTSVC_ADMIN_PASSWORD or a generated password)."""
-    from . import accounts
+    from reportsvc.state import accounts
 
     settings = current_app.extensions["reportsvc.settings"]
     password = accounts.ensure_admin(settings.admin_password)

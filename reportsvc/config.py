@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+#: The service's version, shown in the console footer and the OpenAPI document.
+VERSION = "0.1.0"
+
 DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/reportsvc"
 DEFAULT_EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
 #: Upper bound of the RETENTION_*_DAYS settings (100 years; 0 already means forever).
@@ -89,9 +92,9 @@ class Settings:
     #: Extra connections allowed above the pool under bursts (DB_MAX_OVERFLOW); closed when returned.
     db_max_overflow: int = 20
     #: How long a worker process reuses the operations report's figures (REPORT_DATA_CACHE_SECONDS);
-    #: 0 queries for every report. See reportsvc.report_sources.
+    #: 0 queries for every report. See reportsvc.worker.sources.
     report_data_cache_seconds: float = 5.0
-    # -- retention (see reportsvc.retention); 0 keeps forever, and every default is 0: nothing is deleted
+    # -- retention (see reportsvc.ops.retention); 0 keeps forever, and every default is 0: nothing is deleted
     # unless an operator opts in --
     #: Delete the PDF of a READY report this many days after it finished (the row stays, marked expired).
     retention_pdf_days: int = 0

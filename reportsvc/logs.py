@@ -13,7 +13,7 @@ from flask import Flask
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 # The job a log line belongs to: set by the Dramatiq middleware around every message
-# (reportsvc.metrics_middleware), read by the formatters below. Context variables are per thread here,
+# (reportsvc.worker.metrics_middleware), read by the formatters below. Context variables are per thread here,
 # so each worker thread carries its own job.
 _job: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "reportsvc_job", default=(None, None)

@@ -46,7 +46,7 @@ def get_redis(url: str | None = None) -> redis.Redis:
         raise RuntimeError("Redis URL is not configured; call redis_client.configure() first")
     client = _clients.get(target)
     if client is None:
-        from .config import get_settings
+        from reportsvc.config import get_settings
 
         options = connection_options(get_settings().redis_socket_timeout_seconds)
         client = redis.Redis.from_url(target, **options)

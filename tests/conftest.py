@@ -34,7 +34,7 @@ class Engines:
 
     def start(self) -> None:
         """Start embedded engines for what is not configured externally."""
-        from reportsvc.devservers import EmbeddedPostgres, EmbeddedValkey, free_port
+        from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, free_port
 
         if not self.database_url:
             self.postgres = EmbeddedPostgres(self.tmp / "pg", free_port(), durable=False)
@@ -136,7 +136,7 @@ class AuthTokens:
     def token(self, name: str, role: str = "operator") -> str:
         """A token of account `name` (created with `role` on first use)."""
         if name not in self.tokens:
-            from reportsvc import accounts
+            from reportsvc.state import accounts
 
             with self.app.app_context():
                 if accounts.get_user(name) is None:
@@ -180,8 +180,8 @@ def _acting_client_class(auth_tokens: AuthTokens, default_user: str | None) -> t
 @pytest.fixture
 def settings(app, base_settings: Settings) -> Iterator[Callable[..., Settings]]:  # type: ignore[no-untyped-def]
     """Change settings for one test (the app is re-pointed at them and restored afterwards)."""
-    from reportsvc.broker import setup_broker
     from reportsvc.config import use_settings
+    from reportsvc.worker.broker import setup_broker
 
     def apply(**changes: Any) -> Settings:
         new = replace(base_settings, **changes)
@@ -275,6 +275,8 @@ def make_worker(app) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped
     """Start real Dramatiq workers (threads in this process) on the test Redis; all stopped at teardown."""
     import dramatiq
     from dramatiq.middleware import TimeLimit
+
+    import reportsvc.tasks  # noqa: F401  (declares the actors on the broker, as `dramatiq reportsvc.tasks` does)
 
     started: list[Any] = []
     broker = dramatiq.get_broker()

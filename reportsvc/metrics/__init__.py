@@ -22,7 +22,7 @@ Where the numbers come from
   database in every process without any call site having to remember to count.
 * **Histograms**: report duration (claim to READY / failed attempt, timed in the worker that ran it)
   and queue wait (enqueue or retry due time to start, from the message; see
-  ``reportsvc.metrics_middleware``). Buckets are stored non-cumulative in the hash and made
+  ``reportsvc.worker.metrics_middleware``). Buckets are stored non-cumulative in the hash and made
   cumulative at scrape.
 * **Gauges** are computed on scrape from O(1) reads and cached for ``GAUGE_TTL`` seconds per process:
   queue counters (one read-only Lua call, ``queues.stats.all_queue_stats``), workers alive (``ZCOUNT``
@@ -41,11 +41,11 @@ public names; module state (the buffer, the caches, ``REGISTRY``) lives only in 
 
 from __future__ import annotations
 
-from .buffer import FLUSH_SECONDS, begin_job, end_job, flush, inc, job_batch, observe
-from .collector import GAUGE_TTL, REGISTRY, ReportsvcCollector, render_latest, reset_cache
-from .events import count_committed, install, note_event, remember_type
-from .push import Batch, configure, push
-from .samples import (
+from reportsvc.metrics.buffer import FLUSH_SECONDS, begin_job, end_job, flush, inc, job_batch, observe
+from reportsvc.metrics.collector import GAUGE_TTL, REGISTRY, ReportsvcCollector, render_latest, reset_cache
+from reportsvc.metrics.events import count_committed, install, note_event, remember_type
+from reportsvc.metrics.push import Batch, configure, push
+from reportsvc.metrics.samples import (
     DEPTH_SAMPLE_SECONDS,
     DEPTH_SAMPLES_KEPT,
     DEPTHS_GATE_KEY,
@@ -60,7 +60,7 @@ from .samples import (
     worker_name,
     workers_alive,
 )
-from .series import (
+from reportsvc.metrics.series import (
     COUNTERS,
     COUNTERS_KEY,
     DURATION_BUCKETS,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from .push import Batch, push
+from reportsvc.metrics.push import Batch, push
 
 log = logging.getLogger("reportsvc.metrics")
 

@@ -15,9 +15,9 @@ import redis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from .buffer import flush
-from .samples import sample_depths, workers_alive
-from .series import COUNTERS, COUNTERS_KEY, HISTOGRAMS, PREFIX, TYPED, le_label, parse_field
+from reportsvc.metrics.buffer import flush
+from reportsvc.metrics.samples import sample_depths, workers_alive
+from reportsvc.metrics.series import COUNTERS, COUNTERS_KEY, HISTOGRAMS, PREFIX, TYPED, le_label, parse_field
 
 log = logging.getLogger("reportsvc.metrics")
 
@@ -79,10 +79,10 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
 def _gauge_families() -> list[Metric]:
     from sqlalchemy import text
 
-    from ..broker import QUEUES
-    from ..extensions import db
-    from ..queues.stats import all_queue_stats
-    from ..redis_client import get_redis
+    from reportsvc.extensions import db
+    from reportsvc.names import QUEUES
+    from reportsvc.queues.stats import all_queue_stats
+    from reportsvc.redis_client import get_redis
 
     out: list[Metric] = []
     client = get_redis()
@@ -135,7 +135,7 @@ class ReportsvcCollector:
 
     def collect(self) -> Iterable[Metric]:
         """Every reportsvc metric family, this process's buffered counts pushed first."""
-        from ..redis_client import get_redis
+        from reportsvc.redis_client import get_redis
 
         flush()  # this process's own counts first (the others push theirs within FLUSH_SECONDS)
         try:

@@ -14,9 +14,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from .buffer import emit
-from .push import Batch
-from .series import TYPED
+from reportsvc.metrics.buffer import emit
+from reportsvc.metrics.push import Batch
+from reportsvc.metrics.series import TYPED
 
 log = logging.getLogger("reportsvc.metrics")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import redis
 
-from .series import COUNTERS_KEY, HISTOGRAMS, field_name, le_label
+from reportsvc.metrics.series import COUNTERS_KEY, HISTOGRAMS, field_name, le_label
 
 log = logging.getLogger("reportsvc.metrics")
 
@@ -62,7 +62,7 @@ def configure(redis_url: str) -> None:
 def _client() -> redis.Redis | None:
     if _redis_url is None:
         return None
-    from ..redis_client import get_redis
+    from reportsvc.redis_client import get_redis
 
     return get_redis(_redis_url)
 

@@ -52,7 +52,7 @@ def sample_depths(client: redis.Redis, queues: Sequence[str], *, force: bool = F
     """Append one queue-depth sample to the capped list if nobody did in the last DEPTH_SAMPLE_SECONDS."""
     import json
 
-    from ..queues.stats import all_queue_stats
+    from reportsvc.queues.stats import all_queue_stats
 
     if not force and not client.set(DEPTHS_GATE_KEY, "1", nx=True, ex=DEPTH_SAMPLE_SECONDS):
         return False

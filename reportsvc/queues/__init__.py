@@ -20,7 +20,7 @@ import warnings
 
 import dramatiq
 
-from .bulk import (
+from reportsvc.queues.bulk import (
     BatchResult,
     DeadFilter,
     count_dead_matching,
@@ -29,12 +29,26 @@ from .bulk import (
     run_batches,
     scan_count_dead,
 )
-from .dead_actions import delete_dead_ids, read_dead, requeue_dead_ids
-from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
-from .listing import Location, Page, find_by_message_id, get_message, iter_live_messages, list_messages, locate_message
-from .live_actions import WorkerAliveError, promote_delayed, release_dead_worker, release_held, remove_pending
-from .messages import REPORT_ACTORS, MessageView, decode_message
-from .stats import (
+from reportsvc.queues.dead_actions import delete_dead_ids, read_dead, requeue_dead_ids
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
+from reportsvc.queues.listing import (
+    Location,
+    Page,
+    find_by_message_id,
+    get_message,
+    iter_live_messages,
+    list_messages,
+    locate_message,
+)
+from reportsvc.queues.live_actions import (
+    WorkerAliveError,
+    promote_delayed,
+    release_dead_worker,
+    release_held,
+    remove_pending,
+)
+from reportsvc.queues.messages import NO_REPORT_ACTORS, MessageView, decode_message
+from reportsvc.queues.stats import (
     DISCOVERED_KEY,
     QueueStats,
     all_queue_stats,
@@ -43,7 +57,7 @@ from .stats import (
     queue_stats,
     refresh_discovered_queues,
 )
-from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, WorkerInfo, is_worker_alive, list_workers
+from reportsvc.queues.workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, WorkerInfo, is_worker_alive, list_workers
 
 #: The Dramatiq release line whose Redis layout this package reproduces.
 SUPPORTED_DRAMATIQ = (2, 2)
@@ -78,7 +92,7 @@ __all__ = [
     "Page",
     "QueueKeys",
     "QueueStats",
-    "REPORT_ACTORS",
+    "NO_REPORT_ACTORS",
     "SUPPORTED_DRAMATIQ",
     "WorkerAliveError",
     "WorkerInfo",

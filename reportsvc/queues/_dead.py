@@ -7,8 +7,8 @@ from typing import Any
 
 import redis
 
-from .keys import QueueKeys
-from .messages import to_str
+from reportsvc.queues.keys import QueueKeys
+from reportsvc.queues.messages import to_str
 
 #: Lua's unpack() is bounded by its C stack (8000); stay well under it.
 MAX_PAGE = 2000

@@ -18,10 +18,10 @@ from typing import Any
 
 import redis
 
-from ._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
-from .dead_actions import DEFAULT_BATCH, delete_rows, requeue_rows
-from .keys import DEFAULT_NAMESPACE, QueueKeys
-from .messages import DEAD, REPORT_ACTORS, MessageView, decode_message, to_ms
+from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
+from reportsvc.queues.dead_actions import DEFAULT_BATCH, delete_rows, requeue_rows
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
+from reportsvc.queues.messages import DEAD, NO_REPORT_ACTORS, MessageView, decode_message, to_ms
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class DeadFilter:
     redis_ids: Collection[str] | None = None
     allow: Callable[[list[MessageView]], Collection[str]] | None = None
     predicate: Callable[[MessageView], bool] | None = None
-    report_actors: Collection[str] = REPORT_ACTORS
+    report_actors: Collection[str] = NO_REPORT_ACTORS
 
     @property
     def lo(self) -> float | None:

@@ -23,8 +23,8 @@ from typing import Any
 
 import redis
 
-from .keys import DEFAULT_NAMESPACE, QueueKeys
-from .messages import DEAD, REPORT_ACTORS, MessageView, decode_message, rewrite_for_requeue, to_str
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
+from reportsvc.queues.messages import DEAD, NO_REPORT_ACTORS, MessageView, decode_message, rewrite_for_requeue, to_str
 
 DEFAULT_BATCH = 500
 
@@ -93,7 +93,7 @@ def read_dead(
     redis_ids: Iterable[str],
     *,
     namespace: str = DEFAULT_NAMESPACE,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
 ) -> list[MessageView]:
     """The given ids that are dead letters now (ZMSCORE + HMGET, one round trip); absent ids are left out."""
     keys = QueueKeys.of(queue, namespace)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from ..broker import MESSAGE_INDEX_PREFIX
+#: Key prefix of the index: the broker sets `<prefix><message_id>` = `<queue>|<redis id>` on every enqueue.
+MESSAGE_INDEX_PREFIX = "reportsvc:msgindex:"
 
 
 def resolve(client: redis.Redis, message_id: str) -> tuple[str, str] | None:

@@ -15,11 +15,21 @@ from typing import Any
 
 import redis
 
-from ._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
-from .index import resolve
-from .keys import DEFAULT_NAMESPACE, QueueKeys
-from .messages import DEAD, DELAYED, HELD, REPORT_ACTORS, STATES, WAITING, MessageView, decode_message, to_str
-from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, is_worker_alive
+from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
+from reportsvc.queues.index import resolve
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
+from reportsvc.queues.messages import (
+    DEAD,
+    DELAYED,
+    HELD,
+    NO_REPORT_ACTORS,
+    STATES,
+    WAITING,
+    MessageView,
+    decode_message,
+    to_str,
+)
+from reportsvc.queues.workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, is_worker_alive
 
 #: How far a waiting-list anchor may have drifted (ids popped by workers) before a page falls back
 #: to an O(n) LPOS; between two operator clicks this is rarely exceeded.
@@ -81,7 +91,7 @@ def list_messages(
     newest_first: bool = True,
     *,
     namespace: str = DEFAULT_NAMESPACE,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
 ) -> Page:
     """One page of ``queue``'s messages in ``state`` (waiting, delayed, held or dead)."""
     if state not in STATES:
@@ -423,7 +433,7 @@ def get_message(
     redis_id: str,
     *,
     namespace: str = DEFAULT_NAMESPACE,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
 ) -> MessageView | None:
     """The message with Redis entry id ``redis_id`` in any state of ``queue``, or None (no LPOS)."""
     loc = _lookup(
@@ -439,7 +449,7 @@ def locate_message(
     *,
     namespace: str = DEFAULT_NAMESPACE,
     dead_after_ms: int = DEFAULT_HEARTBEAT_TIMEOUT_MS,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
     now_ms: float | None = None,
 ) -> Location:
     """Where ``redis_id`` is now; a waiting one gets its position via LPOS (O(n), detail views only)."""
@@ -452,7 +462,7 @@ def iter_live_messages(
     *,
     namespace: str = DEFAULT_NAMESPACE,
     scan_count: int = 500,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
 ) -> Iterator[MessageView]:
     """Every not-yet-finished message (waiting, held, delayed) by HSCAN: O(n), for the scheduler only."""
     keys = QueueKeys.of(queue, namespace)

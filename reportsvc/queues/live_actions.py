@@ -17,10 +17,10 @@ from collections.abc import Iterable
 
 import redis
 
-from .keys import DEFAULT_NAMESPACE, DQ_SUFFIX, QueueKeys, ack_key, canonical_queue
-from .listing import find_by_message_id
-from .messages import rewrite_for_promote
-from .workers import DEFAULT_HEARTBEAT_TIMEOUT_MS
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, DQ_SUFFIX, QueueKeys, ack_key, canonical_queue
+from reportsvc.queues.listing import find_by_message_id
+from reportsvc.queues.messages import rewrite_for_promote
+from reportsvc.queues.workers import DEFAULT_HEARTBEAT_TIMEOUT_MS
 
 # KEYS: DQ list, DQ hash, q hash, q list, heartbeats.
 # ARGV: id, body as read, new body, acks prefix ("<ns>:__acks__."), DQ name, now, dead_after, force.

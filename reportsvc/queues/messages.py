@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Re-exported: queue views default to the actors whose first argument is a report id.
-from ..broker import REPORT_ACTORS as REPORT_ACTORS
+#: Queue views know messages, not reports: a caller that wants `report_id` filled in names the actors whose
+#: first argument is a report id. By default no actor is one.
+NO_REPORT_ACTORS: frozenset[str] = frozenset()
 
 #: Message states as shown to operators.
 WAITING = "waiting"
@@ -81,7 +82,7 @@ def decode_message(
     queue: str | None = None,
     dead_at_ms: float | None = None,
     held_by: str | None = None,
-    report_actors: Collection[str] = REPORT_ACTORS,
+    report_actors: Collection[str] = NO_REPORT_ACTORS,
 ) -> MessageView:
     """Decode a stored body; a body that is not Dramatiq JSON still yields a view (actor ``?``)."""
     raw = to_str(body)

@@ -6,11 +6,11 @@ import time
 
 import redis
 
-from ..broker import MESSAGE_INDEX_PREFIX as INDEX_PREFIX
-from .index import resolve
-from .keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, heartbeats_key
-from .listing import Location, _lookup
-from .messages import REPORT_ACTORS
+from reportsvc.queues.index import MESSAGE_INDEX_PREFIX as INDEX_PREFIX
+from reportsvc.queues.index import resolve
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, heartbeats_key
+from reportsvc.queues.listing import Location, _lookup
+from reportsvc.queues.messages import NO_REPORT_ACTORS
 
 
 def locate_by_message_id(
@@ -31,7 +31,7 @@ def locate_by_message_id(
         return None, Location(state="nowhere")
     queue, redis_id = indexed
     keys = QueueKeys.of(canonical_queue(queue), namespace)
-    return keys.queue, _lookup(client, keys, redis_id, REPORT_ACTORS, False, None, dead_after_ms)
+    return keys.queue, _lookup(client, keys, redis_id, NO_REPORT_ACTORS, False, None, dead_after_ms)
 
 
 def surely_live(

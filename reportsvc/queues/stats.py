@@ -11,8 +11,8 @@ from typing import Any
 
 import redis
 
-from .keys import DEFAULT_NAMESPACE, DQ_SUFFIX, XQ_SUFFIX, QueueKeys, canonical_queue
-from .messages import to_str
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, DQ_SUFFIX, XQ_SUFFIX, QueueKeys, canonical_queue
+from reportsvc.queues.messages import to_str
 
 
 @dataclass(frozen=True)

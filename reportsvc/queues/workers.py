@@ -20,8 +20,8 @@ from typing import Any
 
 import redis
 
-from .keys import DEFAULT_NAMESPACE, QueueKeys, heartbeats_key
-from .messages import ms_to_datetime, to_str
+from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys, heartbeats_key
+from reportsvc.queues.messages import ms_to_datetime, to_str
 
 #: Dramatiq's ``DEFAULT_HEARTBEAT_TIMEOUT``: a worker silent this long is dead to maintenance.
 DEFAULT_HEARTBEAT_TIMEOUT_MS = 60_000

@@ -11,8 +11,8 @@ from reportlab import rl_config
 # so it is switched off before any report module imports it. (The C helpers come from reportlab[accel].)
 rl_config.shapeChecking = 0
 
-from . import operations  # noqa: E402, F401  (imported so the type registers itself)
-from .registry import (  # noqa: E402
+from reportsvc.reports import operations  # noqa: E402, F401  (imported so the type registers itself)
+from reportsvc.reports.registry import (  # noqa: E402
     ParamsError,
     ReportType,
     UnknownReportType,

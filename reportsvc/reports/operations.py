@@ -6,7 +6,7 @@ The data side (params, source protocol, `gather`) lives in `operations_data`, th
 
 from __future__ import annotations
 
-from .operations_data import (
+from reportsvc.reports.operations_data import (
     DEFAULT_TITLE,
     STATUSES,
     TOP_FAILURES_LIMIT,
@@ -19,8 +19,8 @@ from .operations_data import (
     gather,
     percentiles,
 )
-from .operations_pdf import render
-from .registry import ReportType, register
+from reportsvc.reports.operations_pdf import render
+from reportsvc.reports.registry import ReportType, register
 
 __all__ = [
     "DEFAULT_TITLE",

@@ -29,7 +29,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from .operations_data import FOOTER_LABEL, HourBucket, OperationsData, as_utc
+from reportsvc.reports.operations_data import FOOTER_LABEL, HourBucket, OperationsData, as_utc
 
 # --------------------------------------------------------------------------- render: look and feel
 

@@ -7,7 +7,17 @@ from flask import Flask, redirect
 
 def init_app(app: Flask) -> None:
     """Register blueprints and error handlers."""
-    from . import api, auth, console, console_queues, console_users, errors, health, metrics_views, queues_api
+    from reportsvc.web import (
+        api,
+        auth,
+        console,
+        console_queues,
+        console_users,
+        errors,
+        health,
+        metrics_views,
+        queues_api,
+    )
 
     errors.init_app(app)
     app.register_blueprint(health.bp)

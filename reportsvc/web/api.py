@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from .. import jobs, queries
-from ..extensions import db
-from ..models import ReportRequest
-from ..storage import LocalStorage, StorageError
-from .auth import current_actor
-from .errors import ApiError, without_tracebacks
-from .schemas import InputError, validate_create
-from .security import InvalidJson, parse_json
+from reportsvc.extensions import db
+from reportsvc.ops import jobs
+from reportsvc.state import queries
+from reportsvc.state.models import ReportRequest
+from reportsvc.state.storage import LocalStorage, StorageError
+from reportsvc.web.auth import current_actor
+from reportsvc.web.errors import ApiError, without_tracebacks
+from reportsvc.web.schemas import InputError, validate_create
+from reportsvc.web.security import InvalidJson, parse_json
 
 bp = Blueprint("api", __name__)
 

@@ -43,10 +43,10 @@ from flask import (
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from .. import accounts, audit
-from ..accounts import AccountError, Principal
-from ..extensions import csrf, limiter, login_manager
-from .errors import ApiError, error_response, wants_json
+from reportsvc.extensions import csrf, limiter, login_manager
+from reportsvc.state import accounts, audit
+from reportsvc.state.accounts import AccountError, Principal
+from reportsvc.web.errors import ApiError, error_response, wants_json
 
 log = logging.getLogger("reportsvc.web.auth")
 
@@ -185,7 +185,7 @@ def _forbidden(principal: Principal, role: str) -> Any:
     message = f"this needs the {role} role; {principal.name} is a {principal.role}"
     if wants_json():
         return error_response(403, "forbidden", message)
-    from .console import error_page
+    from reportsvc.web.console import error_page
 
     return error_page(403, f"You are signed in as {principal.name} ({principal.role}); this needs the {role} role.",
                       "Not allowed")
@@ -267,7 +267,7 @@ def _load_user(session_ident: str) -> Any:
 
 
 def _body() -> dict[str, Any]:
-    from .api import read_json_body
+    from reportsvc.web.api import read_json_body
 
     body = read_json_body()
     if body is None:
@@ -415,7 +415,7 @@ def _csrf_error(err: CSRFError) -> Any:
     if wants_json():
         return error_response(400, "csrf_failed", "missing or invalid CSRF token (send X-CSRFToken, or use a "
                               "bearer token for API calls)")
-    from .console import error_page
+    from reportsvc.web.console import error_page
 
     return error_page(400, message, "Security token expired")
 
@@ -426,7 +426,7 @@ def _rate_limited(err: Any) -> Any:
             response = error_response(429, "rate_limited", f"too many requests: limit {err.description}; "
                                       "retry after the Retry-After seconds")
         else:
-            from .console import error_page
+            from reportsvc.web.console import error_page
 
             response = make_response(error_page(429, f"Too many requests ({err.description}). "
                                                 "Wait a moment and try again.", "Slow down"))
@@ -519,7 +519,7 @@ def _ensure_secret_key(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register login/logout and the admin API, the policy (first before_request), limits and handlers."""
-    from . import openapi, security
+    from reportsvc.web import openapi, security
 
     _ensure_secret_key(app)
     login_manager.login_view = "auth.login"

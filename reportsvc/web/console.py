@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from .. import __version__
+from reportsvc.config import VERSION as __version__
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -51,9 +51,9 @@ def footer_health() -> dict[str, Any]:
 
 
 def _compute_health() -> dict[str, Any]:
-    from ..queues.workers import list_workers
-    from ..redis_client import get_redis
-    from .health import dependency_status
+    from reportsvc.queues.workers import list_workers
+    from reportsvc.redis_client import get_redis
+    from reportsvc.web.health import dependency_status
 
     try:
         checks = dependency_status()
@@ -139,6 +139,6 @@ def console_http_error(err: HTTPException) -> tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     """Register the console blueprint and its app-level 404/405 pages for /console paths."""
-    from . import console_format, console_reports  # noqa: F401  (attach filters and routes to bp)
+    from reportsvc.web import console_format, console_reports  # noqa: F401  (attach filters and routes to bp)
 
     app.register_blueprint(bp)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import ReportRequest
-from ..queries import StatusCount
-from .console import bp
+from reportsvc.state.models import ReportRequest
+from reportsvc.state.queries import StatusCount
+from reportsvc.web.console import bp
 
 
 @bp.app_template_filter("when")

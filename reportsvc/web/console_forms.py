@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import reports
-from .schemas import InputError, validate_create
+from reportsvc import reports
+from reportsvc.web.schemas import InputError, validate_create
 
 #: Form inputs; the first four are for everyone, the simulate ones only with fault injection on.
 FIELDS = ("report_type", "title", "window_hours", "notify_email", "fail_times", "sleep_seconds")

@@ -16,12 +16,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from .. import audit, bulkjobs, deadletters, queues
-from ..redis_client import get_redis
-from . import queues_api as qa
-from .auth import current_actor
-from .console import error_page, is_htmx
-from .errors import ApiError
+from reportsvc import queues
+from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.redis_client import get_redis
+from reportsvc.state import audit
+from reportsvc.web import queues_api as qa
+from reportsvc.web.auth import current_actor
+from reportsvc.web.console import error_page, is_htmx
+from reportsvc.web.errors import ApiError
 
 bp = Blueprint("console_queues", __name__, url_prefix="/console")
 PAGE = 50

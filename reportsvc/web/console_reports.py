@@ -25,14 +25,15 @@ from flask import (
     url_for,
 )
 
-from .. import jobs, queries
-from ..extensions import db
-from ..models import ACTIVE_STATUSES, STATUSES, ReportRequest
-from ..storage import LocalStorage, StorageError
-from .auth import current_actor
-from .console import bp, error_page, is_htmx
-from .console_format import when_full
-from .console_forms import blank_form, parse
+from reportsvc.extensions import db
+from reportsvc.ops import jobs
+from reportsvc.state import queries
+from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportRequest
+from reportsvc.state.storage import LocalStorage, StorageError
+from reportsvc.web.auth import current_actor
+from reportsvc.web.console import bp, error_page, is_htmx
+from reportsvc.web.console_format import when_full
+from reportsvc.web.console_forms import blank_form, parse
 
 LIST_LIMIT = 25
 #: A live-row poll names at most this many ids (one page's worth, with room to spare).
@@ -152,8 +153,8 @@ def _label(report: ReportRequest) -> str:
 
 
 def _detail_context(report: ReportRequest) -> dict[str, Any]:
-    from ..redis_client import get_redis
-    from ..tracking import locate_report_message
+    from reportsvc.ops.whereabouts import locate_report_message
+    from reportsvc.redis_client import get_redis
 
     return {
         "report": report,

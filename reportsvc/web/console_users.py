@@ -30,11 +30,11 @@ from flask import (
 )
 from flask_login import login_user
 
-from .. import accounts, audit
-from ..accounts import AccountConflict, AccountError
-from ..models import ROLES, User
-from .auth import SessionUser, current_actor, current_principal
-from .console import error_page, is_htmx
+from reportsvc.state import accounts, audit
+from reportsvc.state.accounts import AccountConflict, AccountError
+from reportsvc.state.models import ROLES, User
+from reportsvc.web.auth import SessionUser, current_actor, current_principal
+from reportsvc.web.console import error_page, is_htmx
 
 bp = Blueprint("console_users", __name__, url_prefix="/console")
 

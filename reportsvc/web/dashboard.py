@@ -24,9 +24,9 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup, escape
 from sqlalchemy import text
 
-from .. import metrics
-from ..broker import QUEUES
-from ..extensions import db
+from reportsvc import metrics
+from reportsvc.extensions import db
+from reportsvc.names import QUEUES
 
 bp = Blueprint("console_dashboard", __name__, url_prefix="/console")
 
@@ -146,8 +146,8 @@ def compute_panel(now: datetime | None = None) -> Panel:
 
 
 def _add_queues(panel: Panel) -> None:
-    from ..queues.stats import all_queue_stats
-    from ..redis_client import get_redis
+    from reportsvc.queues.stats import all_queue_stats
+    from reportsvc.redis_client import get_redis
 
     try:
         client = get_redis()

@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException) -> Any:
         if not wants_json():
-            from .console import console_http_error
+            from reportsvc.web.console import console_http_error
 
             return console_http_error(err)
         status = err.code or 500

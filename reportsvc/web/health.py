@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from ..extensions import db
-from ..redis_client import get_redis
+from reportsvc.extensions import db
+from reportsvc.redis_client import get_redis
 
 bp = Blueprint("health", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from .. import metrics
+from reportsvc import metrics
 
 bp = Blueprint("metrics", __name__)
 
@@ -18,7 +18,7 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Count committed lifecycle events in this process, serve /metrics and the console dashboard."""
-    from . import dashboard
+    from reportsvc.web import dashboard
 
     metrics.configure(app.extensions["reportsvc.settings"].redis_url)
     metrics.install()

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from .. import __version__
-from ..models import ROLES, STATUSES
+from reportsvc.config import VERSION as __version__
+from reportsvc.state.models import ROLES, STATUSES
 
 bp = Blueprint("openapi", __name__)
 

@@ -16,13 +16,16 @@ from typing import Any
 import dramatiq
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from .. import audit, bulkjobs, deadletters, queries, queues
-from ..queues import MessageView
-from ..queues.index import resolve
-from ..redis_client import get_redis
-from .api import read_json_body
-from .auth import current_actor
-from .errors import ApiError, without_tracebacks
+from reportsvc import queues
+from reportsvc.names import ALL_QUEUES, REPORT_ACTORS
+from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.queues import MessageView
+from reportsvc.queues.index import resolve
+from reportsvc.redis_client import get_redis
+from reportsvc.state import audit, queries
+from reportsvc.web.api import read_json_body
+from reportsvc.web.auth import current_actor
+from reportsvc.web.errors import ApiError, without_tracebacks
 
 bp = Blueprint("queues_api", __name__)
 
@@ -36,9 +39,9 @@ PREVIEW_CHARS = 300
 
 
 def declared_queues() -> list[str]:
-    """Queues this app's broker declares (canonical names, .DQ/.XQ folded)."""
-    broker = dramatiq.get_broker()
-    return sorted({queues.canonical_queue(q) for q in broker.get_declared_queues()})
+    """The service's own queues plus any this process's broker declares (canonical names, .DQ/.XQ folded)."""
+    declared = dramatiq.get_broker().get_declared_queues()
+    return sorted({queues.canonical_queue(q) for q in (*ALL_QUEUES, *declared)})
 
 
 def all_queues() -> list[str]:
@@ -138,7 +141,7 @@ def list_page(name: str, state: str, *, limit: int, cursor: str | None, order: s
         raise ApiError(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page")
     try:
         page = queues.list_messages(get_redis(), name, state, limit=limit, cursor=cursor,
-                                    newest_first=order == "newest")
+                                    newest_first=order == "newest", report_actors=REPORT_ACTORS)
     except ValueError:
         raise ApiError(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page") from None
     return page, deadletters.report_summaries(page.items)
@@ -154,11 +157,13 @@ def find_message(name: str, message_id: str) -> tuple[queues.Location, str]:
     if not REDIS_ID.match(message_id):
         raise ApiError(400, "invalid_id", "message ids are letters, digits and . _ : -")
     client = get_redis()
-    loc = queues.locate_message(client, name, message_id, dead_after_ms=dead_after_ms())
+    loc = queues.locate_message(client, name, message_id, dead_after_ms=dead_after_ms(),
+                                 report_actors=REPORT_ACTORS)
     if loc.state == "nowhere":
         indexed = resolve(client, message_id)
         if indexed is not None and queues.canonical_queue(indexed[0]) == name:
-            loc = queues.locate_message(client, name, indexed[1], dead_after_ms=dead_after_ms())
+            loc = queues.locate_message(client, name, indexed[1], dead_after_ms=dead_after_ms(),
+                                         report_actors=REPORT_ACTORS)
     if loc.state == "nowhere" or loc.message is None:
         raise ApiError(404, "not_found", "no such message in this queue (it may have finished or been deleted)")
     return loc, loc.message.redis_id

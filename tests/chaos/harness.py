@@ -100,7 +100,7 @@ class SweeperLoop(threading.Thread):
 
     def run(self) -> None:
         """Sweep and reconcile until stopped; errors are kept (a stopped database is expected in some tests)."""
-        from reportsvc import sweeper
+        from reportsvc.ops import sweeper
         from reportsvc.redis_client import get_redis
 
         while not self.stop_event.wait(self.interval):

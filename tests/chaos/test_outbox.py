@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reportsvc import sweeper
+from reportsvc.ops import sweeper
 from reportsvc.redis_client import get_redis
 from tests.conftest import wait_status
 

@@ -8,9 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from reportsvc import jobs, lifecycle, sweeper
 from reportsvc.extensions import db
+from reportsvc.ops import jobs, sweeper
 from reportsvc.redis_client import get_redis
+from reportsvc.state import lifecycle
 from tests.conftest import wait_for, wait_status
 
 pytestmark = pytest.mark.slow

@@ -47,7 +47,7 @@ E2E_PASSWORD = "e2e browser password"
 @pytest.fixture(scope="session")
 def e2e_user(app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     """An operator account the browser signs in with (created once per session)."""
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():
         if accounts.get_user(E2E_USER) is None:

@@ -65,7 +65,7 @@ def test_refused_cancel_explains(page, client, app) -> None:  # type: ignore[no-
     from sqlalchemy import update
 
     from reportsvc.extensions import db
-    from reportsvc.models import ReportRequest
+    from reportsvc.state.models import ReportRequest
 
     rid = client.post("/reports", json={"title": "Too late"}).get_json()["id"]
     page.goto(f"/console/reports/{rid}")

@@ -19,7 +19,7 @@ E2E_ADMIN_PASSWORD = "e2e admin browser password"
 @pytest.fixture
 def admin_page(browser, live_server, app, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """Like the `page` fixture (CSRF on, CSP violations fail the test), signed in as an admin."""
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():
         if accounts.get_user(E2E_ADMIN) is None:

@@ -18,7 +18,7 @@ PASSWORD = "a long cli password"
 
 def _rows(app, action: str | None = None) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """Audit entries oldest first, optionally of one action."""
-    from reportsvc import audit
+    from reportsvc.state import audit
 
     with app.app_context():
         return [audit.as_dict(r) for r in reversed(audit.list_entries(limit=200, action=action).items)]
@@ -178,8 +178,8 @@ def test_cli_failure_without_a_change_writes_nothing(app) -> None:  # type: igno
 @pytest.fixture
 def sole_admin(app):  # type: ignore[no-untyped-def]
     """A new admin that is the only enabled one for this test; the others are re-enabled afterwards."""
-    from reportsvc import accounts
     from reportsvc.extensions import db
+    from reportsvc.state import accounts
 
     name = _cli_name()
     with app.app_context():

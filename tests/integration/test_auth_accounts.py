@@ -14,7 +14,7 @@ def _name(prefix: str = "u") -> str:
 
 
 def _make_user(app, role: str = "operator", password: str = TEST_PASSWORD) -> str:  # type: ignore[no-untyped-def]
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = _name(role)
     with app.app_context():
@@ -74,7 +74,7 @@ def test_lockout_after_repeated_failures(app, anon_client, settings):
     locked = _login(anon_client, name)  # even the right password now waits
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     assert b"Too many failed sign-ins" in locked.data
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():  # an admin resetting the password unlocks it
         accounts.set_password(name, TEST_PASSWORD + "!")
@@ -82,7 +82,7 @@ def test_lockout_after_repeated_failures(app, anon_client, settings):
 
 
 def test_disabled_user_loses_session_and_tokens(app, anon_client):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = _make_user(app, "operator")
     with app.app_context():
@@ -100,7 +100,7 @@ def test_disabled_user_loses_session_and_tokens(app, anon_client):
 
 
 def test_revoked_token_is_refused(app):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = _make_user(app, "viewer")
     with app.app_context():
@@ -116,7 +116,7 @@ def test_revoked_token_is_refused(app):
 
 
 def test_password_is_hashed_with_argon2(app):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = _make_user(app, "viewer")
     with app.app_context():
@@ -154,7 +154,7 @@ def test_cli_users_and_tokens(app):
 
 
 def test_ensure_admin_only_on_an_empty_database(app, monkeypatch):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     runner = app.test_cli_runner()
     out = runner.invoke(args=["ensure-admin"])
@@ -168,7 +168,7 @@ def test_ensure_admin_only_on_an_empty_database(app, monkeypatch):
 
 
 def test_tokens_and_passwords_never_reach_the_logs(app, caplog):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     caplog.set_level(logging.DEBUG)
     password = "pw-" + uuid.uuid4().hex

@@ -12,7 +12,9 @@ import dramatiq
 import pytest
 import redis
 
-from reportsvc.broker import MESSAGE_INDEX_PREFIX, NAMESPACE, build_broker
+from reportsvc.names import NAMESPACE
+from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
+from reportsvc.worker.broker import build_broker
 
 QUEUE = "idxtest"
 

@@ -16,7 +16,7 @@ import redis
 from dramatiq.errors import BrokerConnectionError
 
 from reportsvc import redis_client
-from reportsvc.broker import build_broker
+from reportsvc.worker.broker import build_broker
 
 TIMEOUT = 1.0  # REDIS_SOCKET_TIMEOUT_SECONDS in these tests
 SLACK = 2.0  # scheduling on a loaded 2-core machine; a hang would take minutes

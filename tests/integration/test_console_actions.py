@@ -13,7 +13,7 @@ def _count(app) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
     from reportsvc.extensions import db
-    from reportsvc.models import ReportRequest
+    from reportsvc.state.models import ReportRequest
 
     with app.app_context():
         return int(db.session.execute(select(func.count()).select_from(ReportRequest)).scalar_one())
@@ -83,7 +83,7 @@ def test_refused_cancel_says_why(app, client) -> None:  # type: ignore[no-untype
     from sqlalchemy import update
 
     from reportsvc.extensions import db
-    from reportsvc.models import ReportRequest
+    from reportsvc.state.models import ReportRequest
 
     rid = client.post("/reports", json={"title": "started already"}).get_json()["id"]
     with app.app_context():  # a worker claimed it between page render and click

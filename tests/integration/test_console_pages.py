@@ -13,7 +13,7 @@ HX = {"HX-Request": "true"}
 
 def _create(app, **fields: Any):  # type: ignore[no-untyped-def]
     """A PENDING report row (no message sent), straight through the lifecycle."""
-    from reportsvc import lifecycle
+    from reportsvc.state import lifecycle
 
     with app.app_context():
         report = lifecycle.create(report_type="operations", title=fields.pop("title", "Weekly ops"),
@@ -26,7 +26,7 @@ def _set_status(app, report_id: uuid.UUID, status: str, **values: Any) -> None:
     from sqlalchemy import update
 
     from reportsvc.extensions import db
-    from reportsvc.models import ReportRequest
+    from reportsvc.state.models import ReportRequest
 
     with app.app_context():
         db.session.execute(update(ReportRequest).where(ReportRequest.id == report_id).values(status=status, **values))
@@ -35,7 +35,7 @@ def _set_status(app, report_id: uuid.UUID, status: str, **values: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches(app):  # type: ignore[no-untyped-def]
-    from reportsvc import queries
+    from reportsvc.state import queries
     from reportsvc.web import console
 
     queries.clear_status_counts_cache()
@@ -216,7 +216,7 @@ def test_detail_page_and_fragment(app, client) -> None:  # type: ignore[no-untyp
 
 
 def test_detail_shows_attempt_errors_and_traceback(app, client) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import lifecycle
+    from reportsvc.state import lifecycle
 
     rid = _create(app)
     with app.app_context():

@@ -1,13 +1,13 @@
-"""reportsvc.tracking: where a report's message is, against the real Redis broker."""
+"""reportsvc.ops.whereabouts: where a report's message is, against the real Redis broker."""
 
 from __future__ import annotations
 
-from reportsvc.tracking import NO_MESSAGE, locate_report_message
+from reportsvc.ops.whereabouts import NO_MESSAGE, locate_report_message
 from tests.conftest import wait_status
 
 
 def _message_id(app, rid: str) -> str | None:  # type: ignore[no-untyped-def]
-    from reportsvc import queries
+    from reportsvc.state import queries
 
     with app.app_context():
         report = queries.get_report(queries.parse_report_id(rid))  # type: ignore[arg-type]

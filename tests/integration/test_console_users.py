@@ -21,7 +21,7 @@ def _name(prefix: str) -> str:
 
 
 def _make_user(app, role: str, password: str = TEST_PASSWORD) -> str:  # type: ignore[no-untyped-def]
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = _name(role)
     with app.app_context():
@@ -42,7 +42,7 @@ def _signed_in(app, role: str = "admin") -> tuple[Any, str]:  # type: ignore[no-
 
 
 def _user(app, name: str) -> Any:  # type: ignore[no-untyped-def]
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():
         user = accounts.get_user(name)
@@ -50,7 +50,7 @@ def _user(app, name: str) -> Any:  # type: ignore[no-untyped-def]
 
 
 def _audit(app, action: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    from reportsvc import audit
+    from reportsvc.state import audit
 
     with app.app_context():
         return [audit.as_dict(r) for r in audit.list_entries(limit=200, action=action).items]
@@ -67,7 +67,7 @@ def _me(app, token: str):  # type: ignore[no-untyped-def]
 
 
 def _token_for(app, name: str) -> str:  # type: ignore[no-untyped-def]
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():
         return accounts.create_token(name, "test")[1]
@@ -178,7 +178,7 @@ def test_create_user_without_javascript_keeps_the_generated_password_on_the_page
 ])
 @pytest.mark.parametrize("htmx", [False, True])
 def test_bad_input_is_a_422_with_the_error_beside_the_field_and_creates_nothing(app, form, field, message, htmx):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     c, _ = _signed_in(app)
     data = {"name": _name("bad"), **form}
@@ -272,8 +272,8 @@ def test_an_admin_cannot_disable_or_demote_themself(app):
 @pytest.fixture
 def only_admins(app):  # type: ignore[no-untyped-def]
     """only_admins(*names): disable every other enabled admin for this test; re-enabled afterwards."""
-    from reportsvc import accounts
     from reportsvc.extensions import db
+    from reportsvc.state import accounts
 
     parked: list[str] = []
 
@@ -293,7 +293,7 @@ def only_admins(app):  # type: ignore[no-untyped-def]
 
 
 def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(app, only_admins):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     solo = _make_user(app, "admin")
     only_admins(solo)
@@ -315,7 +315,7 @@ def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(app, only_admins):
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, only_admins):
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     first, second = _make_user(app, "admin"), _make_user(app, "admin")
     only_admins(first, second)
@@ -414,7 +414,7 @@ def test_token_is_shown_once_authenticates_and_revoking_stops_it(app):
 def test_token_of_another_account_cannot_be_revoked_through_this_one(app):
     c, _ = _signed_in(app)
     owner, other = _make_user(app, "viewer"), _make_user(app, "viewer")
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     with app.app_context():
         row, token = accounts.create_token(owner, "mine")
@@ -432,7 +432,7 @@ def test_bad_token_label_is_a_422(app):
     assert refused.status_code == 422 and 'id="label-error"' in refused.get_data(as_text=True)
     assert "rsv_" not in refused.get_data(as_text=True)
     with app.app_context():
-        from reportsvc import accounts
+        from reportsvc.state import accounts
 
         assert accounts.list_tokens(name) == []
 

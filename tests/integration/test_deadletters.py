@@ -114,7 +114,7 @@ def test_requeue_of_dead_letter_runs_the_report_again_and_a_second_click_sends_n
 
 
 def test_concurrent_requeues_of_one_letter_move_it_once(app, client, redis_client):
-    from reportsvc import deadletters
+    from reportsvc.ops import deadletters
     from reportsvc.redis_client import get_redis
 
     rid = uuid.uuid4()
@@ -229,7 +229,7 @@ def test_bulk_delete_all_and_progress_visible(app, client, redis_client, mainten
 
 
 def test_bulk_job_ignores_letters_that_die_after_it_was_created(app, client, redis_client):
-    from reportsvc import bulkjobs, deadletters
+    from reportsvc.ops import bulkjobs, deadletters
 
     now = time.time() * 1000
     fabricate_dead(app, redis_client, [(uuid.uuid4(), "x", now - 1000 + i) for i in range(10)])
@@ -294,8 +294,8 @@ def test_scheduler_watchdog_resends_a_bulk_job_whose_runner_died(app, redis_clie
 
     from sqlalchemy import text as _text
 
-    from reportsvc import bulkjobs
     from reportsvc.extensions import db as _db
+    from reportsvc.ops import bulkjobs
 
     with app.app_context():
         job_id = _uuid.uuid4()

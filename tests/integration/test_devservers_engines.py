@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import redis
 
-from reportsvc.devservers import EmbeddedPostgres, EmbeddedValkey, PortInUseError, free_port
+from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, PortInUseError, free_port
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -148,7 +148,7 @@ def _email_events(client, report_id: str) -> list[str]:  # type: ignore[no-untyp
 
 def test_two_deliveries_at_the_same_moment_send_one_email(app, client, worker, settings, smtp):
     """Both pass 'not sent yet' together; only the claim holder talks to the SMTP server, the other ends cleanly."""
-    from reportsvc.tasks import notify
+    from reportsvc.worker import notify
 
     controller, inbox = smtp
     settings(email_host="127.0.0.1", email_port=controller.port)
@@ -201,7 +201,7 @@ def test_two_duplicate_messages_on_two_worker_threads_send_one_email(app, client
 
 
 def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, settings, smtp):
-    from reportsvc.tasks import notify
+    from reportsvc.worker import notify
 
     controller, inbox = smtp
     settings(email_host="127.0.0.1", email_port=_free_port())  # nothing listens: the send fails
@@ -217,7 +217,7 @@ def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, set
 
 def test_email_claim_is_held_only_inside_its_block(app, client, worker):
     """A second claimant is turned away while the first holds it, and gets it once the first left unrecorded."""
-    from reportsvc import lifecycle
+    from reportsvc.state import lifecycle
 
     report_id = uuid.UUID(_ready_report_awaiting_email(client, app))
     held, release, seen = threading.Event(), threading.Event(), []

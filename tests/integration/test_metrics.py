@@ -88,8 +88,8 @@ def test_histogram_buckets_are_cumulative(client):
 
 
 def test_rolled_back_transition_counts_nothing(app, client):
-    from reportsvc import lifecycle
     from reportsvc.extensions import db
+    from reportsvc.state import lifecycle
 
     with app.app_context():
         report = lifecycle.create(report_type="operations", title=None, params={}, notify_email=None,

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent("""
     import sys, threading
-    from reportsvc import create_app, lifecycle, metrics
+    from reportsvc import create_app, metrics
+    from reportsvc.state import lifecycle
     from reportsvc.config import load_settings
 
     app = create_app(load_settings())

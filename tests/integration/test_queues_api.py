@@ -208,7 +208,7 @@ def test_bad_reads_get_clear_json_errors(client, url, status, code):
 
 
 def test_audit_pages_newest_first(app, client):
-    from reportsvc import audit
+    from reportsvc.state import audit
 
     with app.app_context():
         for i in range(7):

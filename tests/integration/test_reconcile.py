@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from reportsvc import sweeper
+from reportsvc.ops import sweeper
 from reportsvc.queues.probe import surely_live
 from reportsvc.redis_client import get_redis
 

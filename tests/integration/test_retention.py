@@ -21,8 +21,8 @@ def _storage_dir(app) -> Path:  # type: ignore[no-untyped-def]
 
 def _report(app, status: str, age_days: float = 0) -> uuid.UUID:  # type: ignore[no-untyped-def]
     """A report driven through the lifecycle to `status` (READY with a real file), then aged by UPDATE."""
-    from reportsvc import lifecycle
-    from reportsvc.storage import LocalStorage, report_key
+    from reportsvc.state import lifecycle
+    from reportsvc.state.storage import LocalStorage, report_key
 
     with app.app_context():
         rid = lifecycle.create(report_type="operations", title=f"{status} {age_days}d", params={},
@@ -91,7 +91,7 @@ def _file(app, rid: uuid.UUID) -> Path:  # type: ignore[no-untyped-def]
 
 
 def _purge(app, new_settings, **kwargs: Any):  # type: ignore[no-untyped-def]
-    from reportsvc import retention
+    from reportsvc.ops import retention
 
     with app.app_context():
         return retention.purge(new_settings, **kwargs)
@@ -197,8 +197,8 @@ def test_pdf_and_report_retention_together(app, settings, client) -> None:  # ty
 
 
 def test_old_audit_rows_are_deleted_and_the_purge_is_audited(app, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import audit
     from reportsvc.extensions import db
+    from reportsvc.state import audit
 
     with app.app_context():
         old_ids = [audit.record("alice", "report.cancel", f"report:{n}", "ok") for n in range(3)]
@@ -218,8 +218,8 @@ def test_old_audit_rows_are_deleted_and_the_purge_is_audited(app, settings) -> N
 
 
 def test_dry_run_counts_and_changes_nothing(app, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import audit
     from reportsvc.extensions import db
+    from reportsvc.state import audit
 
     ancient, old = _report(app, "READY", age_days=100), _report(app, "READY", age_days=40)
     failed = _report(app, "FAILED", age_days=100)
@@ -238,8 +238,8 @@ def test_dry_run_counts_and_changes_nothing(app, settings) -> None:  # type: ign
 
 
 def test_small_batches_still_get_everything(app, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import audit
     from reportsvc.extensions import db
+    from reportsvc.state import audit
 
     files = [_report(app, "READY", age_days=40) for _ in range(5)]
     reports = [_report(app, "CANCELLED", age_days=400) for _ in range(5)]
@@ -262,7 +262,7 @@ def test_small_batches_still_get_everything(app, settings) -> None:  # type: ign
 
 
 def test_zero_keeps_everything_and_schedules_nothing(app, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc.scheduler import build_scheduler
+    from reportsvc.ops.scheduler import build_scheduler
 
     rid = _report(app, "READY", age_days=10_000)
     off = settings()
@@ -276,7 +276,7 @@ def test_zero_keeps_everything_and_schedules_nothing(app, settings) -> None:  # 
 
 
 def test_a_run_that_died_after_marking_is_finished_by_the_next(app, client, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import lifecycle
+    from reportsvc.state import lifecycle
 
     rid = _report(app, "READY", age_days=40)
     with app.app_context():  # step 1 of a purge that then crashed: marked, file still there
@@ -290,7 +290,7 @@ def test_a_run_that_died_after_marking_is_finished_by_the_next(app, client, sett
 
 
 def test_a_file_that_cannot_be_deleted_keeps_its_row_for_the_next_run(app, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc.storage import LocalStorage
+    from reportsvc.state.storage import LocalStorage
 
     rid = _report(app, "READY", age_days=100)
 
@@ -308,7 +308,7 @@ def test_a_file_that_cannot_be_deleted_keeps_its_row_for_the_next_run(app, setti
 
 
 def test_two_purgers_at_once_split_the_work(app, settings) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import retention
+    from reportsvc.ops import retention
 
     ids = [_report(app, "READY", age_days=40) for _ in range(12)]
     new = settings(retention_pdf_days=30)
@@ -337,8 +337,8 @@ def test_two_purgers_at_once_split_the_work(app, settings) -> None:  # type: ign
 
 
 def test_scheduled_run_takes_the_schedulers_lock(app, settings, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from reportsvc import sweeper
-    from reportsvc.scheduler import run_retention
+    from reportsvc.ops import sweeper
+    from reportsvc.ops.scheduler import run_retention
 
     _report(app, "READY", age_days=40)
     new = settings(retention_pdf_days=30)

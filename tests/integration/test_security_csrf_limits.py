@@ -21,7 +21,7 @@ def _token(html: bytes) -> str:
 
 
 def _signed_in(app, role: str = "operator"):  # type: ignore[no-untyped-def]
-    from reportsvc import accounts
+    from reportsvc.state import accounts
 
     name = f"{role}-{uuid.uuid4().hex[:8]}"
     with app.app_context():

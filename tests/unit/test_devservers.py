@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from reportsvc.devrun import (
+from reportsvc.dev.engines import free_port, port_is_free
+from reportsvc.dev.supervisor import (
     Child,
     Console,
     RestartPolicy,
@@ -26,7 +27,6 @@ from reportsvc.devrun import (
     redis_configured,
     use_color,
 )
-from reportsvc.devservers import free_port, port_is_free
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def _shortest_wait(retries: int, factor: int, max_backoff: int) -> int:
 
 
 def _email_actor_options() -> tuple[int, int]:
-    from reportsvc.tasks.notify import send_report_email
+    from reportsvc.worker.notify import send_report_email
 
     return send_report_email.options["min_backoff"], send_report_email.options["max_backoff"]
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
+from reportsvc.extensions import db
 
 STATUSES = ("PENDING", "RUNNING", "READY", "FAILED", "CANCELLED")
 ACTIVE_STATUSES = ("PENDING", "RUNNING")

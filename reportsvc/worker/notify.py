@@ -18,12 +18,12 @@ import dramatiq
 from flask_mail import Message as MailMessage
 from sqlalchemy import select
 
-from .. import lifecycle
-from ..broker import NOTIFICATIONS_QUEUE
-from ..config import Settings, get_settings
-from ..extensions import db, mail
-from ..models import ReportRequest
-from . import context
+from reportsvc.config import Settings, get_settings
+from reportsvc.extensions import db, mail
+from reportsvc.names import NOTIFICATIONS_QUEUE
+from reportsvc.state import lifecycle
+from reportsvc.state.models import ReportRequest
+from reportsvc.worker import context
 
 log = logging.getLogger("reportsvc.notify")
 

@@ -1,7 +1,7 @@
 """Bulk dead-letter jobs: requeue or delete every dead letter matching a filter, in the background.
 
 The web request creates a ``bulk_jobs`` row and sends one message to the ``maintenance`` queue,
-then returns 202 at once. The actor (``reportsvc.tasks.maintenance.run_bulk_job``) calls
+then returns 202 at once. The actor (``reportsvc.worker.maintenance.run_bulk_job``) calls
 :func:`run`, which works through the dead-letter set in batches of ``BATCH_SIZE`` (500) letters,
 oldest first, one short Lua script each, and writes progress to the row after every batch.
 
@@ -48,11 +48,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import audit, deadletters, queues
-from .extensions import db
-from .redis_client import get_redis
+from reportsvc import queues
+from reportsvc.extensions import db
+from reportsvc.names import BULK_JOB_ACTOR, MAINTENANCE_QUEUE
+from reportsvc.ops import deadletters, messaging
+from reportsvc.redis_client import get_redis
+from reportsvc.state import audit
 
-log = logging.getLogger("reportsvc.bulkjobs")
+log = logging.getLogger("reportsvc.ops.bulkjobs")
 
 ACTIONS = ("requeue", "delete")
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -145,11 +148,9 @@ def create(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str
 
 def submit(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str) -> BulkJob:
     """Create the job and send its message; a send that fails marks the job failed."""
-    from .tasks.maintenance import run_bulk_job
-
     job = create(action=action, queue=queue, flt=flt, actor=actor)
     try:
-        run_bulk_job.send(str(job.id))
+        messaging.send(BULK_JOB_ACTOR, MAINTENANCE_QUEUE, str(job.id))
     except Exception as exc:
         log.warning("Bulk job %s could not be queued: %s", job.id, exc)
         _finish(job.id, None, "failed", f"could not be queued: {exc}"[:500])
@@ -293,8 +294,6 @@ def _audit_end(job_id: uuid.UUID) -> None:
 
 def resume_stale() -> list[str]:
     """Re-send the runner message for jobs whose runner died (lease expired) or whose message was lost."""
-    from .tasks.maintenance import run_bulk_job
-
     expired = func.now() - text(f"interval '{int(LEASE_SECONDS)} seconds'")
     # A queued job's message may simply be waiting behind others; only a long wait means it was lost.
     lost = func.now() - text(f"interval '{int(QUEUED_LOST_SECONDS)} seconds'")
@@ -310,7 +309,7 @@ def resume_stale() -> list[str]:
     resumed = []
     for job_id in stale:
         try:
-            run_bulk_job.send(str(job_id))
+            messaging.send(BULK_JOB_ACTOR, MAINTENANCE_QUEUE, str(job_id))
         except Exception as exc:
             log.warning("Bulk job %s could not be re-sent: %s", job_id, exc)
             continue

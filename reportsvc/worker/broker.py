@@ -28,21 +28,15 @@ from dramatiq.middleware import (
 )
 from redis.exceptions import NoScriptError
 
-from .redis_client import connection_options
+from reportsvc.names import NAMESPACE
+from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
+from reportsvc.redis_client import connection_options
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from reportsvc.config import Settings
 
-log = logging.getLogger("reportsvc.broker")
+log = logging.getLogger("reportsvc.worker.broker")
 
-NAMESPACE = "dramatiq"
-REPORTS_QUEUE = "reports"
-NOTIFICATIONS_QUEUE = "notifications"
-QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE)
-# Actor names as they appear in message bodies; messages of these actors carry a report id as args[0].
-GENERATE_ACTOR = "generate_report"
-EMAIL_ACTOR = "send_report_email"
-REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR})
 
 
 class ExactRetries(Retries):
@@ -85,7 +79,6 @@ class ExactRetries(Retries):
         return super().after_process_message(broker, message, result=result, exception=exception)
 
 
-MESSAGE_INDEX_PREFIX = "reportsvc:msgindex:"
 MESSAGE_INDEX_TTL_MS = 8 * 86_400_000  # outlives Dramatiq's 7-day dead-letter TTL
 
 
@@ -187,7 +180,7 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
 
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker with the middleware stack reportsvc relies on."""
-    from .metrics_middleware import MetricsMiddleware
+    from reportsvc.worker.metrics_middleware import MetricsMiddleware
 
     middleware = [
         AgeLimit(),

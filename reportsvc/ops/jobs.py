@@ -13,19 +13,18 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, lifecycle
-from .broker import REPORTS_QUEUE
-from .models import ReportRequest
+from reportsvc.names import GENERATE_ACTOR, REPORTS_QUEUE
+from reportsvc.ops import messaging
+from reportsvc.state import audit, lifecycle
+from reportsvc.state.models import ReportRequest
 
-log = logging.getLogger("reportsvc.jobs")
+log = logging.getLogger("reportsvc.ops.jobs")
 
 
 def send_generate(report_id: uuid.UUID) -> str | None:
     """Enqueue the report's generate message and record its id; None when Redis refused it."""
-    from .tasks import generate_report  # imported late: the broker must be set up first
-
     try:
-        message = generate_report.send(str(report_id))
+        message = messaging.send(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
     except Exception as exc:  # Redis down: the reconciler delivers it later
         _enqueue_failed(report_id, exc)
         return None
@@ -55,16 +54,14 @@ def submit(
     that is not there). If the send fails, the row's message id is cleared again and the row stays
     PENDING for the reconciler, with an `enqueue_failed` event.
     """
-    from .tasks import generate_report  # imported late: the broker must be set up first
-
     report_id = uuid.uuid4()
-    message = generate_report.message(str(report_id))
+    message = messaging.message_for(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
     report = lifecycle.create(
         report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by,
         report_id=report_id, message_id=message.message_id,
     )
     try:
-        generate_report.broker.enqueue(message)
+        messaging.enqueue(message)
     except Exception as exc:  # Redis down: the reconciler delivers it later
         try:
             lifecycle.record_message(report_id, None, expected=message.message_id)
@@ -96,8 +93,8 @@ def cancel(report_id: uuid.UUID, *, actor: str | None, via: str | None = None) -
         message_id = _message_id(report_id)
         if message_id:
             try:
-                from .queues import live_actions as queue_actions
-                from .redis_client import get_redis
+                from reportsvc.queues import live_actions as queue_actions
+                from reportsvc.redis_client import get_redis
 
                 removed = queue_actions.remove_pending(get_redis(), REPORTS_QUEUE, message_id)
             except Exception as exc:
@@ -122,7 +119,7 @@ def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retr
 def _message_id(report_id: uuid.UUID) -> str | None:
     from sqlalchemy import select
 
-    from .extensions import db
+    from reportsvc.extensions import db
 
     value = db.session.execute(select(ReportRequest.message_id).where(ReportRequest.id == report_id)).scalar()
     db.session.rollback()

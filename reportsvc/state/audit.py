@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import and_, select, true, tuple_
 
-from .extensions import db
-from .models import AuditLog
+from reportsvc.extensions import db
+from reportsvc.state.models import AuditLog
 
-log = logging.getLogger("reportsvc.audit")
+log = logging.getLogger("reportsvc.state.audit")
 
 MAX_LIMIT = 200
 

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 
-from .broker import QUEUES
-from .extensions import db
+from reportsvc.extensions import db
+from reportsvc.names import QUEUES
 
 log = logging.getLogger("reportsvc.sources")
 
@@ -46,7 +46,7 @@ def reset_cache() -> None:
 
 
 def _cache_seconds() -> float:
-    from .config import get_settings
+    from reportsvc.config import get_settings
 
     return get_settings().report_data_cache_seconds
 
@@ -145,8 +145,8 @@ class DatabaseOperationsSource:
     def _queue_depths(self) -> list[dict[str, Any]]:
         """Queue counts now; an unreachable Redis gives an empty table, not a failed report."""
         try:
-            from .queues import stats
-            from .redis_client import get_redis
+            from reportsvc.queues import stats
+            from reportsvc.redis_client import get_redis
 
             return [dataclasses.asdict(s) for s in stats.all_queue_stats(get_redis(), list(QUEUES))]
         except Exception as exc:

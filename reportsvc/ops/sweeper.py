@@ -30,13 +30,14 @@ from typing import Any
 import redis
 from sqlalchemy import text
 
-from . import jobs, lifecycle
-from .config import Settings
-from .extensions import db
-from .queues import live_actions as queue_actions
-from .queues.probe import locate_by_message_id, surely_live
+from reportsvc.config import Settings
+from reportsvc.extensions import db
+from reportsvc.ops import jobs
+from reportsvc.queues import live_actions as queue_actions
+from reportsvc.queues.probe import locate_by_message_id, surely_live
+from reportsvc.state import lifecycle
 
-log = logging.getLogger("reportsvc.sweeper")
+log = logging.getLogger("reportsvc.ops.sweeper")
 
 LOCK_PREFIX = "reportsvc:lock:"
 BATCH = 200

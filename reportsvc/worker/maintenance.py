@@ -11,18 +11,19 @@ import uuid
 
 import dramatiq
 
-from . import context
+from reportsvc.names import BULK_JOB_ACTOR, MAINTENANCE_QUEUE
+from reportsvc.worker import context
 
 log = logging.getLogger("reportsvc.maintenance")
 
-MAINTENANCE_QUEUE = "maintenance"
+
 
 
 # One hour is far beyond a 100,000-letter job (~seconds); retries resume from the stored cursor.
-@dramatiq.actor(queue_name=MAINTENANCE_QUEUE, max_retries=3, time_limit=3_600_000)
+@dramatiq.actor(actor_name=BULK_JOB_ACTOR, queue_name=MAINTENANCE_QUEUE, max_retries=3, time_limit=3_600_000)
 def run_bulk_job(job_id: str) -> None:
     """Run one bulk dead-letter job (message body: the job id)."""
-    from .. import bulkjobs
+    from reportsvc.ops import bulkjobs
 
     try:
         ident = uuid.UUID(job_id)

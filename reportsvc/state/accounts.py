@@ -33,10 +33,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select, update
 
-from .extensions import db
-from .models import ROLES, ApiToken, User
+from reportsvc.extensions import db
+from reportsvc.state.models import ROLES, ApiToken, User
 
-log = logging.getLogger("reportsvc.accounts")
+log = logging.getLogger("reportsvc.state.accounts")
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")

@@ -18,8 +18,8 @@ from typing import Any
 
 from dramatiq.middleware import Middleware
 
-from . import logs, metrics
-from .broker import GENERATE_ACTOR, REPORT_ACTORS
+from reportsvc import logs, metrics
+from reportsvc.names import GENERATE_ACTOR, REPORT_ACTORS
 
 log = logging.getLogger("reportsvc.metrics")
 

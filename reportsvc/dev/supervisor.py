@@ -1,4 +1,4 @@
-"""Dev supervisor behind `make run` (`python -m reportsvc.devrun`).
+"""Dev supervisor behind `make run` (`python -m reportsvc.dev`).
 
 1. Loads `.env` (real environment variables win) and checks the settings (a bad value stops it
    before anything starts, with the message naming the variable).
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from reportsvc.devservers import (
+from reportsvc.dev.engines import (
     DevServerError,
     EmbeddedPostgres,
     EmbeddedValkey,
@@ -46,7 +46,7 @@ from reportsvc.devservers import (
 )
 
 # The repo root: `--app app` resolves app.py here and instance/ holds the embedded engines' data.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_PG_PORT = 54329
 DEV_REDIS_PORT = 63799
 DEV_DATABASE = "reportsvc"
@@ -515,7 +515,7 @@ def load_dotenv_file(path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m reportsvc.devrun`; returns the exit code."""
+    """Entry point of `python -m reportsvc.dev`; returns the exit code."""
     del argv  # no options yet; configuration comes from the environment
     root = PROJECT_ROOT
     load_dotenv_file(root / ".env")

@@ -21,11 +21,11 @@ from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from . import metrics
-from .extensions import db
-from .models import ReportEvent, ReportRequest
+from reportsvc import metrics
+from reportsvc.extensions import db
+from reportsvc.state.models import ReportEvent, ReportRequest
 
-log = logging.getLogger("reportsvc.lifecycle")
+log = logging.getLogger("reportsvc.state.lifecycle")
 
 R = ReportRequest.__table__
 E = ReportEvent.__table__
@@ -549,7 +549,7 @@ def note(report_id: uuid.UUID, kind: str, message: str, detail: dict[str, Any] |
         raise
 
 
-# -- retention (called by reportsvc.retention) -----------------------------------------------
+# -- retention (called by reportsvc.ops.retention) -----------------------------------------------
 
 #: Mark finished reports' files expired and add their 'file_expired' events, as one statement built once.
 #: SKIP LOCKED: a row another purger (or anyone) holds is left for the next run instead of waited for.
@@ -627,7 +627,7 @@ def current_status(report_id: uuid.UUID) -> str | None:
     return status
 
 
-# -- dead-letter operations (called by reportsvc.deadletters) ----------------------------------
+# -- dead-letter operations (called by reportsvc.ops.deadletters) ----------------------------------
 
 _REQUEUE_VALUES: dict[str, Any] = {
     "progress": 0,
@@ -738,7 +738,7 @@ def has_event(report_id: uuid.UUID, kinds: tuple[str, ...]) -> bool:
     return found is not None
 
 
-# -- the email claim (called by reportsvc.tasks.notify) ---------------------------------------
+# -- the email claim (called by reportsvc.worker.notify) ---------------------------------------
 
 #: Mixed into every email-claim key, so these advisory locks stay clear of any other advisory-lock user.
 _EMAIL_CLAIM_NAMESPACE = b"reportsvc:email-claim:"

@@ -13,10 +13,11 @@ from datetime import datetime
 
 import redis
 
-from .queues.index import resolve
-from .queues.keys import canonical_queue
-from .queues.listing import NOWHERE, POSITION_SCAN_LIMIT, locate_message
-from .queues.messages import DEAD, DELAYED, HELD, WAITING
+from reportsvc.names import REPORT_ACTORS
+from reportsvc.queues.index import resolve
+from reportsvc.queues.keys import canonical_queue
+from reportsvc.queues.listing import NOWHERE, POSITION_SCAN_LIMIT, locate_message
+from reportsvc.queues.messages import DEAD, DELAYED, HELD, WAITING
 
 NO_MESSAGE = "no_message"  # the row has no message id (never enqueued, or the send failed)
 UNAVAILABLE = "unavailable"  # Redis did not answer
@@ -76,7 +77,7 @@ def locate_report_message(client: redis.Redis, message_id: str | None) -> Messag
         if found is None:
             return MessagePlace(state=NOWHERE, message_id=message_id)
         queue, redis_id = found
-        loc = locate_message(client, queue, redis_id)
+        loc = locate_message(client, queue, redis_id, report_actors=REPORT_ACTORS)
     except redis.RedisError as exc:
         return MessagePlace(state=UNAVAILABLE, message_id=message_id, error=type(exc).__name__)
     return MessagePlace(

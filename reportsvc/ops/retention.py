@@ -30,12 +30,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import text
 
-from . import audit, lifecycle, metrics
-from .config import Settings
-from .extensions import db
-from .storage import LocalStorage, Storage, StorageError
+from reportsvc import metrics
+from reportsvc.config import Settings
+from reportsvc.extensions import db
+from reportsvc.state import audit, lifecycle
+from reportsvc.state.storage import LocalStorage, Storage, StorageError
 
-log = logging.getLogger("reportsvc.retention")
+log = logging.getLogger("reportsvc.ops.retention")
 
 _T = TypeVar("_T")
 

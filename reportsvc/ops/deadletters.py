@@ -39,13 +39,15 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
-from . import jobs, lifecycle, queues
-from .broker import GENERATE_ACTOR
-from .extensions import db
-from .models import ReportRequest
-from .queues import DeadFilter, MessageView
+from reportsvc import queues
+from reportsvc.extensions import db
+from reportsvc.names import GENERATE_ACTOR, REPORT_ACTORS
+from reportsvc.ops import jobs
+from reportsvc.queues import DeadFilter, MessageView
+from reportsvc.state import lifecycle
+from reportsvc.state.models import ReportRequest
 
-log = logging.getLogger("reportsvc.deadletters")
+log = logging.getLogger("reportsvc.ops.deadletters")
 
 BATCH_SIZE = 500
 #: Most ids one synchronous request may name; more goes through a bulk job.
@@ -126,6 +128,7 @@ class LetterFilter:
             dead_after=self.dead_after,
             dead_before=before,
             allow=allow if allow is not None else (self._error_allow if self.error else None),
+            report_actors=REPORT_ACTORS,
         )
 
     def _error_allow(self, views: list[MessageView]) -> set[str]:
@@ -293,7 +296,7 @@ class _RequeuePlan:
 
 def requeue(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str) -> ActionResult:
     """Requeue the named dead letters (Redis ids as listed by the console/API); see the module docstring."""
-    views = queues.read_dead(client, queue, redis_ids)
+    views = queues.read_dead(client, queue, redis_ids, report_actors=REPORT_ACTORS)
     found = {v.redis_id for v in views}
     result = ActionResult(found=len(views), missing=[i for i in dict.fromkeys(redis_ids) if i not in found])
     if not views:
@@ -307,7 +310,7 @@ def requeue(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str
 
 def delete(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str) -> ActionResult:
     """Delete the named dead letters; their reports stay FAILED with the deletion on their timeline."""
-    views = queues.read_dead(client, queue, redis_ids)
+    views = queues.read_dead(client, queue, redis_ids, report_actors=REPORT_ACTORS)
     found = {v.redis_id for v in views}
     result = ActionResult(found=len(views), missing=[i for i in dict.fromkeys(redis_ids) if i not in found])
     if not views:

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, or_, select, true, tuple_
 
-from .extensions import db
-from .models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
+from reportsvc.extensions import db
+from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
 
 HEX_PREFIX = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 MAX_LIMIT = 200

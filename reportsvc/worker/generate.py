@@ -18,12 +18,14 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from .. import lifecycle, reports
-from ..broker import REPORTS_QUEUE, ExactRetries
-from ..config import get_settings
-from ..storage import LocalStorage, report_key
-from . import context
-from .simulate import SimulatedFailure, Simulation
+from reportsvc import reports
+from reportsvc.config import get_settings
+from reportsvc.names import REPORTS_QUEUE
+from reportsvc.state import lifecycle
+from reportsvc.state.storage import LocalStorage, report_key
+from reportsvc.worker import context
+from reportsvc.worker.broker import ExactRetries
+from reportsvc.worker.simulate import SimulatedFailure, Simulation
 
 log = logging.getLogger("reportsvc.worker")
 
@@ -132,7 +134,7 @@ class Run:
 
 
 def _source_for(report_type: str) -> Any:
-    from ..report_sources import source_for
+    from reportsvc.worker.sources import source_for
 
     return source_for(report_type)
 
@@ -215,7 +217,7 @@ def _describe(exc: BaseException, time_limit: int) -> str:
 
 
 def _queue_email(report_id: uuid.UUID) -> None:
-    from .notify import send_report_email
+    from reportsvc.worker.notify import send_report_email
 
     try:
         send_report_email.send(str(report_id))

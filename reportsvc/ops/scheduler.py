@@ -19,12 +19,12 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import bulkjobs, retention, sweeper
-from .config import Settings
-from .queues import stats
-from .redis_client import get_redis
+from reportsvc.config import Settings
+from reportsvc.ops import bulkjobs, retention, sweeper
+from reportsvc.queues import stats
+from reportsvc.redis_client import get_redis
 
-log = logging.getLogger("reportsvc.scheduler")
+log = logging.getLogger("reportsvc.ops.scheduler")
 
 TEMP_FILE_MAX_AGE_SECONDS = 3600
 

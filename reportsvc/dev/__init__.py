@@ -1,0 +1,1 @@
+"""`make run`: the development supervisor and the embedded engines it starts (imports only config)."""

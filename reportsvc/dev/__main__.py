@@ -1,0 +1,7 @@
+"""`python -m reportsvc.dev` (what `make run` runs): the development supervisor."""
+
+import sys
+
+from reportsvc.dev.supervisor import main
+
+sys.exit(main(sys.argv[1:]))

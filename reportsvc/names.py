@@ -1,0 +1,21 @@
+"""The names the service's processes agree on: Dramatiq namespace, queues and actors.
+
+Kept apart from the broker and the actors so that the service layer can send a message by name, and the
+queue views and metrics can name queues, without importing the worker.
+"""
+
+NAMESPACE = "dramatiq"
+REPORTS_QUEUE = "reports"
+NOTIFICATIONS_QUEUE = "notifications"
+MAINTENANCE_QUEUE = "maintenance"
+#: Queues whose depth the console, the metrics and the operations report show.
+QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE)
+#: Every queue the service's actors consume.
+ALL_QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE)
+
+# Actor names as they appear in message bodies.
+GENERATE_ACTOR = "generate_report"
+EMAIL_ACTOR = "send_report_email"
+BULK_JOB_ACTOR = "run_bulk_job"
+#: Messages of these actors carry a report id as args[0]; queue views are told so by their callers.
+REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR})

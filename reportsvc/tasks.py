@@ -1,0 +1,20 @@
+"""Worker entry point: `dramatiq reportsvc.tasks` imports this module to run a worker.
+
+Wiring only: the broker is configured from the environment before the actor modules are imported
+(actors bind to the global broker when declared), and the actors get the app factory they build their
+Flask app with on first use.
+"""
+
+from reportsvc import create_app
+from reportsvc.config import get_settings
+from reportsvc.worker import context
+from reportsvc.worker.broker import setup_broker
+
+setup_broker(get_settings())
+context.set_factory(create_app)
+
+from reportsvc.worker.generate import generate_report  # noqa: E402
+from reportsvc.worker.maintenance import run_bulk_job  # noqa: E402
+from reportsvc.worker.notify import send_report_email  # noqa: E402
+
+__all__ = ["generate_report", "run_bulk_job", "send_report_email"]
