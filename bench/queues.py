@@ -37,7 +37,7 @@ from reportsvc import queues as Q  # noqa: E402
 from reportsvc.dev.engines import EmbeddedValkey, free_port  # noqa: E402
 from reportsvc.queues._dead import encode_dead_cursor  # noqa: E402
 from reportsvc.queues.bulk import requeue_dead_batch  # noqa: E402
-from reportsvc.queues.listing import _encode_waiting_cursor  # noqa: E402
+from reportsvc.queues.paging import encode_waiting_cursor  # noqa: E402
 
 NS = "dramatiq"
 PAGE = 50
@@ -92,7 +92,7 @@ def deep_cursors(client: redis.Redis, queue: str) -> dict[str, str | None]:
     n = int(client.llen(k.waiting))
     mid = n // 2
     anchor = client.lindex(k.waiting, mid)
-    waiting = _encode_waiting_cursor(mid, Q.messages.to_str(anchor)) if anchor is not None else None
+    waiting = encode_waiting_cursor(mid, Q.messages.to_str(anchor)) if anchor is not None else None
     d = int(client.zcard(k.dead))
     row = client.zrevrange(k.dead, d // 2, d // 2, withscores=True)
     dead = encode_dead_cursor(float(row[0][1]), Q.messages.to_str(row[0][0])) if row else None

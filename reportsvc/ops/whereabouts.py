@@ -16,7 +16,7 @@ import redis
 from reportsvc.names import REPORT_ACTORS
 from reportsvc.queues.index import resolve
 from reportsvc.queues.keys import canonical_queue
-from reportsvc.queues.listing import NOWHERE, POSITION_SCAN_LIMIT, locate_message
+from reportsvc.queues.locate import NOWHERE, POSITION_SCAN_LIMIT, locate_message
 from reportsvc.queues.messages import DEAD, DELAYED, HELD, WAITING
 
 NO_MESSAGE = "no_message"  # the row has no message id (never enqueued, or the send failed)

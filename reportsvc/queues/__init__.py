@@ -31,15 +31,7 @@ from reportsvc.queues.bulk import (
 )
 from reportsvc.queues.dead_actions import delete_dead_ids, read_dead, requeue_dead_ids
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, dead_queue_name, delay_queue_name
-from reportsvc.queues.listing import (
-    Location,
-    Page,
-    find_by_message_id,
-    get_message,
-    iter_live_messages,
-    list_messages,
-    locate_message,
-)
+from reportsvc.queues.listing import list_messages
 from reportsvc.queues.live_actions import (
     WorkerAliveError,
     promote_delayed,
@@ -47,7 +39,10 @@ from reportsvc.queues.live_actions import (
     release_held,
     remove_pending,
 )
+from reportsvc.queues.locate import Location, get_message, locate_message
 from reportsvc.queues.messages import NO_REPORT_ACTORS, MessageView, decode_message
+from reportsvc.queues.paging import Page
+from reportsvc.queues.scan import find_by_message_id, iter_live_messages
 from reportsvc.queues.stats import (
     DISCOVERED_KEY,
     QueueStats,

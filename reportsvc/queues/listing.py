@@ -1,22 +1,18 @@
-"""Paged message lists per state, single-message lookup and location; every call O(page).
+"""One page of a queue's messages in one state (waiting, delayed, held, dead); every call O(page).
 
-Cursors are opaque strings; pass back ``Page.next_cursor`` unchanged with the same state and
-order. ``total`` is the state's count at read time (LLEN/HLEN/ZCARD), not the page's.
+``total`` is the state's count at read time (LLEN/HLEN/ZCARD), not the page's. Cursors and the
+``Page`` type are in ``paging``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 import redis
 
 from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
-from reportsvc.queues.index import resolve
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
 from reportsvc.queues.messages import (
     DEAD,
@@ -27,59 +23,23 @@ from reportsvc.queues.messages import (
     WAITING,
     MessageView,
     decode_message,
+    to_bytes,
     to_str,
 )
-from reportsvc.queues.workers import DEFAULT_HEARTBEAT_TIMEOUT_MS, is_worker_alive
+from reportsvc.queues.paging import (
+    Page,
+    decode_delayed_cursor,
+    decode_held_cursor,
+    decode_waiting_cursor,
+    encode_delayed_cursor,
+    encode_held_cursor,
+    encode_waiting_cursor,
+)
+from reportsvc.queues.workers import worker_beats
 
 #: How far a waiting-list anchor may have drifted (ids popped by workers) before a page falls back
 #: to an O(n) LPOS; between two operator clicks this is rarely exceeded.
 ANCHOR_WINDOW = 512
-NOWHERE = "nowhere"
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of messages in one state."""
-
-    items: list[MessageView]
-    next_cursor: str | None
-    total: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON (datetimes stay datetimes)."""
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a message is now: waiting (position from the head, 0 runs next), delayed, held, dead or nowhere."""
-
-    state: str
-    message: MessageView | None = None
-    position: int | None = None
-    eta: datetime | None = None
-    worker_id: str | None = None
-    worker_alive: bool | None = None
-    dead_at: datetime | None = None
-    more_ahead: bool = False  # waiting deeper than POSITION_SCAN_LIMIT: position unknown, at least that many ahead
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON (datetimes stay datetimes)."""
-        return dataclasses.asdict(self)
-
-
-POSITION_SCAN_LIMIT = 10_000
-
-
-def _b(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("utf-8")
-
-
-def _workers(client: redis.Redis, keys: QueueKeys) -> list[tuple[str, float]]:
-    # The heartbeat set has one entry per broker process seen in the last minute or so (and
-    # until maintenance prunes dead ones), so reading it whole is bounded by the fleet size.
-    entries: Any = client.zrange(keys.heartbeats, 0, -1, withscores=True)
-    return [(to_str(m), float(s)) for m, s in entries]
 
 
 def list_messages(
@@ -115,23 +75,12 @@ def list_messages(
 # next page re-finds it in a small window around its old index.
 
 
-def _encode_waiting_cursor(index: int, anchor: str) -> str:
-    return f"w:{index}:{anchor}"
-
-
-def _decode_waiting_cursor(cursor: str) -> tuple[int, str]:
-    tag, index, anchor = cursor.split(":", 2)
-    if tag != "w":
-        raise ValueError("not a waiting-list cursor")
-    return int(index), anchor
-
-
 def _find_anchor(
     client: redis.Redis, keys: QueueKeys, window: list[Any], base: int, anchor: str, index: int
 ) -> int | None:
-    target = _b(anchor)
+    target = to_bytes(anchor)
     for i, value in enumerate(window):
-        if _b(value) == target:
+        if to_bytes(value) == target:
             return base + i
     # Drifted further than the window or gone: a bounded LPOS (O(index), rare) tells which.
     pos = client.lpos(keys.waiting, anchor, maxlen=index + 1)
@@ -157,7 +106,7 @@ def _waiting_page(
         total = int(total)
         start = max(0, total - len(ids)) if newest_first else 0
     else:
-        index, anchor = _decode_waiting_cursor(cursor)
+        index, anchor = decode_waiting_cursor(cursor)
         base = max(0, index - ANCHOR_WINDOW - (limit if newest_first else 0))
         pipe.lrange(keys.waiting, base, index + (0 if newest_first else limit))
         total, window = pipe.execute()
@@ -183,11 +132,11 @@ def _waiting_page(
     if newest_first:
         views.reverse()
         more = start > 0 and bool(ids)
-        next_cursor = _encode_waiting_cursor(start, to_str(ids[0])) if more else None
+        next_cursor = encode_waiting_cursor(start, to_str(ids[0])) if more else None
     else:
         last = start + len(ids) - 1
         more = len(ids) == limit and last < total - 1
-        next_cursor = _encode_waiting_cursor(last, to_str(ids[-1])) if more else None
+        next_cursor = encode_waiting_cursor(last, to_str(ids[-1])) if more else None
     return Page(items=views, next_cursor=next_cursor, total=total)
 
 
@@ -237,7 +186,7 @@ def _delayed_page(
     newest_first: bool,
     report_actors: Collection[str],
 ) -> Page:
-    scan_cursor = 0 if cursor is None else int(cursor.removeprefix("h:"))
+    scan_cursor = 0 if cursor is None else decode_delayed_cursor(cursor)
     pipe = client.pipeline(transaction=False)
     pipe.hlen(keys.delayed_msgs)
     pipe.hscan(keys.delayed_msgs, scan_cursor, count=limit)
@@ -267,7 +216,7 @@ def _delayed_page(
     ]
     far = datetime.max.replace(tzinfo=None)
     views.sort(key=lambda v: (v.eta.replace(tzinfo=None) if v.eta else far, v.redis_id), reverse=newest_first)
-    next_cursor = None if int(next_scan) == 0 else f"h:{int(next_scan)}"
+    next_cursor = None if int(next_scan) == 0 else encode_delayed_cursor(int(next_scan))
     return Page(items=views, next_cursor=next_cursor, total=int(total))
 
 
@@ -280,7 +229,7 @@ def _delayed_page(
 def _held_page(
     client: redis.Redis, keys: QueueKeys, limit: int, cursor: str | None, report_actors: Collection[str]
 ) -> Page:
-    workers = sorted(_workers(client, keys))
+    workers = sorted(worker_beats(client, keys))
     pipe = client.pipeline(transaction=False)
     pipe.llen(keys.waiting)
     pipe.hlen(keys.msgs)
@@ -290,8 +239,7 @@ def _held_page(
     total = max(0, int(msgs) - int(waiting))
     start_worker, scan_cursor = "", 0
     if cursor:
-        start_worker, _, raw = cursor.removeprefix("k:").rpartition("|")
-        scan_cursor = int(raw)
+        start_worker, scan_cursor = decode_held_cursor(cursor)
     ids: list[str] = []
     held_by: dict[str, str] = {}
     next_cursor = None
@@ -308,10 +256,10 @@ def _held_page(
                 break
         if len(ids) >= limit:
             if sc != 0:
-                next_cursor = f"k:{w}|{sc}"
+                next_cursor = encode_held_cursor(w, sc)
             else:
                 later = candidates[candidates.index(w) + 1 :]
-                next_cursor = f"k:{later[0]}|0" if later else None
+                next_cursor = encode_held_cursor(later[0], 0) if later else None
             break
     views = _bodies(client, keys.msgs, list(ids), HELD, keys.queue, report_actors, held_by)
     return Page(items=views, next_cursor=next_cursor, total=total)
@@ -342,182 +290,3 @@ def _dead_page(
         rid, score, _ = page.rows[-1]
         next_cursor = encode_dead_cursor(score, rid)
     return Page(items=views, next_cursor=next_cursor, total=total)
-
-
-# -- single message --------------------------------------------------------------------------
-
-
-def _lookup(
-    client: redis.Redis,
-    keys: QueueKeys,
-    redis_id: str,
-    report_actors: Collection[str],
-    with_position: bool,
-    now_ms: float | None,
-    dead_after_ms: int,
-) -> Location:
-    pipe = client.pipeline(transaction=True)
-    pipe.hget(keys.msgs, redis_id)
-    pipe.hget(keys.delayed_msgs, redis_id)
-    pipe.hget(keys.dead_msgs, redis_id)
-    pipe.zscore(keys.dead, redis_id)
-    pipe.zrange(keys.heartbeats, 0, -1, withscores=True)
-    body, delayed_body, dead_body, dead_score, beats = pipe.execute()
-    now = time.time() * 1000.0 if now_ms is None else now_ms
-    workers = [(to_str(m), float(s)) for m, s in beats]
-
-    def holder(ack_of: Any) -> tuple[str | None, bool | None]:
-        if not workers:
-            return None, None
-        p = client.pipeline(transaction=False)
-        for w, _ in workers:
-            p.sismember(ack_of(w), redis_id)
-        for (w, beat), hit in zip(workers, p.execute(), strict=True):
-            if hit:
-                return w, is_worker_alive(beat, now, dead_after_ms)
-        return None, None
-
-    if body is not None:
-        worker, alive = holder(keys.acks)
-        if worker is not None:
-            view = decode_message(
-                body, redis_id=redis_id, state=HELD, queue=keys.queue, held_by=worker, report_actors=report_actors
-            )
-            return Location(state=HELD, message=view, worker_id=worker, worker_alive=alive)
-        position = None
-        if with_position:
-            # LPOS walks the list, so it stops after POSITION_SCAN_LIMIT entries: a detail view that polls
-            # stays O(limit) however deep the backlog; deeper messages report position=None, more_ahead=True.
-            pos = client.lpos(keys.waiting, redis_id, maxlen=POSITION_SCAN_LIMIT)
-            position = None if pos is None else int(pos)  # type: ignore[arg-type]
-            if position is None and client.llen(keys.waiting) > POSITION_SCAN_LIMIT:
-                view = decode_message(body, redis_id=redis_id, state=WAITING, queue=keys.queue,
-                                      report_actors=report_actors)
-                return Location(state=WAITING, message=view, position=None, more_ahead=True)
-            if position is None:
-                # In the hash, in no live ack set and not waiting: held by a process that left
-                # the heartbeat set (only a crash mid-maintenance does that). Report it held.
-                view = decode_message(
-                    body, redis_id=redis_id, state=HELD, queue=keys.queue, report_actors=report_actors
-                )
-                return Location(state=HELD, message=view)
-        view = decode_message(body, redis_id=redis_id, state=WAITING, queue=keys.queue, report_actors=report_actors)
-        return Location(state=WAITING, message=view, position=position)
-    if delayed_body is not None:
-        worker, alive = holder(keys.delayed_acks)
-        view = decode_message(
-            delayed_body,
-            redis_id=redis_id,
-            state=DELAYED,
-            queue=keys.queue,
-            held_by=worker,
-            report_actors=report_actors,
-        )
-        return Location(state=DELAYED, message=view, eta=view.eta, worker_id=worker, worker_alive=alive)
-    if dead_body is not None:
-        view = decode_message(
-            dead_body,
-            redis_id=redis_id,
-            state=DEAD,
-            queue=keys.queue,
-            dead_at_ms=None if dead_score is None else float(dead_score),
-            report_actors=report_actors,
-        )
-        return Location(state=DEAD, message=view, dead_at=view.dead_at)
-    return Location(state=NOWHERE)
-
-
-def get_message(
-    client: redis.Redis,
-    queue: str,
-    redis_id: str,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    report_actors: Collection[str] = NO_REPORT_ACTORS,
-) -> MessageView | None:
-    """The message with Redis entry id ``redis_id`` in any state of ``queue``, or None (no LPOS)."""
-    loc = _lookup(
-        client, QueueKeys.of(queue, namespace), redis_id, report_actors, False, None, DEFAULT_HEARTBEAT_TIMEOUT_MS
-    )
-    return loc.message
-
-
-def locate_message(
-    client: redis.Redis,
-    queue: str,
-    redis_id: str,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    dead_after_ms: int = DEFAULT_HEARTBEAT_TIMEOUT_MS,
-    report_actors: Collection[str] = NO_REPORT_ACTORS,
-    now_ms: float | None = None,
-) -> Location:
-    """Where ``redis_id`` is now; a waiting one gets its position via LPOS (O(n), detail views only)."""
-    return _lookup(client, QueueKeys.of(queue, namespace), redis_id, report_actors, True, now_ms, dead_after_ms)
-
-
-def iter_live_messages(
-    client: redis.Redis,
-    queue: str,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    scan_count: int = 500,
-    report_actors: Collection[str] = NO_REPORT_ACTORS,
-) -> Iterator[MessageView]:
-    """Every not-yet-finished message (waiting, held, delayed) by HSCAN: O(n), for the scheduler only."""
-    keys = QueueKeys.of(queue, namespace)
-    held: dict[str, str] = {}
-    for w, _ in _workers(client, keys):
-        for m in client.sscan_iter(keys.acks(w)):
-            held[to_str(m)] = w
-    for rid, body in client.hscan_iter(keys.msgs, count=scan_count):
-        r = to_str(rid)
-        state = HELD if r in held else WAITING
-        yield decode_message(
-            body, redis_id=r, state=state, queue=keys.queue, held_by=held.get(r), report_actors=report_actors
-        )
-    for rid, body in client.hscan_iter(keys.delayed_msgs, count=scan_count):
-        yield decode_message(body, redis_id=to_str(rid), state=DELAYED, queue=keys.queue, report_actors=report_actors)
-
-
-def find_by_message_id(
-    client: redis.Redis,
-    queue: str,
-    message_id: str,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    scan_count: int = 1000,
-) -> list[tuple[str, str]]:
-    """(state hash, Redis id) of live entries carrying Dramatiq ``message_id``: HSCAN, O(n).
-
-    A report row stores Dramatiq's ``message_id``, which Redis never indexes; an id that is a
-    Redis entry id is answered in O(1). Otherwise this walks ``q.msgs`` and ``q.DQ.msgs``
-    (non-blocking, but proportional to the backlog): fine for one cancel, not for a list.
-    """
-    keys = QueueKeys.of(queue, namespace)
-    pipe = client.pipeline(transaction=False)
-    pipe.hexists(keys.msgs, message_id)
-    pipe.hexists(keys.delayed_msgs, message_id)
-    in_msgs, in_delayed = pipe.execute()
-    if in_msgs or in_delayed:
-        return [(keys.msgs if in_msgs else keys.delayed_msgs, message_id)]
-    indexed = resolve(client, message_id)
-    if indexed is not None:
-        # The index names the latest enqueue: O(1), and absent from both hashes means it is not live.
-        rid = indexed[1]
-        pipe = client.pipeline(transaction=False)
-        pipe.hexists(keys.msgs, rid)
-        pipe.hexists(keys.delayed_msgs, rid)
-        in_msgs, in_delayed = pipe.execute()
-        if in_msgs:
-            return [(keys.msgs, rid)]
-        if in_delayed:
-            return [(keys.delayed_msgs, rid)]
-        return []
-    needle = f'"message_id":"{message_id}"'.encode()
-    found = []
-    for hash_key in (keys.msgs, keys.delayed_msgs):
-        for rid, body in client.hscan_iter(hash_key, count=scan_count):
-            if needle in _b(body):
-                found.append((hash_key, to_str(rid)))
-    return found

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 import redis
 
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, DQ_SUFFIX, QueueKeys, ack_key, canonical_queue
-from reportsvc.queues.listing import find_by_message_id
 from reportsvc.queues.messages import rewrite_for_promote
+from reportsvc.queues.scan import find_by_message_id
 from reportsvc.queues.workers import DEFAULT_HEARTBEAT_TIMEOUT_MS
 
 # KEYS: DQ list, DQ hash, q hash, q list, heartbeats.

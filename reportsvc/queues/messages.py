@@ -26,6 +26,11 @@ def to_str(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def to_bytes(value: str | bytes) -> bytes:
+    """Bytes of a Redis reply or id, so replies compare equal whether or not the client decodes responses."""
+    return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
 def ms_to_datetime(ms: float | int | None) -> datetime | None:
     """UTC datetime for epoch milliseconds (None stays None)."""
     if ms is None:

@@ -9,8 +9,7 @@ import redis
 from reportsvc.queues.index import MESSAGE_INDEX_PREFIX as INDEX_PREFIX
 from reportsvc.queues.index import resolve
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys, canonical_queue, heartbeats_key
-from reportsvc.queues.listing import Location, _lookup
-from reportsvc.queues.messages import NO_REPORT_ACTORS
+from reportsvc.queues.locate import NOWHERE, Location, locate_entry
 
 
 def locate_by_message_id(
@@ -28,10 +27,10 @@ def locate_by_message_id(
     """
     indexed = resolve(client, message_id)
     if indexed is None:
-        return None, Location(state="nowhere")
+        return None, Location(state=NOWHERE)
     queue, redis_id = indexed
     keys = QueueKeys.of(canonical_queue(queue), namespace)
-    return keys.queue, _lookup(client, keys, redis_id, NO_REPORT_ACTORS, False, None, dead_after_ms)
+    return keys.queue, locate_entry(client, keys, redis_id, with_position=False, dead_after_ms=dead_after_ms)
 
 
 def surely_live(

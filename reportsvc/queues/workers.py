@@ -58,6 +58,14 @@ def is_worker_alive(last_beat_ms: float | None, now_ms: float, dead_after_ms: in
     return last_beat_ms is not None and last_beat_ms > now_ms - dead_after_ms
 
 
+def worker_beats(client: redis.Redis, keys: QueueKeys) -> list[tuple[str, float]]:
+    """Every broker id in the heartbeat ZSET with its last beat (epoch ms), in ZSET order."""
+    # The heartbeat set has one entry per broker process seen in the last minute or so (and
+    # until maintenance prunes dead ones), so reading it whole is bounded by the fleet size.
+    entries: Any = client.zrange(keys.heartbeats, 0, -1, withscores=True)
+    return [(to_str(m), float(s)) for m, s in entries]
+
+
 def list_workers(
     client: redis.Redis,
     namespace: str = DEFAULT_NAMESPACE,
