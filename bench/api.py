@@ -111,7 +111,7 @@ def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespac
 
 
 def common_port() -> int:
-    from reportsvc.dev.engines import free_port
+    from reportsvc.dev.engine_base import free_port
 
     return free_port()
 

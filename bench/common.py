@@ -99,7 +99,9 @@ class BenchEngines:
 @contextlib.contextmanager
 def engines(*, durable: bool = True) -> Iterator[BenchEngines]:
     """Start PostgreSQL (fsync on by default, as in production) and Valkey (AOF on), migrate, yield."""
-    from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, free_port
+    from reportsvc.dev.engine_base import free_port
+    from reportsvc.dev.postgres import EmbeddedPostgres
+    from reportsvc.dev.valkey import EmbeddedValkey
 
     tmp = Path(tempfile.mkdtemp(prefix="reportsvc-bench-"))
     found = BenchEngines(tmp=tmp, storage_dir=tmp / "storage")

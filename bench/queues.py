@@ -1,6 +1,6 @@
 """Queue introspection at scale: page latency must not grow with the queue, bulk requeue must be quick.
 
-Runs on its own embedded Valkey (reportsvc.dev.engines.EmbeddedValkey, free port, temp dir), so it
+Runs on its own embedded Valkey (reportsvc.dev.valkey.EmbeddedValkey, free port, temp dir), so it
 never touches shared data. Two queues coexist: a small one (1,000 waiting, 1,000 dead, 1,000
 delayed, 100 held) and a large one (1,000,000 waiting, 100,000 dead, 100,000 delayed, 10,000
 held), filled pipelined with bodies in Dramatiq 2.2's exact format. For the overview and the first
@@ -34,7 +34,8 @@ import redis  # noqa: E402
 from dramatiq.message import Message  # noqa: E402
 
 from reportsvc import queues as Q  # noqa: E402
-from reportsvc.dev.engines import EmbeddedValkey, free_port  # noqa: E402
+from reportsvc.dev.engine_base import free_port  # noqa: E402
+from reportsvc.dev.valkey import EmbeddedValkey  # noqa: E402
 from reportsvc.queues._dead import encode_dead_cursor  # noqa: E402
 from reportsvc.queues.bulk import requeue_dead_batch  # noqa: E402
 from reportsvc.queues.paging import encode_waiting_cursor  # noqa: E402

@@ -34,7 +34,9 @@ class Engines:
 
     def start(self) -> None:
         """Start embedded engines for what is not configured externally."""
-        from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, free_port
+        from reportsvc.dev.engine_base import free_port
+        from reportsvc.dev.postgres import EmbeddedPostgres
+        from reportsvc.dev.valkey import EmbeddedValkey
 
         if not self.database_url:
             self.postgres = EmbeddedPostgres(self.tmp / "pg", free_port(), durable=False)

@@ -2,6 +2,6 @@
 
 import sys
 
-from reportsvc.dev.supervisor import main
+from reportsvc.dev.run import main
 
 sys.exit(main(sys.argv[1:]))

@@ -10,7 +10,9 @@ import psycopg
 import pytest
 import redis
 
-from reportsvc.dev.engines import EmbeddedPostgres, EmbeddedValkey, PortInUseError, free_port
+from reportsvc.dev.engine_base import PortInUseError, free_port
+from reportsvc.dev.postgres import EmbeddedPostgres
+from reportsvc.dev.valkey import EmbeddedValkey
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,25 +8,20 @@ import sys
 
 import pytest
 
-from reportsvc.dev.engines import free_port, port_is_free
-from reportsvc.dev.supervisor import (
-    Child,
-    Console,
-    RestartPolicy,
-    Supervisor,
+from reportsvc.dev.console import Console, format_line, prefix, use_color
+from reportsvc.dev.engine_base import free_port, port_is_free
+from reportsvc.dev.run import child_commands
+from reportsvc.dev.settings import (
     app_host,
     app_port,
-    child_commands,
     config_error,
     db_configured,
-    format_line,
     local_url,
     make_plan,
-    prefix,
     public_url,
     redis_configured,
-    use_color,
 )
+from reportsvc.dev.supervisor import Child, RestartPolicy, Supervisor
 
 
 @pytest.mark.parametrize(

