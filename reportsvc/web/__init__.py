@@ -8,14 +8,19 @@ from flask import Flask, redirect
 def init_app(app: Flask) -> None:
     """Register blueprints and error handlers."""
     from reportsvc.web import (
+        accounts_api,
         api,
         auth,
         console,
+        console_format,
         console_queues,
+        console_reports,  # noqa: F401  (its routes register on console.bp, so it is imported before that)
         console_users,
         errors,
         health,
+        login,
         metrics_views,
+        openapi,
         queues_api,
     )
 
@@ -23,11 +28,15 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(queues_api.bp)
-    console.init_app(app)
+    console_format.init_app(app)
+    app.register_blueprint(console.bp)
     app.register_blueprint(console_queues.bp)
     app.register_blueprint(console_users.bp)
     metrics_views.init_app(app)
-    auth.init_app(app)  # access policy for every route above and any added later, login, headers, OpenAPI
+    app.register_blueprint(login.bp)
+    app.register_blueprint(accounts_api.bp)
+    openapi.init_app(app)
+    auth.init_app(app)  # access policy for every route above and any added later, headers, limits
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
@@ -13,10 +12,10 @@ from reportsvc.ops import jobs
 from reportsvc.state import queries
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.storage import LocalStorage, StorageError
-from reportsvc.web.auth import current_actor
+from reportsvc.web.access import current_actor
 from reportsvc.web.errors import ApiError, without_tracebacks
+from reportsvc.web.requests import read_json_body
 from reportsvc.web.schemas import InputError, validate_create
-from reportsvc.web.security import InvalidJson, parse_json
 
 bp = Blueprint("api", __name__)
 
@@ -37,19 +36,6 @@ def _load(raw: str):  # type: ignore[no-untyped-def]
     if report is None:
         raise ApiError(404, "not_found", "no report with that id")
     return report
-
-
-def read_json_body() -> Any:
-    """The request's JSON object, None for an empty body; 415/400 for anything else."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return None
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    try:
-        return parse_json(raw)
-    except InvalidJson as exc:
-        raise ApiError(400, "invalid_json", str(exc)) from None
 
 
 @bp.post("/reports")

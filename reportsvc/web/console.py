@@ -1,7 +1,9 @@
-"""The HTML console (blueprint "console", /console): layout context, styled error pages, report views.
+"""The HTML console's blueprint ("console", /console) and the layout context every console page uses.
 
 Layout helpers live here because every console page (including the queue, worker and audit pages that
-extend templates/console/base.html) needs them; the report routes are in console_reports.py.
+extend templates/console/base.html) needs them. The report routes (console_reports.py) register on this
+`bp`: web/__init__.py imports them before it registers the blueprint, so this module need not import them
+back (no import circle). The styled error pages are in errors.py.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import threading
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, current_app, request
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from reportsvc.config import VERSION as __version__
+from reportsvc.web.errors import console_http_error
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -25,7 +28,7 @@ NAV = (
     ("/console/audit", "Audit"),
     ("/console/dashboard", "Dashboard"),
 )
-#: Shown after NAV to admins only (the pages refuse everyone else anyway; see auth.ADMIN_BLUEPRINTS).
+#: Shown after NAV to admins only (the pages refuse everyone else anyway; see access.ADMIN_BLUEPRINTS).
 ADMIN_NAV = (("/console/users", "Users"),)
 
 #: Footer health is shown on every page; a short cache keeps it off the request path under polling.
@@ -113,32 +116,6 @@ def layout_context() -> dict[str, Any]:
     }
 
 
-def is_htmx() -> bool:
-    """True for an HTMX request that wants a fragment (not a boosted full-page navigation)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-
-
-def error_page(status: int, message: str, title: str | None = None) -> tuple[str, int]:
-    """The console's styled error page."""
-    return render_template("console/error.html", status=status, message=message, title=title), status
-
-
 @bp.errorhandler(HTTPException)
 def _console_http_error(err: HTTPException) -> Any:
     return console_http_error(err)
-
-
-def console_http_error(err: HTTPException) -> tuple[str, int]:
-    """The styled page for an HTTP error under /console (also used for URLs no route matched)."""
-    status = err.code or 500
-    if status == 404:
-        return error_page(404, "There is no console page at this address. It may have moved, or the link is wrong.",
-                          "Page not found")
-    return error_page(status, err.description or err.name, err.name)
-
-
-def init_app(app: Flask) -> None:
-    """Register the console blueprint and its app-level 404/405 pages for /console paths."""
-    from reportsvc.web import console_format, console_reports  # noqa: F401  (attach filters and routes to bp)
-
-    app.register_blueprint(bp)

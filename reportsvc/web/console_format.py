@@ -1,16 +1,20 @@
-"""Jinja filters for the console: times, durations, sizes and counts, all in UTC and plain words."""
+"""Jinja filters for the console: times, durations, sizes and counts, all in UTC and plain words.
+
+Installed on the app by `init_app` (not through the console blueprint), so views import these functions
+without importing the console.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import Flask
+
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.queries import StatusCount
-from reportsvc.web.console import bp
 
 
-@bp.app_template_filter("when")
 def when(value: datetime | None) -> str:
     """`2026-11-29 14:03:22` (UTC); time only when it is today."""
     if value is None:
@@ -21,7 +25,6 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-@bp.app_template_filter("when_full")
 def when_full(value: datetime | None) -> str:
     """Full UTC timestamp for titles and detail pages."""
     return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -40,7 +43,6 @@ def human_seconds(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-@bp.app_template_filter("duration")
 def duration(report: ReportRequest) -> str:
     """How long it ran (finished) or has been running (RUNNING); a dash before it started."""
     if report.started_at is None:
@@ -51,7 +53,6 @@ def duration(report: ReportRequest) -> str:
     return human_seconds(max(0.0, (end - report.started_at).total_seconds()))
 
 
-@bp.app_template_filter("filesize")
 def filesize(value: int | None) -> str:
     """`14.2 KB` style size."""
     if value is None:
@@ -64,7 +65,6 @@ def filesize(value: int | None) -> str:
     return f"{value} B"
 
 
-@bp.app_template_filter("count")
 def count(value: StatusCount | None) -> str:
     """Exact counts in full (`1,204`); estimates rounded and marked (`≈ 912k`); unknown as `?`."""
     if value is None or value.value is None:
@@ -79,9 +79,19 @@ def count(value: StatusCount | None) -> str:
     return f"≈ {n}"
 
 
-@bp.app_template_filter("pretty_json")
 def pretty_json(value: Any) -> str:
     """Indented JSON for params and event details."""
     import json
 
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+#: Filter name in templates -> function.
+FILTERS = {"when": when, "when_full": when_full, "duration": duration, "filesize": filesize, "count": count,
+           "pretty_json": pretty_json}
+
+
+def init_app(app: Flask) -> None:
+    """Make the filters available to every template."""
+    for name, func in FILTERS.items():
+        app.add_template_filter(func, name)

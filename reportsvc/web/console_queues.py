@@ -2,9 +2,9 @@
 dead letters with requeue/delete (selected or all matching, with a dry-run count and a confirm),
 bulk-job progress, workers (release a dead one) and the audit log.
 
-Reads and actions go through the same helpers as the JSON API (``queues_api``), so the console and
-``GET /queues...`` always agree. Forms are plain POSTs that redirect back with a flash (they work
-without JavaScript); HTMX only polls counts and job progress and fetches the dry-run count.
+Reads and actions go through the same helpers as the JSON API (``queue_reads``, ``queue_actions``), so
+the console and ``GET /queues...`` always agree. Forms are plain POSTs that redirect back with a flash
+(they work without JavaScript); HTMX only polls counts and job progress and fetches the dry-run count.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from reportsvc import queues
 from reportsvc.ops import bulkjobs, deadletters
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
-from reportsvc.web import queues_api as qa
-from reportsvc.web.auth import current_actor
-from reportsvc.web.console import error_page, is_htmx
-from reportsvc.web.errors import ApiError
+from reportsvc.web import queue_actions as qa
+from reportsvc.web import queue_reads as qr
+from reportsvc.web.access import current_actor
+from reportsvc.web.errors import ApiError, error_page
+from reportsvc.web.requests import is_htmx
 
 bp = Blueprint("console_queues", __name__, url_prefix="/console")
 PAGE = 50
@@ -49,7 +50,7 @@ def _vary(body: str) -> Response:
 @bp.get("/queues")
 def overview() -> Response:
     """Every known queue with its counts; the table refreshes itself every 2 s."""
-    stats = queues.all_queue_stats(get_redis(), qa.all_queues())
+    stats = queues.all_queue_stats(get_redis(), qr.all_queues())
     template = "console/queues/_counts.html" if is_htmx() else "console/queues/index.html"
     return _vary(render_template(template, stats=stats, jobs=bulkjobs.recent(10), states=STATE_LABELS))
 
@@ -57,12 +58,12 @@ def overview() -> Response:
 @bp.get("/queues/<name>/<state>")
 def messages(name: str, state: str) -> Response:
     """A page of messages in one state; the dead-letter page adds selection, filters and bulk actions."""
-    canonical = qa.check_queue(name)
+    canonical = qr.check_queue(name)
     order = request.args.get("order", "newest")
-    page, reports = qa.list_page(canonical, state, limit=PAGE, cursor=request.args.get("cursor") or None,
+    page, reports = qr.list_page(canonical, state, limit=PAGE, cursor=request.args.get("cursor") or None,
                                  order=order)
     stats = queues.queue_stats(get_redis(), canonical)
-    items = [qa.message_json(v, reports) for v in page.items]
+    items = [qr.message_json(v, reports) for v in page.items]
     return _vary(render_template(
         "console/queues/messages.html", queue=canonical, state=state, order=order, page=page, items=items,
         stats=stats, states=STATE_LABELS, filter=request.args.to_dict(),
@@ -75,8 +76,8 @@ def messages(name: str, state: str) -> Response:
 @bp.get("/queues/<name>/messages/<message_id>")
 def message(name: str, message_id: str) -> Response:
     """One message whole: where it is, its full body, its report and the report's timeline."""
-    canonical = qa.check_queue(name)
-    detail = qa.message_detail(canonical, message_id)
+    canonical = qr.check_queue(name)
+    detail = qr.message_detail(canonical, message_id)
     return _vary(render_template("console/queues/message.html", queue=canonical, m=detail))
 
 
@@ -97,7 +98,7 @@ def _back(name: str) -> Response:
 @bp.post("/queues/<name>/dead/<action>")
 def dead_selected(name: str, action: str) -> Response:
     """Requeue or delete the ticked dead letters (one request, one audit row)."""
-    canonical = qa.check_queue(name)
+    canonical = qr.check_queue(name)
     if action not in ("requeue", "delete"):
         abort(404)
     ids = _selected_ids()
@@ -124,7 +125,7 @@ def _form_filter() -> dict[str, str]:
 @bp.post("/queues/<name>/dead-count")
 def dead_count(name: str) -> Response:
     """Dry run for "all matching": the count, then a confirm button (HTMX fragment or full page)."""
-    canonical = qa.check_queue(name)
+    canonical = qr.check_queue(name)
     raw = _form_filter()
     try:
         flt = qa.parse_filter(raw)
@@ -138,7 +139,7 @@ def dead_count(name: str) -> Response:
 @bp.post("/queues/<name>/dead-all/<action>")
 def dead_all(name: str, action: str) -> Response:
     """Start a bulk job over every dead letter matching the filter; go to its progress page."""
-    canonical = qa.check_queue(name)
+    canonical = qr.check_queue(name)
     if action not in ("requeue", "delete"):
         abort(404)
     try:
@@ -167,12 +168,12 @@ def bulk_job(job_id: str) -> Response:
 @bp.post("/queues/<name>/messages/<message_id>/<action>")
 def message_action(name: str, message_id: str, action: str) -> Response:
     """Promote a delayed message or release a held one from a dead worker."""
-    canonical = qa.check_queue(name)
-    view = {"promote": qa.promote, "release": qa.release}.get(action)
-    if view is None:
+    canonical = qr.check_queue(name)
+    act = {"promote": qa.promote_message, "release": qa.release_message}.get(action)
+    if act is None:
         abort(404)
     try:
-        view(canonical, message_id)
+        act(canonical, message_id, current_actor())
     except ApiError as exc:
         flash(exc.message, "error")
     else:
@@ -184,7 +185,7 @@ def message_action(name: str, message_id: str, action: str) -> Response:
 def workers() -> Response:
     """Broker processes from Dramatiq's heartbeats."""
     template = "console/queues/_workers.html" if is_htmx() else "console/queues/workers.html"
-    return _vary(render_template(template, workers=qa.workers_json()))
+    return _vary(render_template(template, workers=qr.workers_json()))
 
 
 @bp.post("/workers/<worker_id>/release")

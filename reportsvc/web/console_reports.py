@@ -30,10 +30,12 @@ from reportsvc.ops import jobs
 from reportsvc.state import queries
 from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportRequest
 from reportsvc.state.storage import LocalStorage, StorageError
-from reportsvc.web.auth import current_actor
-from reportsvc.web.console import bp, error_page, is_htmx
+from reportsvc.web.access import current_actor
+from reportsvc.web.console import bp
 from reportsvc.web.console_format import when_full
 from reportsvc.web.console_forms import blank_form, parse
+from reportsvc.web.errors import error_page
+from reportsvc.web.requests import is_htmx
 
 LIST_LIMIT = 25
 #: A live-row poll names at most this many ids (one page's worth, with room to spare).

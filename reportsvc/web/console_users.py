@@ -1,4 +1,4 @@
-"""Console pages for accounts (admins only: `console_users` is one of auth.ADMIN_BLUEPRINTS): the account
+"""Console pages for accounts (admins only: `console_users` is one of access.ADMIN_BLUEPRINTS): the account
 list with create, role change and disable/enable, and one account's page with password reset and its API
 tokens (create, revoke).
 
@@ -33,8 +33,10 @@ from flask_login import login_user
 from reportsvc.state import accounts, audit
 from reportsvc.state.accounts import AccountConflict, AccountError
 from reportsvc.state.models import ROLES, User
-from reportsvc.web.auth import SessionUser, current_actor, current_principal
-from reportsvc.web.console import error_page, is_htmx
+from reportsvc.web.access import current_actor, current_principal
+from reportsvc.web.errors import error_page
+from reportsvc.web.login import SessionUser
+from reportsvc.web.requests import is_htmx
 
 bp = Blueprint("console_users", __name__, url_prefix="/console")
 

@@ -1,11 +1,16 @@
-"""JSON errors for the API: `{"error": {"code", "message"}}`, never an HTML page or a trace."""
+"""Error answers: JSON for the API (`{"error": {"code", "message"}}`, never an HTML page or a trace) and
+the console's styled error pages.
+
+Both live here, in a module that imports no blueprint, so the access policy, the input checks and every
+view can answer an error without importing the console (which would import them back).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("reportsvc.web")
@@ -44,9 +49,28 @@ HTTP_CODES = {
 }
 
 
+def invalid_input(field: str, message: str) -> ApiError:
+    """A 422 naming the field at fault, in the body's `details` too."""
+    return ApiError(422, "invalid_input", f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
 def wants_json() -> bool:
     """API clients and non-console paths get JSON errors; the console gets its HTML pages."""
     return not request.path.startswith("/console")
+
+
+def error_page(status: int, message: str, title: str | None = None) -> tuple[str, int]:
+    """The console's styled error page."""
+    return render_template("console/error.html", status=status, message=message, title=title), status
+
+
+def console_http_error(err: HTTPException) -> tuple[str, int]:
+    """The styled page for an HTTP error under /console (also used for URLs no route matched)."""
+    status = err.code or 500
+    if status == 404:
+        return error_page(404, "There is no console page at this address. It may have moved, or the link is wrong.",
+                          "Page not found")
+    return error_page(status, err.description or err.name, err.name)
 
 
 def init_app(app: Flask) -> None:
@@ -62,8 +86,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(err: HTTPException) -> Any:
         if not wants_json():
-            from reportsvc.web.console import console_http_error
-
             return console_http_error(err)
         status = err.code or 500
         if status == 413:
@@ -75,8 +97,6 @@ def init_app(app: Flask) -> None:
     def handle_unexpected(err: Exception) -> Any:
         log.exception("Unhandled error on %s %s", request.method, request.path)
         if not wants_json():
-            from flask import render_template
-
             return render_template("console/error.html", status=500, message="Something went wrong."), 500
         return error_response(500, "internal_error", "the server hit an unexpected error; it has been logged")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from reportsvc.web.errors import error_response, wants_json
+from reportsvc.web.errors import error_page, error_response, wants_json
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -148,8 +148,6 @@ def _refuse(status: int, field: str, message: str, *, in_path: bool = False) -> 
     if wants_json():
         return error_response(status, "invalid_input", f"{field}: {message}",
                               details=[{"field": field, "message": message}])
-    from reportsvc.web.console import error_page
-
     where = f"The “{field}” part of the address" if in_path else f"The field “{field}”"
     return error_page(status, f"{where} {message}.", "Invalid input")
 
@@ -157,8 +155,6 @@ def _refuse(status: int, field: str, message: str, *, in_path: bool = False) -> 
 def _refuse_json(message: str) -> Any:
     if wants_json():
         return error_response(400, "invalid_json", message)
-    from reportsvc.web.console import error_page
-
     return error_page(400, f"The request could not be read: {message}.", "Invalid input")
 
 

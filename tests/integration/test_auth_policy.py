@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from reportsvc.web.auth import PUBLIC_ENDPOINTS, required_role
+from reportsvc.web.access import PUBLIC_ENDPOINTS, required_role
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 SAMPLE_ARGS = {

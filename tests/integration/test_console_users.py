@@ -107,7 +107,7 @@ def test_operator_and_viewer_get_403_and_no_nav_link(app, role):
 
 
 def test_every_users_route_is_admin_only(app, client, viewer_client, admin_client):
-    from reportsvc.web.auth import required_role
+    from reportsvc.web.access import required_role
 
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("console_users.")]
     assert {r.endpoint.split(".")[1] for r in rules} >= {"index", "create", "detail", "set_role", "disable", "enable",

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from reportsvc.web.auth import required_role
+from reportsvc.web.access import required_role
 from reportsvc.web.openapi import NON_API_BLUEPRINTS, NON_API_ENDPOINTS, api_operations
 
 

@@ -82,7 +82,7 @@ def test_json_nested_too_deep_on_other_routes_is_400(admin_client) -> None:  # t
 @pytest.mark.parametrize("body", TOO_DEEP[:2])
 def test_read_json_body_itself_answers_400_for_too_deep_json(app, body) -> None:  # type: ignore[no-untyped-def]
     """The views' own parser, without the before_request guard in front of it."""
-    from reportsvc.web.api import read_json_body
+    from reportsvc.web.requests import read_json_body
 
     context = app.test_request_context("/reports", method="POST", data=body, content_type="application/json")
     with context, pytest.raises(ApiError) as info:

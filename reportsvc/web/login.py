@@ -1,0 +1,108 @@
+"""Signing in and out of the console (blueprint "auth": /login, /logout) and `GET /me`.
+
+The password check, its lockout and the account state are accounts.py's; this module turns them into pages
+and a Flask-Login session. Flask-Login keeps `SessionUser`, loaded here by id + auth_epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from reportsvc.extensions import login_manager
+from reportsvc.state import accounts
+from reportsvc.web.access import current_principal, safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+def _lockout_kwargs() -> dict[str, int]:
+    s = current_app.extensions["reportsvc.settings"]
+    return {"threshold": s.login_lockout_threshold, "base_seconds": s.login_lockout_seconds,
+            "max_seconds": s.login_lockout_max_seconds}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The console's sign-in page; POST checks the password (rate-limited, with lockout)."""
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(next_url, 302)
+        return login_page(next_url, None, 200)
+    name = (request.form.get("name") or "").strip()[:200]
+    password = request.form.get("password") or ""
+    if not name or not password:
+        return login_page(next_url, "Enter your name and password.", 400, name)
+    result = accounts.authenticate(name, password, **_lockout_kwargs())
+    if result.user is None:
+        if result.reason == "locked":
+            response = login_page(next_url, "Too many failed sign-ins for this account. Try again in "
+                                  f"{max(1, (result.locked_for + 59) // 60)} minute(s).", 429, name)
+            response.headers["Retry-After"] = str(result.locked_for)
+            return response
+        if result.reason == "disabled":
+            return login_page(next_url, "This account is disabled. Ask an admin.", 403, name)
+        return login_page(next_url, "Wrong name or password.", 401, name)
+    # Session rotation: nothing from before the login (including an old CSRF token) survives it.
+    session.clear()
+    login_user(SessionUser(result.user))
+    session.permanent = True
+    g.pop("principal", None)
+    return redirect(next_url, 303)
+
+
+def login_page(next_url: str, error: str | None, status: int, name: str = "") -> Response:
+    """The sign-in page with an optional error, never cached."""
+    response = make_response(render_template("console/auth/login.html", next_url=next_url, error=error,
+                                             name=name), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """GET asks to confirm (a link cannot sign you out); POST signs out and clears the session."""
+    if request.method == "GET":
+        return render_template("console/auth/logout.html")
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login", signed_out=1), 303)
+
+
+class SessionUser(UserMixin):
+    """What Flask-Login keeps: the account, identified in the session by id + auth_epoch."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return accounts.session_id(self.user)
+
+
+@login_manager.user_loader
+def _load_user(session_ident: str) -> Any:
+    user = accounts.user_for_session(session_ident)
+    return SessionUser(user) if user is not None else None
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Who the credentials belong to (any role)."""
+    principal = current_principal()
+    assert principal is not None
+    return jsonify({"name": principal.name, "role": principal.role, "via": principal.via})

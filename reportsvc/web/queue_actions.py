@@ -1,0 +1,142 @@
+"""Acting on the queues for the web: dead letters requeued or deleted (chosen ids, or a bulk job over a
+filter), a delayed message promoted, a held one released, a dead worker's messages released. The JSON API
+(queues_api) and the console (console_queues) both act through these.
+
+Every action writes one ``audit_log`` row (who, what, how many, outcome), refusals included; malformed
+input is refused with a 4xx ApiError before anything changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import url_for
+
+from reportsvc import queues
+from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.redis_client import get_redis
+from reportsvc.state import audit
+from reportsvc.web.errors import ApiError, invalid_input
+from reportsvc.web.queue_reads import REDIS_ID, all_queues, dead_after_ms, find_message
+
+WORKER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class Selection:
+    """A validated dead-letter action body: explicit ids, or all letters matching a filter."""
+
+    def __init__(self, ids: list[str] | None, flt: deadletters.LetterFilter | None) -> None:
+        self.ids, self.filter = ids, flt
+
+
+def parse_selection(body: Any) -> Selection:
+    """``{"ids": [...]}`` or ``{"all": true, "filter": {...}}``; 422 naming the field otherwise."""
+    if not isinstance(body, dict):
+        raise invalid_input("body", 'send {"ids": [...]} or {"all": true, "filter": {...}}')
+    unknown = sorted(set(body) - {"ids", "all", "filter"})
+    if unknown:
+        raise invalid_input(unknown[0], "unknown field; expected ids, or all and filter")
+    if "ids" in body:
+        if body.get("all") or "filter" in body:
+            raise invalid_input("ids", "give either ids, or all with an optional filter, not both")
+        ids = body["ids"]
+        if not isinstance(ids, list) or not ids:
+            raise invalid_input("ids", "must be a non-empty list of message ids")
+        if len(ids) > deadletters.MAX_IDS:
+            raise invalid_input("ids", f"at most {deadletters.MAX_IDS} ids per request; use all with a filter")
+        if not all(isinstance(i, str) and REDIS_ID.match(i) for i in ids):
+            raise invalid_input("ids", "every id must be a message id string (letters, digits and . _ : -)")
+        return Selection(list(dict.fromkeys(ids)), None)
+    if body.get("all") is not True:
+        raise invalid_input("all", 'must be true to act on every matching dead letter (or send "ids")')
+    return Selection(None, parse_filter(body.get("filter")))
+
+
+def parse_filter(raw: Any) -> deadletters.LetterFilter:
+    """A validated filter, or 422 naming the field."""
+    try:
+        return deadletters.LetterFilter.parse(raw)
+    except deadletters.FilterError as exc:
+        raise invalid_input(exc.field, str(exc)) from None
+
+
+def dead_action(name: str, action: str, selection: Selection, actor: str) -> tuple[dict[str, Any], int]:
+    """Run (ids) or start (all) a requeue/delete and audit it; (JSON body, status)."""
+    client = get_redis()
+    target = f"queue:{name}"
+    if selection.ids is not None:
+        fn = deadletters.requeue if action == "requeue" else deadletters.delete
+        try:
+            result = fn(client, name, selection.ids, actor=actor)
+        except Exception as exc:
+            audit.record(actor, f"dead.{action}", target, "failed",
+                         {"ids": len(selection.ids), "error": str(exc)[:300]})
+            raise
+        outcome = "ok" if result.done == len(selection.ids) else ("noop" if result.done == 0 else "partial")
+        audit.record(actor, f"dead.{action}", target, outcome,
+                     {"requested": len(selection.ids), **result.as_dict(), "ids": selection.ids[:50]})
+        return {"action": action, "queue": name, "requested": len(selection.ids), **result.as_dict()}, 200
+    assert selection.filter is not None
+    job = bulkjobs.submit(action=action, queue=name, flt=selection.filter, actor=actor)
+    audit.record(actor, f"dead.{action}_all", target, "accepted" if job.state != "failed" else "failed",
+                 {"job_id": str(job.id), "filter": job.filter, "total_in_range": job.total})
+    body = job.to_dict()
+    body["status_url"] = url_for("queues_api.bulk_job", job_id=str(job.id))
+    return body, 202
+
+
+def promote_message(canonical: str, message_id: str, actor: str) -> str:
+    """Run a delayed message now; its Redis id (ApiError 409 while a live worker holds it in memory)."""
+    loc, redis_id = find_message(canonical, message_id)
+    target = f"message:{canonical}/{redis_id}"
+    if loc.state != "delayed":
+        audit.record(actor, "message.promote", target, "refused", {"state": loc.state})
+        raise ApiError(409, "conflict", f"message is {loc.state}; only delayed messages can be promoted")
+    ok = queues.promote_delayed(get_redis(), canonical, redis_id, dead_after_ms=dead_after_ms())
+    if not ok:
+        after = queues.locate_message(get_redis(), canonical, redis_id, dead_after_ms=dead_after_ms())
+        why = ("a live worker holds it in memory until its eta" if after.state == "delayed"
+               else f"it is {after.state} now")
+        audit.record(actor, "message.promote", target, "refused", {"reason": why})
+        raise ApiError(409, "conflict", f"not promoted: {why}")
+    audit.record(actor, "message.promote", target, "ok", {"report_id": _report_text(loc)})
+    return redis_id
+
+
+def release_message(canonical: str, message_id: str, actor: str) -> tuple[str, str]:
+    """Put one message held by a dead worker back on its queue; (Redis id, worker id), ApiError 409 if alive."""
+    loc, redis_id = find_message(canonical, message_id)
+    target = f"message:{canonical}/{redis_id}"
+    if loc.state not in ("held", "delayed") or loc.worker_id is None:
+        audit.record(actor, "message.release", target, "refused", {"state": loc.state})
+        raise ApiError(409, "conflict", f"message is {loc.state} and held by no worker; nothing to release")
+    if loc.worker_alive:
+        audit.record(actor, "message.release", target, "refused", {"worker": loc.worker_id, "reason": "alive"})
+        raise ApiError(409, "worker_alive", f"worker {loc.worker_id} is alive; releasing would run it twice")
+    list_name = canonical + (".DQ" if loc.state == "delayed" else "")
+    ok = queues.release_held(get_redis(), list_name, redis_id, loc.worker_id, dead_after_ms=dead_after_ms())
+    audit.record(actor, "message.release", target, "ok" if ok else "noop", {"worker": loc.worker_id})
+    if not ok:
+        raise ApiError(409, "conflict", "not released: the message moved meanwhile")
+    return redis_id, loc.worker_id
+
+
+def _report_text(loc: queues.Location) -> str | None:
+    return None if loc.message is None or loc.message.report_id is None else str(loc.message.report_id)
+
+
+def release_worker(worker_id: str, actor: str, *, force: bool = False) -> int:
+    """Release everything a dead worker holds (all known queues); audits; ApiError 409 if alive."""
+    if not WORKER_ID.match(worker_id):
+        raise ApiError(400, "invalid_id", "worker ids are letters, digits and . _ : -")
+    target = f"worker:{worker_id}"
+    try:
+        moved = queues.release_dead_worker(get_redis(), worker_id, all_queues(), force=force,
+                                           dead_after_ms=dead_after_ms())
+    except queues.WorkerAliveError:
+        audit.record(actor, "worker.release", target, "refused", {"reason": "alive"})
+        raise ApiError(409, "worker_alive", f"worker {worker_id} has a fresh heartbeat; its messages are running "
+                       "(pass force only if it is truly gone)") from None
+    audit.record(actor, "worker.release", target, "ok" if moved else "noop", {"released": moved, "force": force})
+    return moved
