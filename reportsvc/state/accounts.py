@@ -8,7 +8,7 @@
   Revoking a token, disabling an account or changing its role clears this process's cache at once;
   other processes (the other gunicorn workers) stop honouring the old principal within
   `TOKEN_CACHE_SECONDS` at most. Set it to 0 to look every request up.
-- Lockout: after `login_lockout_threshold` consecutive failures the account locks for
+- Lockout (in `login`): after `login_lockout_threshold` consecutive failures the account locks for
   `login_lockout_seconds`, doubling per further failure up to `login_lockout_max_seconds`.
 - Admin guards (shared by the CLI, the admin API and the console): nobody may disable or demote the
   last enabled admin, and an acting admin (`actor=`) may not disable or demote themself. The check
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select, update
 
 from reportsvc.extensions import db
@@ -50,9 +49,9 @@ LAST_USED_GRANULARITY = timedelta(seconds=60)
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MAX = 1024
 
-_hasher = PasswordHasher()
+PASSWORD_HASHER = PasswordHasher()
 # Verified against when the account does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -82,7 +81,8 @@ class Principal:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC (what every account timestamp is)."""
     return datetime.now(UTC)
 
 
@@ -111,7 +111,7 @@ def check_password(password: str) -> str:
 
 def hash_password(password: str) -> str:
     """argon2id hash of a checked password."""
-    return _hasher.hash(check_password(password))
+    return PASSWORD_HASHER.hash(check_password(password))
 
 
 def generate_password() -> str:
@@ -158,7 +158,7 @@ def set_password(name: str, password: str) -> User:
     user = _require(name)
     user.password_hash = hash_password(password)
     user.auth_epoch += 1
-    user.failed_logins, user.locked_until, user.updated_at = 0, None, _now()
+    user.failed_logins, user.locked_until, user.updated_at = 0, None, utcnow()
     db.session.commit()
     log.info("password changed: %s", name)
     return user
@@ -170,7 +170,7 @@ def set_role(name: str, role: str, *, actor: str | None = None) -> User:
     user = _require(name)
     if user.role == "admin" and role != "admin":
         _guard_admin_loss(user, actor, "lower your own role")
-    user.role, user.updated_at = role, _now()
+    user.role, user.updated_at = role, utcnow()
     db.session.commit()
     clear_token_cache()
     log.info("role changed: %s -> %s", name, role)
@@ -186,7 +186,7 @@ def set_disabled(name: str, disabled: bool = True, *, actor: str | None = None) 
         _guard_admin_loss(user, actor, "disable your own account")
     user.disabled = disabled
     user.auth_epoch += 1
-    user.updated_at = _now()
+    user.updated_at = utcnow()
     db.session.commit()
     clear_token_cache()
     log.info("account %s: %s", "disabled" if disabled else "enabled", name)
@@ -215,59 +215,6 @@ def _guard_admin_loss(user: User, actor: str | None, self_action: str) -> None:
     if user_id in enabled_admins and not enabled_admins - {user_id}:
         db.session.rollback()
         raise AccountConflict("name", f"{name} is the last enabled admin; make another admin first")
-
-
-# --------------------------------------------------------------------------- login
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    """The outcome of a password check: the user on success, else a reason ("invalid", "locked", "disabled")."""
-
-    user: User | None
-    reason: str | None = None
-    locked_for: int = 0
-
-
-def authenticate(name: str, password: str, *, threshold: int, base_seconds: int, max_seconds: int) -> LoginResult:
-    """Check a name and password, with lockout after `threshold` consecutive failures. Commits."""
-    user = get_user(name) if isinstance(name, str) and NAME.match(name or "") else None
-    if user is None or user.password_hash is None:
-        _verify(_DUMMY_HASH, password)
-        return LoginResult(None, "invalid")
-    now = _now()
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, "locked", int((user.locked_until - now).total_seconds()) + 1)
-    if not _verify(user.password_hash, password):
-        # Count in the database (failed_logins + 1), so parallel wrong guesses cannot overwrite each other.
-        failures = int(db.session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-            .returning(User.failed_logins)
-        ).scalar_one())
-        if failures >= threshold:
-            seconds = min(base_seconds * 2 ** (failures - threshold), max_seconds)
-            db.session.execute(update(User).where(User.id == user.id)
-                               .values(locked_until=now + timedelta(seconds=seconds)))
-        db.session.commit()
-        log.warning("login failed for %s (%d consecutive)", user.name, failures)
-        return LoginResult(None, "invalid")
-    if user.disabled:
-        return LoginResult(None, "disabled")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    db.session.commit()
-    log.info("login: %s", user.name)
-    return LoginResult(user)
-
-
-def _verify(hashed: str, password: str) -> bool:
-    if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
-        return False
-    try:
-        return _hasher.verify(hashed, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 # --------------------------------------------------------------------------- tokens
@@ -326,7 +273,7 @@ def revoke_token(ident: str | int, *, owner: str | None = None) -> ApiToken:
         raise AccountError("token", "that prefix matches several tokens; revoke by id")
     row = rows[0]
     if row.revoked_at is None:
-        row.revoked_at = _now()
+        row.revoked_at = utcnow()
         db.session.commit()
     clear_token_cache()
     log.info("token revoked: %s… (id %s)", row.prefix, row.id)
@@ -369,7 +316,7 @@ def principal_for_token(token: str) -> Principal | None:
         with _token_cache_lock:
             _token_cache.pop(digest, None)
         return None
-    now = _now()
+    now = utcnow()
     if last_used_at is None or now - last_used_at > LAST_USED_GRANULARITY:
         db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         db.session.commit()
@@ -382,29 +329,6 @@ def principal_for_token(token: str) -> Principal | None:
                 _token_cache.clear()
             _token_cache[digest] = (now_mono + TOKEN_CACHE_SECONDS, principal)
     return principal
-
-
-def principal_for_user(user: User) -> Principal:
-    """The principal of a session user."""
-    return Principal(user.id, user.name, user.role, "session")
-
-
-def session_id(user: User) -> str:
-    """The id Flask-Login keeps in the session: changes when the account's auth_epoch does."""
-    return f"{user.id}:{user.auth_epoch}"
-
-
-def user_for_session(session_ident: str) -> User | None:
-    """The enabled account a session id names, if its epoch still matches."""
-    try:
-        raw_id, raw_epoch = session_ident.split(":", 1)
-        user_id, epoch = int(raw_id), int(raw_epoch)
-    except (ValueError, AttributeError):
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.disabled or user.auth_epoch != epoch:
-        return None
-    return user
 
 
 def ensure_admin(password: str | None) -> str | None:

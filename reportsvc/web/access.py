@@ -28,6 +28,7 @@ from flask_login import current_user
 
 from reportsvc.extensions import csrf
 from reportsvc.state import accounts
+from reportsvc.state import login as login_state
 from reportsvc.state.accounts import Principal
 from reportsvc.web.errors import error_page, error_response, wants_json
 
@@ -81,7 +82,7 @@ def current_principal() -> Principal | None:
             if principal is None:
                 g.auth_error = "invalid_token"
     elif current_user.is_authenticated:
-        principal = accounts.principal_for_user(current_user.user)
+        principal = login_state.principal_for_user(current_user.user)
     g.principal = principal
     return principal
 

@@ -24,7 +24,7 @@ from flask import (
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from reportsvc.extensions import login_manager
-from reportsvc.state import accounts
+from reportsvc.state import login as login_state
 from reportsvc.web.access import current_principal, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -48,7 +48,7 @@ def login() -> Any:
     password = request.form.get("password") or ""
     if not name or not password:
         return login_page(next_url, "Enter your name and password.", 400, name)
-    result = accounts.authenticate(name, password, **_lockout_kwargs())
+    result = login_state.authenticate(name, password, **_lockout_kwargs())
     if result.user is None:
         if result.reason == "locked":
             response = login_page(next_url, "Too many failed sign-ins for this account. Try again in "
@@ -91,12 +91,12 @@ class SessionUser(UserMixin):
         self.user = user
 
     def get_id(self) -> str:
-        return accounts.session_id(self.user)
+        return login_state.session_id(self.user)
 
 
 @login_manager.user_loader
 def _load_user(session_ident: str) -> Any:
-    user = accounts.user_for_session(session_ident)
+    user = login_state.user_for_session(session_ident)
     return SessionUser(user) if user is not None else None
 
 
