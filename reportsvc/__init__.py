@@ -63,7 +63,7 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "MAIL_DEFAULT_SENDER": settings.email_from,
         "MAIL_SUPPRESS_SEND": False,
         "JSON_SORT_KEYS": False,
-        # Access control (issue 6): the session cookie, CSRF (checked by the policy in web/auth.py,
+        # Access control (issue 6): the session cookie, CSRF (checked by the policy in web/access.py,
         # not by Flask-WTF's blanket hook, so bearer-token API calls are exempt) and rate limits.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
