@@ -1,0 +1,226 @@
+"""Operator and API transitions: create a report, record its message, cancel, retry, requeue from dead letters.
+
+Each is called by the service layer (reportsvc.ops), which sends the report's message after the
+row commits (outbox order: a row whose send failed stays PENDING for the reconciler).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from reportsvc import metrics
+from reportsvc.extensions import db
+from reportsvc.state.lifecycle._common import E, Outcome, R, _session, _transition, current_status, log
+from reportsvc.state.models import ReportRequest
+
+
+def _commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring loaded objects.
+
+    The API reads `report.id` right after create() and again after record_message(); with the
+    default expire-on-commit each read reloaded the whole row in a new transaction (a pool checkout,
+    a pre-ping and a SELECT: two extra round trips per POST /reports). What we wrote is what the row
+    holds, so there is nothing stale to reload.
+    """
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
+#: create()'s INSERT and its 'created' event as one statement, built once. One statement is atomic on its
+#: own, so it runs in autocommit: no BEGIN and COMMIT round trips on the API's hottest write.
+_CREATE = text(
+    "WITH r AS ("
+    " INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params,"
+    " notify_email, requested_by, message_id)"
+    " VALUES (:id, 'PENDING', 0, 'Queued', :report_type, :title, :params, :notify_email, :requested_by,"
+    " :message_id)"
+    " RETURNING id, created_at, updated_at"
+    "), e AS ("
+    " INSERT INTO report_events (report_id, kind, to_status, message, detail)"
+    " SELECT id, 'created', 'PENDING', 'Report requested', :detail FROM r"
+    ")"
+    " SELECT created_at, updated_at FROM r"
+).bindparams(bindparam("params", type_=JSONB), bindparam("detail", type_=JSONB)).columns(
+    R.c.created_at, R.c.updated_at
+)
+
+
+def create(
+    *,
+    report_type: str,
+    title: str | None,
+    params: dict[str, Any],
+    notify_email: str | None,
+    requested_by: str | None,
+    report_id: uuid.UUID | None = None,
+    message_id: str | None = None,
+) -> ReportRequest:
+    """Insert a PENDING report and its 'created' event; the caller sends the message after this returns.
+
+    `message_id` is the id of the message the caller will send once the row exists (built before the
+    INSERT so the row carries it from the start, and a worker never sees a message whose row does not
+    name it). A caller whose send then fails clears it with `record_message(report_id, None,
+    expected=message_id)`.
+    """
+    values: dict[str, Any] = {
+        "id": report_id or uuid.uuid4(),
+        "report_type": report_type,
+        "title": title,
+        "params": params,
+        "notify_email": notify_email,
+        "requested_by": requested_by,
+        "message_id": message_id,
+    }
+    detail = {"report_type": report_type, "requested_by": requested_by}
+    # Its own autocommit connection, not the request's session: the statement commits as it runs, and
+    # whatever the session holds stays out of it.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        created_at, updated_at = conn.execute(_CREATE, {**values, "detail": detail}).one()
+    metrics.count_committed(values["id"], "created", "PENDING", detail)
+    # What the row now holds, as a (session-less) model object for the caller.
+    return ReportRequest(**values, status="PENDING", progress=0, progress_message="Queued", created_at=created_at,
+                         updated_at=updated_at, attempts=0, stall_count=0, file_path=None, error_message=None,
+                         run_id=None, worker=None, heartbeat_at=None, started_at=None, finished_at=None,
+                         file_size=None, file_expired_at=None)
+
+
+def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: str | None = None) -> bool:
+    """Remember the Dramatiq message id that currently carries the report (None: no message does).
+
+    With `expected`, only when the row still names that message (so clearing a message id whose send
+    failed never erases one a concurrent re-send recorded). True when the row was updated.
+    """
+    session = _session()
+    stmt = update(R).where(R.c.id == report_id)
+    if expected is not None:
+        stmt = stmt.where(R.c.message_id == expected)
+    try:
+        updated = session.execute(stmt.values(message_id=message_id)).rowcount  # type: ignore[attr-defined]
+        _commit_keeping_loaded(session)
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(updated)
+
+
+def cancel(report_id: uuid.UUID, *, actor: str | None) -> Outcome:
+    """PENDING -> CANCELLED; repeating it on a CANCELLED report is a success that changes nothing."""
+    row = _transition(
+        report_id,
+        "PENDING",
+        "CANCELLED",
+        {"progress_message": "Cancelled", "finished_at": func.now()},
+        kind="cancelled",
+        message=f"cancelled by {actor or 'unknown'}",
+        detail={"actor": actor},
+    )
+    if row is not None:
+        return Outcome(True, "CANCELLED", changed=True)
+    status = current_status(report_id)
+    return Outcome(status == "CANCELLED", status)
+
+
+def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry") -> Outcome:
+    """FAILED -> PENDING for another full set of attempts; the caller sends a new message."""
+    row = _transition(
+        report_id,
+        "FAILED",
+        "PENDING",
+        {
+            "progress": 0,
+            "progress_message": "Queued (retry)",
+            "error_message": None,
+            "finished_at": None,
+            "stall_count": 0,
+            "run_id": None,
+            "worker": None,
+        },
+        kind="retried",
+        message=f"{reason} by {actor or 'unknown'}",
+        detail={"actor": actor, "reason": reason},
+    )
+    if row is not None:
+        return Outcome(True, "PENDING", changed=True)
+    return Outcome(False, current_status(report_id))
+
+
+# -- dead-letter operations (called by reportsvc.ops.deadletters) ----------------------------------
+
+_REQUEUE_VALUES: dict[str, Any] = {
+    "progress": 0,
+    "progress_message": "Queued (requeued from dead letters)",
+    "error_message": None,
+    "finished_at": None,
+    "stall_count": 0,
+    "run_id": None,
+    "worker": None,
+}
+
+
+def requeued_from_dead_many(
+    report_ids: list[uuid.UUID], *, actor: str | None, detail: dict[str, Any] | None = None,
+    message_ids: dict[uuid.UUID, str] | None = None,
+) -> set[uuid.UUID]:
+    """FAILED -> PENDING for every given report still FAILED, in one UPDATE and one transaction.
+
+    Returns the ids that moved; the others (not FAILED any more, or missing) are untouched. Each
+    moved report gets a 'requeued' event. `attempts` is not reset: it counts attempts for life.
+    The caller moves the dead letter (or sends a fresh message) after this commits.
+    """
+    ids = list(dict.fromkeys(report_ids))
+    if not ids:
+        return set()
+    session = _session()
+    message = f"requeued from dead letters by {actor or 'unknown'}"
+    try:
+        rows = session.execute(
+            update(R)
+            .where(R.c.id.in_(ids), R.c.status == "FAILED")
+            .values(status="PENDING", updated_at=func.now(), **_REQUEUE_VALUES)
+            .returning(R.c.id)
+        ).all()
+        moved = {row.id for row in rows}
+        carried = [{"rid": rid, "mid": message_ids[rid]} for rid in moved if message_ids and rid in message_ids]
+        if carried:
+            # The requeued letter is the live message now, even if a newer one (a manual retry) was recorded.
+            session.execute(
+                update(R).where(R.c.id == bindparam("rid")).values(message_id=bindparam("mid")), carried
+            )
+        if moved:
+            session.execute(
+                insert(E),
+                [
+                    {
+                        "report_id": rid,
+                        "kind": "requeued",
+                        "from_status": "FAILED",
+                        "to_status": "PENDING",
+                        "message": message,
+                        "detail": {"actor": actor, **(detail or {})},
+                    }
+                    for rid in moved
+                ],
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for rid in moved:
+        log.info("Job %s FAILED -> PENDING (%s)", rid, message)
+    return moved
+
+
+def requeued_from_dead(report_id: uuid.UUID, *, actor: str | None, detail: dict[str, Any] | None = None) -> Outcome:
+    """FAILED -> PENDING for one report whose dead letter an operator requeues ('requeued' event)."""
+    if report_id in requeued_from_dead_many([report_id], actor=actor, detail=detail):
+        return Outcome(True, "PENDING")
+    return Outcome(False, current_status(report_id))

@@ -1,0 +1,277 @@
+"""A worker's fenced writes: claim a PENDING report, then progress, heartbeat, finish or fail it.
+
+`claim` issues a fresh run_id; every later write here names it (`run_id = :run_id`), so a worker
+whose claim was taken away (a sweeper released it, another worker claimed it) matches no row and
+stops at its next write: False/None back, never an exception.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from reportsvc import metrics
+from reportsvc.state.lifecycle._common import R, _event, _session, _transition, log
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a report: the fencing token plus what the worker needs to run it."""
+
+    report_id: uuid.UUID
+    run_id: uuid.UUID
+    attempts: int
+    report_type: str
+    title: str | None
+    params: dict[str, Any]
+    notify_email: str | None = None
+
+
+#: claim's UPDATE and its 'claimed' event as one statement (one round trip), built once. The event row is
+#: inserted only when the conditional UPDATE matched (INSERT ... SELECT FROM the UPDATE's RETURNING).
+_CLAIM = text(
+    "WITH u AS ("
+    " UPDATE report_requests SET status = 'RUNNING', updated_at = now(), run_id = :run_id, worker = :worker,"
+    " attempts = attempts + 1, heartbeat_at = now(), started_at = now(), finished_at = NULL, progress = 0,"
+    " progress_message = 'Starting', error_message = NULL,"
+    " message_id = coalesce(CAST(:message_id AS VARCHAR), message_id)"
+    " WHERE id = :report_id AND status = 'PENDING'"
+    " RETURNING id, attempts, report_type, title, params, notify_email"
+    "), e AS ("
+    " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
+    " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
+    ")"
+    " SELECT attempts, report_type, title, params, notify_email FROM u"
+).bindparams(bindparam("detail", type_=JSONB)).columns(
+    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email
+)
+
+
+def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:
+    """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING.
+
+    The conditional UPDATE ... RETURNING and its 'claimed' event in one statement (`_CLAIM`), then the
+    commit; the report type read back by RETURNING reaches the metrics before the commit (no type lookup).
+    """
+    run_id = uuid.uuid4()
+    session = _session()
+    detail = {"worker": worker, "run_id": str(run_id), "message_id": message_id}
+    try:
+        row = session.execute(_CLAIM, {
+            "report_id": report_id, "run_id": run_id, "worker": worker, "message_id": message_id,
+            "message": f"attempt started on {worker}", "detail": detail,
+        }).one_or_none()
+        if row is None:
+            session.rollback()
+            return None
+        metrics.remember_type(report_id, row.report_type)
+        metrics.note_event(session, report_id, "claimed", "RUNNING", detail)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker)
+    return Claim(
+        report_id=report_id,
+        run_id=run_id,
+        attempts=row.attempts,
+        report_type=row.report_type,
+        title=row.title,
+        params=dict(row.params or {}),
+        notify_email=row.notify_email,
+    )
+
+
+#: The fenced heartbeat and progress UPDATEs, built once (parameters bound per call).
+_UNDER_CLAIM = and_(R.c.id == bindparam("b_report_id"), R.c.status == "RUNNING",
+                    R.c.run_id == bindparam("b_run_id"))
+_HEARTBEAT = update(R).where(_UNDER_CLAIM).values(heartbeat_at=func.now())
+_PROGRESS = update(R).where(_UNDER_CLAIM).values(
+    progress=bindparam("b_progress"), progress_message=bindparam("b_message"),
+    heartbeat_at=func.now(), updated_at=func.now(),
+)
+
+
+def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
+    """Refresh the claim's heartbeat; False means the claim was lost (fenced out)."""
+    session = _session()
+    try:
+        result = session.execute(_HEARTBEAT, {"b_report_id": report_id, "b_run_id": run_id})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> bool:
+    """Record progress (and heartbeat) under the claim; False means fenced out."""
+    session = _session()
+    try:
+        result = session.execute(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id,
+                                             "b_progress": max(0, min(100, int(percent))), "b_message": message[:500]})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(
+    report_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    publish: Callable[[], tuple[str, int]],
+    expected: tuple[str, int] | None = None,
+) -> bool:
+    """RUNNING -> READY under the claim, publishing the file while the row is locked.
+
+    `publish` (which renames the finished PDF into place and returns its key and
+    size) runs only while this claim holds the row lock, so a sweeper that
+    takes the report away either waits for us or has already fenced us out:
+    a stale worker can never overwrite the final file. False means fenced out.
+
+    The lock is taken by the fenced READY UPDATE itself (it locks the row it changes until the
+    commit), so no separate SELECT ... FOR UPDATE is needed. When the caller knows the key and size
+    `publish` will return (`expected`), they go into that same UPDATE; otherwise, or if `publish`
+    disagrees, a second UPDATE in the same transaction records what was published. Nothing is
+    visible to anyone before the commit, which comes after `publish` succeeded; if it raises, the
+    transaction rolls back and the report stays RUNNING under this claim.
+    """
+    if expected is not None:
+        return _finish_expected(report_id, run_id, publish, expected)
+    session = _session()
+    try:
+        held = session.execute(
+            update(R)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
+            .values(
+                status="READY",
+                progress=100,
+                progress_message="Completed",
+                finished_at=func.now(),
+                heartbeat_at=func.now(),
+                updated_at=func.now(),
+                error_message=None,
+            )
+            .returning(R.c.id)
+        ).scalar_one_or_none()
+        if held is None:
+            session.rollback()
+            return False
+        file_path, file_size = publish()
+        session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
+        _event(session, report_id, "completed", from_status="RUNNING", to_status="READY",
+               message="report ready", detail={"file_size": file_size, "run_id": str(run_id)})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s RUNNING -> READY", report_id)
+    return True
+
+
+#: finish's fenced READY UPDATE (with the expected file) and its 'completed' event as one statement, built
+#: once. The event row exists only when the UPDATE matched; its id comes back (None: fenced out).
+_FINISH = text(
+    "WITH u AS ("
+    " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
+    " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
+    " file_path = :file_path, file_size = :file_size"
+    " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id"
+    " RETURNING id"
+    "), e AS ("
+    " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
+    " SELECT id, 'completed', 'RUNNING', 'READY', 'report ready', :detail FROM u"
+    " RETURNING id"
+    ")"
+    " SELECT id FROM e"
+).bindparams(bindparam("detail", type_=JSONB))
+
+_FIX_COMPLETED = text("UPDATE report_events SET detail = :detail WHERE id = :event_id").bindparams(
+    bindparam("detail", type_=JSONB)
+)
+
+
+def _finish_expected(
+    report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int]
+) -> bool:
+    """finish() when the caller knows the file: the READY UPDATE and its event in one round trip.
+
+    The UPDATE takes the row lock before `publish` runs; both rows become visible only at the commit.
+    If `publish` reports another key or size, the row and the event's detail are corrected first.
+    """
+    session = _session()
+    detail = {"file_size": expected[1], "run_id": str(run_id)}
+    try:
+        event_id = session.execute(_FINISH, {
+            "report_id": report_id, "run_id": run_id, "file_path": expected[0], "file_size": expected[1],
+            "detail": detail,
+        }).scalar_one_or_none()
+        if event_id is None:
+            session.rollback()
+            return False
+        file_path, file_size = publish()
+        if (file_path, file_size) != tuple(expected):
+            session.execute(update(R).where(R.c.id == report_id).values(file_path=file_path, file_size=file_size))
+            detail = {"file_size": file_size, "run_id": str(run_id)}
+            session.execute(_FIX_COMPLETED, {"detail": detail, "event_id": event_id})
+        metrics.note_event(session, report_id, "completed", "READY", detail)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s RUNNING -> READY", report_id)
+    return True
+
+
+def fail_attempt(
+    report_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    error: str,
+    traceback_text: str | None,
+    retry_in_ms: int | None,
+) -> str | None:
+    """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out."""
+    error = error[:2000]
+    detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
+    if retry_in_ms is not None:
+        note = f"retrying in {retry_in_ms / 1000:g} s"
+        row = _transition(
+            report_id,
+            "RUNNING",
+            "PENDING",
+            {
+                "progress_message": f"Attempt failed: {error[:200]}; {note}",
+                "error_message": error,
+                "run_id": None,
+                "worker": None,
+            },
+            run_id=run_id,
+            kind="attempt_failed",
+            message=note,
+            detail=detail,
+        )
+        return None if row is None else "PENDING"
+    row = _transition(
+        report_id,
+        "RUNNING",
+        "FAILED",
+        {
+            "progress_message": "Failed",
+            "error_message": error,
+            "finished_at": func.now(),
+            "run_id": None,
+        },
+        run_id=run_id,
+        kind="attempt_failed",
+        message="retries exhausted",
+        detail=detail,
+    )
+    return None if row is None else "FAILED"
