@@ -10,7 +10,7 @@ Callers use this package as one module (`lifecycle.claim(...)`); the modules beh
 
 - `_common`: the bottom every other module imports (tables, session, Outcome, events, `_transition`)
 - `worker`: a worker's fenced writes (claim, heartbeat, progress, finish, fail_attempt)
-- `operator`: operator and API transitions (create, record_message, cancel, retry, dead-letter requeue)
+- `commands`: operator and API transitions (create, record_message, cancel, retry, dead-letter requeue)
 - `recovery`: the stall sweeper's transition (release_stalled)
 - `timeline`: state-less timeline entries (note, note_many, has_event)
 - `files`: retention's file expiry (expire_files, forget_expired_files)
@@ -20,9 +20,7 @@ No module imports a sibling other than `_common`.
 """
 
 from reportsvc.state.lifecycle._common import Outcome, current_status
-from reportsvc.state.lifecycle.emails import email_claim
-from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
-from reportsvc.state.lifecycle.operator import (
+from reportsvc.state.lifecycle.commands import (
     cancel,
     create,
     record_message,
@@ -30,6 +28,8 @@ from reportsvc.state.lifecycle.operator import (
     requeued_from_dead_many,
     retry,
 )
+from reportsvc.state.lifecycle.emails import email_claim
+from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
 from reportsvc.state.lifecycle.recovery import release_stalled
 from reportsvc.state.lifecycle.timeline import has_event, note, note_many
 from reportsvc.state.lifecycle.worker import Claim, claim, fail_attempt, finish, heartbeat, progress
