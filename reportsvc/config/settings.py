@@ -1,0 +1,118 @@
+"""The settings every process runs with: one frozen dataclass, and the constants its checks use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The service's version, shown in the console footer and the OpenAPI document.
+VERSION = "0.1.0"
+
+DEFAULT_EMBEDDED_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:54329/reportsvc"
+DEFAULT_EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
+#: Upper bound of the RETENTION_*_DAYS settings (100 years; 0 already means forever).
+MAX_RETENTION_DAYS = 36500
+#: Shortest SECRET_KEY accepted; the suggested `secrets.token_urlsafe(48)` gives 64 characters (384 bits).
+MIN_SECRET_KEY_LENGTH = 32
+#: Fragments of published placeholder values (compared lower-cased with everything but letters and digits
+#: dropped, so "Change-Me", "change_me" and "changeme" all match). A random key contains one by sheer chance
+#: with a probability below one in ten million, so real keys are never refused.
+PLACEHOLDER_MARKERS = ("changeme", "devonly", "replaceme", "placeholder", "example", "secret", "insecure")
+GENERATE_KEY_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service, validated once at start-up."""
+
+    database_url: str
+    redis_url: str
+    app_port: int = 3000
+    app_base_url: str = "http://localhost:3000"
+    storage_dir: Path = field(default_factory=lambda: Path("instance/reports"))
+    email_host: str | None = None
+    email_port: int = 587
+    email_user: str | None = None
+    email_pass: str | None = field(default=None, repr=False)
+    email_from: str = "reportsvc@localhost"
+    email_use_tls: bool = False
+    email_use_ssl: bool = False
+    email_default_to: str | None = None
+    report_time_limit_seconds: int = 300
+    report_max_retries: int = 3
+    report_lock_seconds: int = 60
+    heartbeat_interval_seconds: float = 5.0
+    max_stalled_count: int = 2
+    stall_sweep_interval_seconds: float = 5.0
+    reconcile_interval_seconds: float = 30.0
+    reconcile_grace_seconds: float = 60.0
+    retry_delays_ms: tuple[int, ...] = (2000, 4000, 8000)
+    email_max_retries: int = 8
+    fault_injection: bool = False
+    max_content_length: int = 64 * 1024
+    #: SECRET_KEY; None signs sessions with a random key kept in instance/secret_key (web/auth.py).
+    secret_key: str | None = field(default=None, repr=False)
+    #: REPORTSVC_ENV: a label the console shows in its header (development, staging, production, ...).
+    environment: str = "development"
+    log_format: str = "text"
+    # -- access control and hardening (issue 6) --
+    #: GET /metrics without credentials (for a Prometheus scraper inside a trusted network).
+    metrics_public: bool = False
+    #: Send the session cookie with Secure; None = only when APP_BASE_URL is https.
+    session_cookie_secure: bool | None = None
+    session_lifetime_hours: int = 12
+    #: Flask-Limiter strings ("30/minute;500/hour"); "" switches that limit off.
+    rate_limit_report_create: str = "60/minute;1000/hour"
+    rate_limit_login_ip: str = "20/minute"
+    rate_limit_login_account: str = "10/minute"
+    rate_limit_enabled: bool = True
+    #: Consecutive failed logins before the account locks; the lock doubles from login_lockout_seconds.
+    login_lockout_threshold: int = 5
+    login_lockout_seconds: int = 30
+    login_lockout_max_seconds: int = 900
+    #: `make run` creates an admin with this password on an empty database (else a generated one).
+    admin_password: str | None = field(default=None, repr=False)
+    #: How long any Redis call (broker and app alike) may wait for a reply before it fails
+    #: (REDIS_SOCKET_TIMEOUT_SECONDS); see reportsvc.redis_client.connection_options.
+    redis_socket_timeout_seconds: float = 5.0
+    # -- database pool and worker data (issue 7) --
+    #: Connections each process keeps open (DB_POOL_SIZE). A worker process uses up to one per Dramatiq
+    #: thread plus its heartbeat thread; a pool smaller than that makes threads open and close overflow
+    #: connections (a PostgreSQL backend fork each) or wait for one.
+    db_pool_size: int = 10
+    #: Extra connections allowed above the pool under bursts (DB_MAX_OVERFLOW); closed when returned.
+    db_max_overflow: int = 20
+    #: How long a worker process reuses the operations report's figures (REPORT_DATA_CACHE_SECONDS);
+    #: 0 queries for every report. See reportsvc.worker.sources.
+    report_data_cache_seconds: float = 5.0
+    # -- retention (see reportsvc.ops.retention); 0 keeps forever, and every default is 0: nothing is deleted
+    # unless an operator opts in --
+    #: Delete the PDF of a READY report this many days after it finished (the row stays, marked expired).
+    retention_pdf_days: int = 0
+    #: Delete finished reports (READY/FAILED/CANCELLED) with their timeline and file after this many days.
+    retention_report_days: int = 0
+    #: Delete audit_log rows older than this many days.
+    retention_audit_days: int = 0
+    #: How often the scheduler runs the purge (only when one of the retention settings is on).
+    retention_interval_seconds: float = 3600.0
+
+    @property
+    def retention_enabled(self) -> bool:
+        """Whether any retention setting asks for deletions."""
+        return bool(self.retention_pdf_days or self.retention_report_days or self.retention_audit_days)
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies when asked, or by default when the public URL is https."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.app_base_url.startswith("https://")
+
+    def sqlalchemy_options(self) -> dict[str, object]:
+        """Engine options: pools sized for a worker's threads (see db_pool_size), pre-ping so a restart heals."""
+        return {"pool_pre_ping": True, "pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "pool_recycle": 1800}
