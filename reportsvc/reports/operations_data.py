@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 STATUSES = ("PENDING", "RUNNING", "READY", "FAILED", "CANCELLED")
 PERCENTILE_KEYS = ("p50", "p90", "p95", "p99", "max")
@@ -22,6 +23,10 @@ DEFAULT_TITLE = "Operations summary"
 TOP_FAILURES_LIMIT = 20
 ERROR_MESSAGE_MAX = 200
 FOOTER_LABEL = "reportsvc \u2014 operations summary"
+#: The window's end must fall in [UNTIL_EARLIEST, now + UNTIL_FUTURE_SLACK]: earlier or later windows describe a
+#: time this service never ran in, and dates near year 9999 overflow the window arithmetic in gather().
+UNTIL_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+UNTIL_FUTURE_SLACK = timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- params
@@ -34,14 +39,35 @@ class OperationsParams(BaseModel):
 
     window_hours: int = Field(default=24, ge=1, le=720, description="Length of the window, in hours.")
     until: AwareDatetime | None = Field(
-        default=None, description="End of the window (timezone-aware ISO 8601); defaults to generation time."
+        default=None,
+        description="End of the window (timezone-aware ISO 8601, from 2000-01-01 to one day from now); "
+        "defaults to generation time.",
     )
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        # pydantic reads a bare number as Unix seconds (or milliseconds): 99999999999 would be year 5138.
+        if value is not None and not isinstance(value, str | datetime):
+            raise PydanticCustomError("until_type", "must be an ISO 8601 date-time string with a timezone")
+        return value
 
     @field_validator("until")
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
         # Stored params and the PDF both speak UTC; normalizing here keeps them comparable.
-        return value.astimezone(UTC) if value is not None else None
+        if value is None:
+            return None
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
+            value = UNTIL_EARLIEST - timedelta(days=1)
+        latest = datetime.now(UTC) + UNTIL_FUTURE_SLACK
+        if not UNTIL_EARLIEST <= value <= latest:
+            raise PydanticCustomError(
+                "until_range", "must be between {earliest} and one day from now",
+                {"earliest": UNTIL_EARLIEST.strftime("%Y-%m-%d")})
+        return value
 
 
 # --------------------------------------------------------------------------- source protocol

@@ -30,6 +30,10 @@ def _count(app) -> int:
         ({"params": {"simulate": {"fail_times": -1}}}, "params.simulate.fail_times"),
         ({"params": {"simulate": {"explode": True}}}, "params.simulate.explode"),
         ({"params": "not an object"}, "params"),
+        # the renderer's limits: refused at create, never three OverflowError attempts and a dead letter
+        ({"params": {"until": "9999-12-31T23:59:59Z"}}, "params.until"),
+        ({"params": {"until": 99999999999}}, "params.until"),  # a number would be read as year 5138
+        ({"params": {"until": "1970-01-01T00:00:00Z"}}, "params.until"),
     ],
 )
 def test_invalid_bodies_are_422_naming_the_field(app, client, body, field):
