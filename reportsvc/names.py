@@ -17,5 +17,7 @@ ALL_QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE)
 GENERATE_ACTOR = "generate_report"
 EMAIL_ACTOR = "send_report_email"
 BULK_JOB_ACTOR = "run_bulk_job"
+WEBHOOK_ACTOR = "send_report_webhook"
+ALERT_ACTOR = "send_alert"
 #: Messages of these actors carry a report id as args[0]; queue views are told so by their callers.
-REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR})
+REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR, WEBHOOK_ACTOR})

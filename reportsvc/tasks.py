@@ -16,5 +16,6 @@ context.set_factory(create_app)
 from reportsvc.worker.generate import generate_report  # noqa: E402
 from reportsvc.worker.maintenance import run_bulk_job  # noqa: E402
 from reportsvc.worker.notify import send_report_email  # noqa: E402
+from reportsvc.worker.webhooks import send_report_webhook  # noqa: E402
 
-__all__ = ["generate_report", "run_bulk_job", "send_report_email"]
+__all__ = ["generate_report", "run_bulk_job", "send_report_email", "send_report_webhook"]

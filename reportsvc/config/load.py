@@ -16,6 +16,7 @@ from reportsvc.config.env import (
     secret_key,
     whole,
 )
+from reportsvc.config.push_load import load_push
 from reportsvc.config.settings import MAX_RETENTION_DAYS, ConfigError, Settings
 
 
@@ -95,6 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_report_days=report_days,
         retention_audit_days=whole(env, "RETENTION_AUDIT_DAYS", 0, 0, MAX_RETENTION_DAYS),
         retention_interval_seconds=decimal(env, "RETENTION_INTERVAL_SECONDS", 3600.0, 1, 7 * 86400),
+        push=load_push(env),
     )
 
 

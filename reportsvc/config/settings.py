@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportsvc.config.push import PushSettings
+
 #: The service's version, shown in the console footer and the OpenAPI document.
 VERSION = "0.1.0"
 
@@ -99,6 +101,8 @@ class Settings:
     retention_audit_days: int = 0
     #: How often the scheduler runs the purge (only when one of the retention settings is on).
     retention_interval_seconds: float = 3600.0
+    #: Webhooks, alerts and the console's event stream (issue 18): reportsvc/config/push.py.
+    push: PushSettings = field(default_factory=PushSettings)
 
     @property
     def retention_enabled(self) -> bool:

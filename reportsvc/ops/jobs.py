@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import set_committed_value
 
 from reportsvc.names import GENERATE_ACTOR, REPORTS_QUEUE
-from reportsvc.ops import messaging
+from reportsvc.ops import messaging, webhooks
 from reportsvc.state import audit, lifecycle
 from reportsvc.state.models import ReportRequest
 
@@ -46,6 +46,7 @@ def submit(
     params: dict[str, Any],
     notify_email: str | None,
     requested_by: str | None,
+    callback_url: str | None = None,
 ) -> ReportRequest:
     """Create a PENDING report, then enqueue it.
 
@@ -58,7 +59,7 @@ def submit(
     message = messaging.message_for(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
     report = lifecycle.create(
         report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by,
-        report_id=report_id, message_id=message.message_id,
+        report_id=report_id, message_id=message.message_id, callback_url=callback_url,
     )
     try:
         messaging.enqueue(message)
@@ -89,6 +90,8 @@ def cancel(report_id: uuid.UUID, *, actor: str | None, via: str | None = None) -
     `via` ("api", "console") marks an operator's request: the attempt is audited, refused ones too."""
     outcome = lifecycle.cancel(report_id, actor=actor)
     _audit_operator_action("report.cancel", report_id, outcome, actor, via)
+    if outcome.changed:
+        webhooks.queue_if_wanted(report_id)
     if outcome.ok:
         message_id = _message_id(report_id)
         if message_id:

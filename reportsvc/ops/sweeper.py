@@ -32,7 +32,7 @@ from sqlalchemy import text
 
 from reportsvc.config import Settings
 from reportsvc.extensions import db
-from reportsvc.ops import jobs
+from reportsvc.ops import jobs, webhooks
 from reportsvc.queues import live_actions as queue_actions
 from reportsvc.queues.probe import locate_by_message_id, surely_live
 from reportsvc.state import lifecycle
@@ -189,6 +189,7 @@ def sweep_stalled(client: redis.Redis, settings: Settings) -> SweepResult:
                 log.warning("Job %s stalled (no heartbeat for %.0f s, stall %d/%d), giving up: FAILED",
                             row.id, idle, stalls, settings.max_stalled_count)
                 result.failed.append(str(row.id))
+                webhooks.queue_if_wanted(row.id)
                 continue
             log.warning("Job %s stalled (no heartbeat for %.0f s, stall %d/%d), moving back to waiting",
                         row.id, idle, stalls, settings.max_stalled_count)

@@ -100,6 +100,8 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     requested_by: Mapped[str | None] = mapped_column(String(255))
     #: When retention deleted the PDF (RETENTION_PDF_DAYS); the report stays READY, its file is gone.
     file_expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Where the completion webhook goes when the report is READY, FAILED or CANCELLED (reportsvc.ops.webhooks).
+    callback_url: Mapped[str | None] = mapped_column(Text)
 
     @property
     def downloadable(self) -> bool:
@@ -136,6 +138,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "file_expired_at": _iso(self.file_expired_at),
+            "callback_url": self.callback_url,
         }
 
 

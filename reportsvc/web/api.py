@@ -45,6 +45,8 @@ def create_report() -> Response:
         fields = validate_create(read_json_body(), fault_injection=_settings().fault_injection)
     except InputError as exc:
         raise ApiError(422, "invalid_input", str(exc), details=exc.errors) from None
+    if fields["callback_url"] and not _settings().push.webhook_secret:
+        raise ApiError(422, "webhooks_disabled", "callback_url needs WEBHOOK_SECRET set on the server")
     report = jobs.submit(requested_by=current_actor(), **fields)
     response = jsonify({"id": str(report.id), "status": "PENDING", "message": "Report generation started"})
     response.status_code = 202

@@ -265,6 +265,9 @@ SCHEMAS: dict[str, Any] = {
             "report_type": {"type": "string", "minLength": 1, "maxLength": 64, "default": "operations"},
             "title": {"type": "string", "maxLength": 200, "nullable": True},
             "notify_email": {"type": "string", "maxLength": 254, "nullable": True},
+            "callback_url": {"type": "string", "format": "uri", "maxLength": 2000, "nullable": True,
+                             "description": "POSTed a signed JSON webhook when the report is READY, FAILED "
+                                            "or CANCELLED (needs WEBHOOK_SECRET on the server)"},
             "params": {"type": "object"},
         },
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -35,6 +36,7 @@ class CreateReport(BaseModel):
     report_type: str = Field("operations", min_length=1, max_length=64)
     title: str | None = Field(None, max_length=200)
     notify_email: str | None = Field(None, max_length=254)
+    callback_url: str | None = Field(None, max_length=2000)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("title")
@@ -51,6 +53,24 @@ class CreateReport(BaseModel):
             return None
         if not EMAIL.match(value):
             raise ValueError("is not a valid email address")
+        return value
+
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        # Syntax only: where the host resolves to is checked at each delivery (DNS can change).
+        if value is None or value == "":
+            return None
+        parts = urlsplit(_no_control_chars(value))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials")
+        try:
+            parts.port  # noqa: B018 (raises on a port out of range)
+        except ValueError:
+            raise ValueError("has an invalid port") from None
         return value
 
 
@@ -111,5 +131,6 @@ def validate_create(raw: Any, *, fault_injection: bool) -> dict[str, Any]:
         "report_type": body.report_type,
         "title": body.title,
         "notify_email": body.notify_email,
+        "callback_url": body.callback_url,
         "params": clean_params,
     }

@@ -21,6 +21,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from reportsvc import reports
 from reportsvc.config import get_settings
 from reportsvc.names import REPORTS_QUEUE
+from reportsvc.ops import webhooks
 from reportsvc.state import lifecycle
 from reportsvc.state.storage import LocalStorage, report_key
 from reportsvc.worker import context
@@ -171,6 +172,7 @@ def process(report_id_text: str) -> None:
             # A redelivery after a crash between READY and queueing the email: queue it now
             # (the email actor drops duplicates, so an email already on its way is not sent twice).
             _queue_email(report_id)
+            webhooks.queue_if_wanted(report_id)
         return
     log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts, message_id)
     simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
@@ -193,14 +195,19 @@ def process(report_id_text: str) -> None:
                 # The time limit fired just after READY committed: the report is done, its email is not.
                 log.warning("Job %s interrupted after it was READY (%s); queueing its email", report_id, error)
                 _queue_email(report_id)
+                webhooks.queue_if_wanted(report_id)
                 return
             log.warning("Job %s attempt failed after its claim was lost; not retrying", report_id)
             return
         log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error)
+        if outcome == "FAILED" and claim.callback_url:
+            webhooks.queue_outcome(report_id, "FAILED", claim.attempts)
         raise
     finally:
         heartbeat.stop()
     log.info("Job %s completed in %.2f s", report_id, time.monotonic() - started)
+    if claim.callback_url:
+        webhooks.queue_outcome(report_id, "READY", claim.attempts)
     if claim.notify_email or settings.email_default_to:
         _queue_email(report_id)
     else:

@@ -15,6 +15,7 @@ Callers use this package as one module (`lifecycle.claim(...)`); the modules beh
 - `timeline`: state-less timeline entries (note, note_many, has_event)
 - `files`: retention's file expiry (expire_files, forget_expired_files)
 - `emails`: the email claim (email_claim)
+- `webhooks`: the completion webhook's claim (webhook_claim)
 
 No module imports a sibling other than `_common`.
 """
@@ -32,6 +33,7 @@ from reportsvc.state.lifecycle.emails import email_claim
 from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
 from reportsvc.state.lifecycle.recovery import release_stalled
 from reportsvc.state.lifecycle.timeline import has_event, note, note_many
+from reportsvc.state.lifecycle.webhooks import webhook_claim
 from reportsvc.state.lifecycle.worker import Claim, claim, fail_attempt, finish, heartbeat, progress
 
 __all__ = [
@@ -56,4 +58,5 @@ __all__ = [
     "requeued_from_dead",
     "requeued_from_dead_many",
     "retry",
+    "webhook_claim",
 ]

@@ -40,9 +40,9 @@ def _commit_keeping_loaded(session: Session) -> None:
 _CREATE = text(
     "WITH r AS ("
     " INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params,"
-    " notify_email, requested_by, message_id)"
+    " notify_email, requested_by, message_id, callback_url)"
     " VALUES (:id, 'PENDING', 0, 'Queued', :report_type, :title, :params, :notify_email, :requested_by,"
-    " :message_id)"
+    " :message_id, :callback_url)"
     " RETURNING id, created_at, updated_at"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, to_status, message, detail)"
@@ -63,6 +63,7 @@ def create(
     requested_by: str | None,
     report_id: uuid.UUID | None = None,
     message_id: str | None = None,
+    callback_url: str | None = None,
 ) -> ReportRequest:
     """Insert a PENDING report and its 'created' event; the caller sends the message after this returns.
 
@@ -79,6 +80,7 @@ def create(
         "notify_email": notify_email,
         "requested_by": requested_by,
         "message_id": message_id,
+        "callback_url": callback_url,
     }
     detail = {"report_type": report_type, "requested_by": requested_by}
     # Its own autocommit connection, not the request's session: the statement commits as it runs, and

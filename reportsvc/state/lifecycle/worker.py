@@ -30,6 +30,7 @@ class Claim:
     title: str | None
     params: dict[str, Any]
     notify_email: str | None = None
+    callback_url: str | None = None
 
 
 #: claim's UPDATE and its 'claimed' event as one statement (one round trip), built once. The event row is
@@ -41,14 +42,14 @@ _CLAIM = text(
     " progress_message = 'Starting', error_message = NULL,"
     " message_id = coalesce(CAST(:message_id AS VARCHAR), message_id)"
     " WHERE id = :report_id AND status = 'PENDING'"
-    " RETURNING id, attempts, report_type, title, params, notify_email"
+    " RETURNING id, attempts, report_type, title, params, notify_email, callback_url"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
     " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
     ")"
-    " SELECT attempts, report_type, title, params, notify_email FROM u"
+    " SELECT attempts, report_type, title, params, notify_email, callback_url FROM u"
 ).bindparams(bindparam("detail", type_=JSONB)).columns(
-    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email
+    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email, R.c.callback_url
 )
 
 
@@ -84,6 +85,7 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
         title=row.title,
         params=dict(row.params or {}),
         notify_email=row.notify_email,
+        callback_url=row.callback_url,
     )
 
 
