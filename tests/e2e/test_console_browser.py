@@ -69,16 +69,21 @@ def test_refused_cancel_explains(page, client, app) -> None:  # type: ignore[no-
 
     rid = client.post("/reports", json={"title": "Too late"}).get_json()["id"]
     page.goto(f"/console/reports/{rid}")
+    # Hold the detail's live poll so the Cancel button is still on screen when the worker has started: the
+    # operator clicks what they saw a moment ago.
+    detail_url = f"**/console/reports/{rid}"
+    page.route(detail_url, lambda route: route.abort())
     with app.app_context():  # a worker starts it while the operator looks at the page
         db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="RUNNING"))
         db.session.commit()
     page.once("dialog", lambda dialog: dialog.accept())
-    button = page.locator(f"#cancel-detail-{rid}")
-    if button.count():  # the live poll may already have removed the button; either way no silent failure
-        button.click()
-        page.wait_for_selector(".flash--error")
-        assert "already started" in page.locator("#flashes").inner_text()
+    page.locator(f"#cancel-detail-{rid}").click()
+    page.wait_for_selector(".flash--error")
+    assert "already started" in page.locator("#flashes").inner_text()
+    page.unroute(detail_url)
     page.wait_for_selector("#report-detail[data-status=RUNNING]")
+    with app.app_context():
+        assert db.session.get(ReportRequest, rid).status == "RUNNING"  # the refused cancel changed nothing
 
 
 def test_retry_failed_from_detail(page, client, worker, settings, shoot) -> None:  # type: ignore[no-untyped-def]

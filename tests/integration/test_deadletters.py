@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ import dramatiq
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import wait_for, wait_status
+from tests.conftest import report_status, wait_for, wait_status
+from tests.race import run_together
 
 DEAD = "dramatiq:reports.XQ"
 DEAD_MSGS = "dramatiq:reports.XQ.msgs"
@@ -113,22 +115,44 @@ def test_requeue_of_dead_letter_runs_the_report_again_and_a_second_click_sends_n
     ]
 
 
-def test_concurrent_requeues_of_one_letter_move_it_once(app, client, redis_client):
+def test_concurrent_requeues_of_the_same_letters_send_one_message_each(app, client, redis_client):
+    from reportsvc.ops import deadletters
+    from reportsvc.queues import decode_message
+    from reportsvc.redis_client import get_redis
+
+    for _round in range(3):  # a few rounds: each one a fresh race between the two threads
+        redis_client.delete(WAITING, "dramatiq:reports.msgs")
+        rids = [uuid.uuid4() for _ in range(20)]
+        redis_ids = fabricate_dead(app, redis_client, [(rid, "boom", time.time() * 1000) for rid in rids])
+        first, second = run_together(
+            app,
+            functools.partial(deadletters.requeue, get_redis(), "reports", redis_ids, actor="a"),
+            functools.partial(deadletters.requeue, get_redis(), "reports", redis_ids[::-1], actor="b"),
+        )
+        assert first.done + second.done == len(redis_ids), (first, second)
+        # exactly one message per letter: the waiting list holds each Redis id once
+        waiting = [i.decode() for i in redis_client.lrange(WAITING, 0, -1)]
+        assert sorted(waiting) == sorted(redis_ids)
+        assert redis_client.hlen("dramatiq:reports.msgs") == len(redis_ids) and redis_client.zcard(DEAD) == 0
+        for redis_id in redis_ids:
+            view = decode_message(redis_client.hget("dramatiq:reports.msgs", redis_id))
+            assert view.retries == 0 and view.eta is None and view.queue == "reports"
+        for rid in rids:
+            kinds = [e["kind"] for e in _events(client, rid)]
+            assert kinds.count("requeued") == 1, kinds
+            assert report_status(client, rid)["status"] == "PENDING"
+
+
+def test_second_requeue_of_a_letter_finds_nothing(app, client, redis_client):
     from reportsvc.ops import deadletters
     from reportsvc.redis_client import get_redis
 
-    rid = uuid.uuid4()
-    [redis_id] = fabricate_dead(app, redis_client, [(rid, "boom", time.time() * 1000)])
+    [redis_id] = fabricate_dead(app, redis_client, [(uuid.uuid4(), "boom", time.time() * 1000)])
     with app.app_context():
         a = deadletters.requeue(get_redis(), "reports", [redis_id], actor="a")
         b = deadletters.requeue(get_redis(), "reports", [redis_id], actor="b")
-    assert (a.done, b.done) == (1, 0)
+    assert (a.done, b.done, b.missing) == (1, 0, [redis_id])
     assert redis_client.llen(WAITING) == 1 and redis_client.hlen("dramatiq:reports.msgs") == 1
-    # The letter is back as Dramatiq would enqueue it: same ids, retries reset, no eta.
-    from reportsvc.queues import decode_message
-
-    view = decode_message(redis_client.hget("dramatiq:reports.msgs", redis_id))
-    assert view.retries == 0 and view.eta is None and view.redis_id == redis_id and view.queue == "reports"
 
 
 def test_stale_letter_of_a_report_that_moved_on_is_skipped(app, client, redis_client):

@@ -28,12 +28,15 @@ def test_models_match_migrations(app):
     assert diff == [], diff
 
 
-def test_seed_monitoring_query_runs(app):
+def test_seed_monitoring_query_lists_the_newest_reports(app, client):
     from sqlalchemy import text
 
+    ids = [client.post("/reports", json={"title": f"r{i}"}).get_json()["id"] for i in range(6)]
     with app.app_context():
-        db.session.execute(text(
+        rows = db.session.execute(text(
             "SELECT id, status, progress, extract(epoch from (NOW() - updated_at)) AS seconds_ago "
             "FROM report_requests ORDER BY created_at DESC LIMIT 5;"
         )).all()
         db.session.rollback()
+    assert [str(r.id) for r in rows] == ids[::-1][:5]
+    assert all(r.status == "PENDING" and r.progress == 0 and 0 <= r.seconds_ago < 60 for r in rows), rows

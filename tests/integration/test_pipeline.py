@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from tests.conftest import wait_status
+from tests.pdf import read_pdf
 
 
 def test_seed_curl_flow_produces_a_pdf(client, worker):
@@ -22,7 +23,8 @@ def test_seed_curl_flow_produces_a_pdf(client, worker):
     assert download.status_code == 200
     assert download.mimetype == "application/pdf"
     assert f"report-{body['id']}.pdf" in download.headers["Content-Disposition"]
-    assert download.data.startswith(b"%PDF")
+    pages, text = read_pdf(download.data)
+    assert pages >= 1 and "Operations summary" in text and "At a glance" in text
 
     refused = client.delete(f"/reports/{body['id']}")
     assert refused.status_code == 409

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,27 +18,17 @@ from reportsvc.reports.operations import (
     percentiles,
     render,
 )
+from tests.pdf import read_pdf
 
 NOW = datetime(2025, 3, 14, 10, 37, tzinfo=UTC)
 
-_TJ = re.compile(rb"\(((?:[^()\\]|\\.)*)\) Tj")
-_ESC = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
-
-
-def _unescape(m: re.Match[bytes]) -> bytes:
-    s = m.group(1)
-    if s[:1].isdigit():
-        return bytes([int(s, 8)])
-    return {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(s, s)
-
-
 def pdf_text(pdf: bytes) -> str:
-    """Text runs of an uncompressed ReportLab PDF (standard fonts, WinAnsi), one per line."""
-    return "\n".join(_ESC.sub(_unescape, run).decode("cp1252") for run in _TJ.findall(pdf))
+    """The PDF's text as pypdf extracts it (every page)."""
+    return read_pdf(pdf)[1]
 
 
 def page_count(pdf: bytes) -> int:
-    return len(re.findall(rb"/Type /Page\b", pdf))
+    return read_pdf(pdf)[0]
 
 
 def busy_source(hours: int = 24, failures: int = 3) -> StaticOperationsSource:
