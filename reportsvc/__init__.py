@@ -27,13 +27,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.from_mapping(_flask_config(settings))
     app.extensions["reportsvc.settings"] = settings
 
-    from reportsvc import cli, logs, redis_client
+    from reportsvc import cli, logs, redis_client, reports
     from reportsvc.extensions import csrf, db, limiter, login_manager, mail, migrate
     from reportsvc.web import init_app as init_web
     from reportsvc.worker import context
     from reportsvc.worker.broker import setup_broker
 
     logs.init_app(app)
+    reports.discover()  # installed report types; two with one name stop start-up here (ReportTypeConflict)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     mail.init_app(app)

@@ -5,12 +5,13 @@ Wiring only: the broker is configured from the environment before the actor modu
 Flask app with on first use.
 """
 
-from reportsvc import create_app
+from reportsvc import create_app, reports
 from reportsvc.config import get_settings
 from reportsvc.worker import context
 from reportsvc.worker.broker import setup_broker
 
 setup_broker(get_settings())
+reports.discover()  # at worker start, not on the first message: a type conflict stops the worker at once
 context.set_factory(create_app)
 
 from reportsvc.worker.generate import generate_report  # noqa: E402

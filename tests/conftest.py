@@ -326,3 +326,22 @@ def report_status(client, report_id: str | uuid.UUID) -> dict[str, Any]:  # type
 def wait_status(client, report_id: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Wait until the report reaches one of statuses."""
     return wait_for(lambda: (s := report_status(client, report_id))["status"] in statuses and s, timeout)
+
+
+EXAMPLE_PLUGIN = ROOT / "examples" / "report-plugin"
+
+
+@pytest.fixture(scope="session")
+def example_plugin() -> str:
+    """examples/report-plugin pip-installed into this venv (as a user would) and discovered; its type name."""
+    import importlib
+    import subprocess
+    import sys
+
+    from reportsvc import reports
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+                    str(EXAMPLE_PLUGIN)], check=True, capture_output=True, timeout=180)
+    importlib.invalidate_caches()  # the new package directory, in this already running interpreter
+    reports.discover()
+    return "status_counts"

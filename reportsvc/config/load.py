@@ -97,7 +97,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_audit_days=whole(env, "RETENTION_AUDIT_DAYS", 0, 0, MAX_RETENTION_DAYS),
         retention_interval_seconds=decimal(env, "RETENTION_INTERVAL_SECONDS", 3600.0, 1, 7 * 86400),
         push=load_push(env),
+        report_source_database_url=_source_database_url(env),
+        report_query_timeout_seconds=whole(env, "REPORT_QUERY_TIMEOUT_SECONDS", 60, 1, 86400),
+        report_max_rows=whole(env, "REPORT_MAX_ROWS", 100_000, 1, 10_000_000),
+        report_datasets_file=Path(env.get("REPORT_DATASETS_FILE") or "instance/datasets.toml").resolve(),
     )
+
+
+def _source_database_url(env: Mapping[str, str]) -> str | None:
+    """REPORT_SOURCE_DATABASE_URL with the psycopg driver named (as DATABASE_URL gets), or None."""
+    raw = env.get("REPORT_SOURCE_DATABASE_URL") or None
+    if raw is None:
+        return None
+    try:
+        return database_url_from({"DATABASE_URL": raw})
+    except ConfigError:
+        raise ConfigError("REPORT_SOURCE_DATABASE_URL must be a postgresql:// URL") from None
 
 
 def _retention_days(env: Mapping[str, str]) -> tuple[int, int]:

@@ -103,6 +103,15 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     #: Webhooks, alerts and the console's event stream (issue 18): reportsvc/config/push.py.
     push: PushSettings = field(default_factory=PushSettings)
+    # -- report types' data (issue 12; see reportsvc.worker.readonly and reportsvc.reports.datasets) --
+    #: Where report types read from (REPORT_SOURCE_DATABASE_URL); None: reportsvc's own database.
+    report_source_database_url: str | None = field(default=None, repr=False)
+    #: statement_timeout of a report's query (REPORT_QUERY_TIMEOUT_SECONDS).
+    report_query_timeout_seconds: int = 60
+    #: Rows a report's query may return; the report says it was cut (REPORT_MAX_ROWS).
+    report_max_rows: int = 100_000
+    #: The table report's datasets (REPORT_DATASETS_FILE), reloaded when it changes.
+    report_datasets_file: Path = field(default_factory=lambda: Path("instance/datasets.toml"))
 
     @property
     def retention_enabled(self) -> bool:

@@ -1,7 +1,7 @@
 """Report types: gather data from a caller-provided source, render a PDF. No Flask, no DB session.
 
-Importing this package registers the built-in types; add a type by adding a module that calls
-`register()` and importing it below.
+Types are found through the entry-point group `reportsvc.report_types` (`discovery`), built-ins included:
+every process calls `discover()` at start-up, and the registry discovers on first use otherwise.
 """
 
 from reportlab import rl_config
@@ -11,13 +11,14 @@ from reportlab import rl_config
 # so it is switched off before any report module imports it. (The C helpers come from reportlab[accel].)
 rl_config.shapeChecking = 0
 
-from reportsvc.reports import operations  # noqa: E402, F401  (imported so the type registers itself)
+from reportsvc.reports.discovery import ReportTypeConflict, discover  # noqa: E402
 from reportsvc.reports.registry import (  # noqa: E402
     ParamsError,
     ReportType,
     UnknownReportType,
     get,
     names,
+    offered,
     register,
     validate_params,
 )
@@ -28,9 +29,12 @@ __all__ = [
     "DEFAULT_REPORT_TYPE",
     "ParamsError",
     "ReportType",
+    "ReportTypeConflict",
     "UnknownReportType",
+    "discover",
     "get",
     "names",
+    "offered",
     "register",
     "validate_params",
 ]

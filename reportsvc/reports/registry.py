@@ -1,4 +1,4 @@
-"""Registry of report types: each type is one module that calls `register()` at import.
+"""Registry of report types, filled by `discovery` from the `reportsvc.report_types` entry points.
 
 A report type is a pair of functions around a pydantic params model:
 `gather(source, params) -> data` reads whatever the type needs from a caller-provided source
@@ -7,6 +7,7 @@ A report type is a pair of functions around a pydantic params model:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,13 @@ __all__ = [
     "ParamsError",
     "ReportType",
     "UnknownReportType",
+    "all_types",
     "get",
+    "mark_discovered",
     "names",
+    "offered",
     "register",
+    "unregister",
     "validate_params",
 ]
 
@@ -51,6 +56,19 @@ class ReportType:
     params_model: type[BaseModel]
     gather: Callable[..., Any]
     render: Callable[[Any], bytes]
+    #: Recorded on each report row it renders (`report_type_version`); bump it when the output changes.
+    version: str = "1"
+    #: The distribution that provided the type (set by discovery; named in duplicate-name errors).
+    package: str = "reportsvc"
+    #: A family of types (`table`): its variants are offered instead of itself, named `<name>.<variant>`.
+    variants: Callable[[], list[ReportType]] | None = None
+    variant: Callable[[str], ReportType | None] | None = None
+
+    def run_gather(self, source: Any, params: BaseModel, *, title: str | None) -> Any:
+        """Call `gather(source, params)`, passing the report's title when gather takes one."""
+        if "title" in inspect.signature(self.gather).parameters:
+            return self.gather(source, params, title=title)
+        return self.gather(source, params)
 
     def parse_params(self, raw: Mapping[str, Any] | None) -> BaseModel:
         """Validate raw params into this type's model, raising `ParamsError` with dotted field paths."""
@@ -73,17 +91,65 @@ def register(rt: ReportType) -> ReportType:
     return rt
 
 
+def unregister(name: str) -> None:
+    """Forget a report type (discovery replacing the set, tests)."""
+    _REGISTRY.pop(name, None)
+
+
+def all_types() -> list[ReportType]:
+    """Every registered report type, sorted by name."""
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def offered() -> list[ReportType]:
+    """What a client can create, by name: each registered type, or a family's variants in its place."""
+    _ensure_discovered()
+    found: dict[str, ReportType] = {}
+    for rt in _REGISTRY.values():
+        if rt.variants is None:
+            found[rt.name] = rt
+        else:
+            for variant in rt.variants():
+                found.setdefault(variant.name, variant)
+    return [found[name] for name in sorted(found)]
+
+
+#: Set by `discovery`: fills the registry from entry points on first use when start-up did not.
+_loader: Callable[[], None] | None = None
+_loaded = False
+
+
+def _ensure_discovered() -> None:
+    global _loaded
+    if not _loaded and _loader is not None:
+        _loaded = True
+        _loader()
+
+
+def mark_discovered() -> None:
+    """Record that discovery ran (it must not run again lazily)."""
+    global _loaded
+    _loaded = True
+
+
 def get(name: str) -> ReportType:
     """Return the report type called `name` or raise `UnknownReportType`."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownReportType(name) from None
+    _ensure_discovered()
+    found = _REGISTRY.get(name)
+    if found is not None and found.variants is None:
+        return found
+    family, _, rest = name.partition(".")
+    parent = _REGISTRY.get(family)
+    if rest and parent is not None and parent.variant is not None:
+        resolved = parent.variant(rest)
+        if resolved is not None:
+            return resolved
+    raise UnknownReportType(name)
 
 
 def names() -> list[str]:
-    """Registered report type names, sorted."""
-    return sorted(_REGISTRY)
+    """Names a client can create, sorted (registered types and each resolver's, e.g. `table.<dataset>`)."""
+    return [rt.name for rt in offered()]
 
 
 def validate_params(report_type: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -102,6 +102,8 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     file_expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Where the completion webhook goes when the report is READY, FAILED or CANCELLED (reportsvc.ops.webhooks).
     callback_url: Mapped[str | None] = mapped_column(Text)
+    #: The version of the report type that rendered the PDF (set when the report becomes READY).
+    report_type_version: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def downloadable(self) -> bool:
@@ -125,6 +127,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
         """Full JSON-ready record for the API: the status view plus every other field."""
         return self.status_dict() | {
             "report_type": self.report_type,
+            "report_type_version": self.report_type_version,
             "title": self.title,
             "params": self.params,
             "notify_email": self.notify_email,

@@ -22,11 +22,13 @@ def init_app(app: Flask) -> None:
         metrics_views,
         openapi,
         queues_api,
+        report_types_api,
     )
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(report_types_api.bp)
     app.register_blueprint(queues_api.bp)
     console_format.init_app(app)
     app.register_blueprint(console.bp)

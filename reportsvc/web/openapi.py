@@ -119,6 +119,10 @@ def build_spec() -> dict[str, Any]:
                         _query("cursor", {"type": "string"}, "next_cursor of the previous page")],
                 tags=("reports",)),
         },
+        "/report-types": {
+            "get": _op("Report types a client can create, with each one's params as JSON Schema", {
+                "200": _json(_ref("ReportTypes"), "types (datasets as table.<dataset>), sorted by name")},
+                tags=("reports",))},
         "/reports/{report_id}": {
             "get": _op("One report with its timeline", {"200": _json(_ref("Report"), "the record"), **report_errors},
                        params=[REPORT_ID], tags=("reports",)),
@@ -271,6 +275,10 @@ SCHEMAS: dict[str, Any] = {
             "params": {"type": "object"},
         },
     },
+    "ReportTypes": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+        "type": "object", "required": ["name", "description", "version", "params_schema"],
+        "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
+                       "params_schema": {"type": "object", "description": "JSON Schema of `params`"}}}}}},
     "Created": {"type": "object", "required": ["id", "status", "message"],
                 "properties": {"id": {"type": "string", "format": "uuid"}, "status": {"type": "string"},
                                "message": {"type": "string"}}},
@@ -284,6 +292,7 @@ SCHEMAS: dict[str, Any] = {
     "Report": {"type": "object", "required": ["id", "status", "progress", "report_type", "created_at"],
                "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
                               "progress": {"type": "integer"}, "report_type": {"type": "string"},
+                              "report_type_version": NULLABLE_STR,
                               "title": NULLABLE_STR, "requested_by": NULLABLE_STR, "created_at": _TIMESTAMP,
                               "events": {"type": "array", "items": {"type": "object"}}}},
     "ReportPage": {"type": "object", "required": ["items", "next_cursor"],

@@ -82,8 +82,10 @@ class Heartbeat(threading.Thread):
 class Run:
     """One attempt at one report under one claim."""
 
-    def __init__(self, claim: lifecycle.Claim, simulation: Simulation, heartbeat: Heartbeat) -> None:
+    def __init__(self, claim: lifecycle.Claim, simulation: Simulation, heartbeat: Heartbeat,
+                 report_type: reports.ReportType) -> None:
         self.claim = claim
+        self.report_type = report_type
         self.simulation = simulation
         self.heartbeat = heartbeat
         self.tag = f"Job {claim.report_id}"
@@ -111,16 +113,19 @@ class Run:
 
     def execute(self) -> None:
         """Gather, render and publish the report."""
-        claim = self.claim
-        report_type = reports.get(claim.report_type)
+        claim, report_type = self.claim, self.report_type
         params = {k: v for k, v in claim.params.items() if k != "simulate"}
-        source = _source_for(report_type.name)
-
-        self.simulation.maybe_fail(claim.attempts)
-        data = self.phase(0, lambda: report_type.gather(source, report_type.params_model.model_validate(params),
-                                                        title=claim.title))
-        self.phase(1, lambda: None)
-        pdf = self.phase(2, lambda: report_type.render(data))
+        source = _source_for(report_type.name, self.set_progress)
+        try:
+            self.simulation.maybe_fail(claim.attempts)
+            data = self.phase(0, lambda: report_type.run_gather(
+                source, report_type.params_model.model_validate(params), title=claim.title))
+            self.phase(1, lambda: None)
+            pdf = self.phase(2, lambda: report_type.render(data))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
         self.phase(3, lambda: None)
         self.simulation.maybe_hang()
 
@@ -130,14 +135,15 @@ class Run:
         def publish() -> tuple[str, int]:
             return key, storage.save(key, pdf)
 
-        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf))):
+        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf)),
+                                type_version=report_type.version):
             raise ClaimLost(claim.report_id)
 
 
-def _source_for(report_type: str) -> Any:
+def _source_for(report_type: str, progress: Callable[[int, str], None]) -> Any:
     from reportsvc.worker.sources import source_for
 
-    return source_for(report_type)
+    return source_for(report_type, progress)
 
 
 def _retry_delay_ms(message: dramatiq.Message) -> int | None:
@@ -175,12 +181,17 @@ def process(report_id_text: str) -> None:
             webhooks.queue_if_wanted(report_id)
         return
     log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts, message_id)
+    try:
+        report_type = reports.get(claim.report_type)
+    except reports.UnknownReportType:
+        _fail_not_installed(claim)
+        return
     simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
     heartbeat = Heartbeat(report_id, claim.run_id, settings.heartbeat_interval_seconds)
     heartbeat.start()
     started = time.monotonic()
     try:
-        Run(claim, simulation, heartbeat).execute()
+        Run(claim, simulation, heartbeat, report_type).execute()
     except ClaimLost:
         log.warning("Job %s claim lost (run %s); stopping without writing", report_id, claim.run_id)
         return
@@ -213,6 +224,14 @@ def process(report_id_text: str) -> None:
     else:
         # The email actor would only load the row to find nobody to tell: spare the message and the query.
         log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
+
+
+def _fail_not_installed(claim: lifecycle.Claim) -> None:
+    """FAILED at once, no retries: another try on this worker would meet the same missing package."""
+    error = f"report type {claim.report_type} is not installed on worker {context.worker_id()}"
+    lifecycle.fail_attempt(claim.report_id, claim.run_id, error=error, traceback_text=None, retry_in_ms=None,
+                           final_note="report type not installed; not retried")
+    log.error("Job %s failed: %s", claim.report_id, error)
 
 
 def _describe(exc: BaseException, time_limit: int) -> str:

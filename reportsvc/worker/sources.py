@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from reportsvc.extensions import db
 from reportsvc.names import QUEUES
+from reportsvc.worker.readonly import readonly_source
 
 log = logging.getLogger("reportsvc.sources")
 
@@ -154,6 +155,8 @@ class DatabaseOperationsSource:
             return []
 
 
-def source_for(report_type: str) -> Any:
-    """The data source a report type gathers from."""
-    return DatabaseOperationsSource()
+def source_for(report_type: str, progress: Callable[[int, str], None] | None = None) -> Any:
+    """The data source a report type gathers from: the operations figures, or read-only SQL for the rest."""
+    if report_type == "operations":
+        return DatabaseOperationsSource()
+    return readonly_source(progress)

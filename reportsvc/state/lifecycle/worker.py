@@ -130,6 +130,7 @@ def finish(
     *,
     publish: Callable[[], tuple[str, int]],
     expected: tuple[str, int] | None = None,
+    type_version: str | None = None,
 ) -> bool:
     """RUNNING -> READY under the claim, publishing the file while the row is locked.
 
@@ -144,9 +145,10 @@ def finish(
     disagrees, a second UPDATE in the same transaction records what was published. Nothing is
     visible to anyone before the commit, which comes after `publish` succeeded; if it raises, the
     transaction rolls back and the report stays RUNNING under this claim.
+    `type_version` (the report type's version that rendered the file) is recorded on the row.
     """
     if expected is not None:
-        return _finish_expected(report_id, run_id, publish, expected)
+        return _finish_expected(report_id, run_id, publish, expected, type_version)
     session = _session()
     try:
         held = session.execute(
@@ -160,6 +162,7 @@ def finish(
                 heartbeat_at=func.now(),
                 updated_at=func.now(),
                 error_message=None,
+                report_type_version=type_version,
             )
             .returning(R.c.id)
         ).scalar_one_or_none()
@@ -184,7 +187,7 @@ _FINISH = text(
     "WITH u AS ("
     " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
     " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
-    " file_path = :file_path, file_size = :file_size"
+    " file_path = :file_path, file_size = :file_size, report_type_version = :type_version"
     " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id"
     " RETURNING id"
     "), e AS ("
@@ -201,7 +204,8 @@ _FIX_COMPLETED = text("UPDATE report_events SET detail = :detail WHERE id = :eve
 
 
 def _finish_expected(
-    report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int]
+    report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int],
+    type_version: str | None,
 ) -> bool:
     """finish() when the caller knows the file: the READY UPDATE and its event in one round trip.
 
@@ -213,7 +217,7 @@ def _finish_expected(
     try:
         event_id = session.execute(_FINISH, {
             "report_id": report_id, "run_id": run_id, "file_path": expected[0], "file_size": expected[1],
-            "detail": detail,
+            "detail": detail, "type_version": type_version,
         }).scalar_one_or_none()
         if event_id is None:
             session.rollback()
@@ -239,8 +243,11 @@ def fail_attempt(
     error: str,
     traceback_text: str | None,
     retry_in_ms: int | None,
+    final_note: str = "retries exhausted",
 ) -> str | None:
-    """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out."""
+    """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out.
+
+    `final_note` is the timeline's word for a FAILED end ("retries exhausted", or why none were tried)."""
     error = error[:2000]
     detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
     if retry_in_ms is not None:
@@ -273,7 +280,7 @@ def fail_attempt(
         },
         run_id=run_id,
         kind="attempt_failed",
-        message="retries exhausted",
+        message=final_note,
         detail=detail,
     )
     return None if row is None else "FAILED"
