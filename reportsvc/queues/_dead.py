@@ -7,9 +7,13 @@ from typing import Any
 
 import redis
 
+from reportsvc import cursors
 from reportsvc.queues.keys import QueueKeys
 from reportsvc.queues.messages import to_str
+from reportsvc.queues.paging import REDIS_ID
 
+#: Dead-letter scores are epoch milliseconds; anything past this is not one.
+MAX_SCORE = 1e15
 #: Lua's unpack() is bounded by its C stack (8000); stay well under it.
 MAX_PAGE = 2000
 
@@ -76,9 +80,9 @@ def encode_dead_cursor(score: float, redis_id: str) -> str:
 
 
 def decode_dead_cursor(cursor: str) -> tuple[float, str]:
-    """Inverse of :func:`encode_dead_cursor`."""
-    score_s, _, last_id = cursor.removeprefix("x:").partition(":")
-    return float(score_s), last_id
+    """Inverse of :func:`encode_dead_cursor`; CursorError if it is not one."""
+    score, last_id = cursors.split(cursor, "x", 2)
+    return cursors.real(score, 0.0, MAX_SCORE), cursors.token(last_id, REDIS_ID)
 
 
 def _fmt(bound: float | None, default: str) -> str:

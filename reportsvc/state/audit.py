@@ -7,7 +7,6 @@ the caller's work is in Redis (no SQL transaction to join). Reads are keyset pag
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, select, true, tuple_
 
+from reportsvc import cursors
 from reportsvc.extensions import db
 from reportsvc.state.models import AuditLog
 
@@ -24,7 +24,11 @@ MAX_LIMIT = 200
 
 
 class AuditQueryError(ValueError):
-    """A cursor or limit the client sent cannot be used."""
+    """A cursor or limit the client sent cannot be used; ``field`` names which."""
+
+    def __init__(self, message: str, field: str = "limit") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,15 @@ def record(actor: str, action: str, target: str | None, outcome: str, detail: di
 
 
 def _encode(created_at: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+    return cursors.encode_text(f"{created_at.isoformat()}|{row_id}")
 
 
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        stamp, ident = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), int(ident)
-    except (ValueError, UnicodeDecodeError):
-        raise AuditQueryError("cursor is malformed; use next_cursor from a previous page") from None
+        stamp, ident = cursors.decode_text(cursor).split("|", 1)
+        return cursors.stamp(stamp), cursors.whole(ident, 1, cursors.MAX_BIGINT)
+    except ValueError:
+        raise AuditQueryError("cursor is malformed; use next_cursor from a previous page", "cursor") from None
 
 
 def list_entries(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, or_, select, true, tuple_
 
+from reportsvc import cursors
 from reportsvc.extensions import db
 from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportEvent, ReportRequest
 
@@ -36,17 +36,15 @@ class Page:
 
 def encode_cursor(created_at: datetime, report_id: uuid.UUID) -> str:
     """Opaque cursor for the position after (created_at, id)."""
-    raw = f"{created_at.isoformat()}|{report_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_text(f"{created_at.isoformat()}|{report_id}")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """Inverse of encode_cursor; QueryError for anything else."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, ident = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(stamp), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError):
+        stamp, ident = cursors.decode_text(cursor).split("|", 1)
+        return cursors.stamp(stamp), cursors.uuid_of(ident)
+    except ValueError:
         raise QueryError("cursor", "cursor is malformed; use next_cursor from a previous page") from None
 
 

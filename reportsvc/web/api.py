@@ -13,6 +13,7 @@ from reportsvc.state import queries
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.storage import LocalStorage, StorageError
 from reportsvc.web.access import current_actor
+from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import ApiError, without_tracebacks
 from reportsvc.web.requests import read_json_body
 from reportsvc.web.schemas import InputError, validate_create
@@ -66,11 +67,13 @@ def list_reports() -> Response:
             status=request.args.get("status") or None,
             q=request.args.get("q") or None,
             limit=limit,
-            cursor=request.args.get("cursor") or None,
+            cursor=opened("reports", request.args.get("cursor")),
         )
     except queries.QueryError as exc:
+        if exc.field == "cursor":
+            raise invalid_cursor() from None
         raise ApiError(400, "invalid_filter", str(exc), details=[{"field": exc.field, "message": str(exc)}]) from None
-    return jsonify({"items": [r.to_dict() for r in page.items], "next_cursor": page.next_cursor})
+    return jsonify({"items": [r.to_dict() for r in page.items], "next_cursor": sealed("reports", page.next_cursor)})
 
 
 @bp.get("/reports/<report_id>")

@@ -23,6 +23,7 @@ from reportsvc.state import audit
 from reportsvc.web import queue_actions as qa
 from reportsvc.web import queue_reads as qr
 from reportsvc.web.access import current_actor
+from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import ApiError, error_page
 from reportsvc.web.requests import is_htmx
 
@@ -205,12 +206,14 @@ def audit_page() -> Response:
     """Operator actions, newest first."""
     action = request.args.get("action") or None
     try:
-        page = audit.list_entries(limit=50, cursor=request.args.get("cursor") or None, action=action)
+        page = audit.list_entries(limit=50, cursor=opened("audit", request.args.get("cursor")), action=action)
     except audit.AuditQueryError as exc:
+        if exc.field == "cursor":
+            raise invalid_cursor() from None
         abort(400, description=str(exc))
     next_url = None
     if page.next_cursor:
-        params = {"cursor": page.next_cursor, **({"action": action} if action else {})}
+        params = {"cursor": sealed("audit", page.next_cursor) or "", **({"action": action} if action else {})}
         next_url = url_for(".audit_page") + "?" + urlencode(params)
     return _vary(render_template("console/queues/audit.html", entries=[audit.as_dict(r) for r in page.items],
                                  next_url=next_url, action=action))

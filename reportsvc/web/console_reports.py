@@ -7,6 +7,7 @@ so every response carries `Vary: HX-Request`. Mutations are POSTs only (easy to 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from reportsvc.web.access import current_actor
 from reportsvc.web.console import bp
 from reportsvc.web.console_format import when_full
 from reportsvc.web.console_forms import blank_form, parse
+from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import error_page
 from reportsvc.web.requests import is_htmx
 
@@ -71,9 +73,14 @@ def _list_context() -> dict[str, Any]:
     filters = _filters()
     try:
         page = queries.list_reports(status=filters.get("status"), q=filters.get("q"), limit=LIST_LIMIT,
-                                    cursor=filters.get("older"), before=filters.get("newer"))
+                                    cursor=opened("reports", filters.get("older")),
+                                    before=opened("reports", filters.get("newer")))
     except queries.QueryError as exc:
+        if exc.field == "cursor":
+            raise invalid_cursor() from None
         abort(400, description=str(exc))
+    page = dataclasses.replace(page, next_cursor=sealed("reports", page.next_cursor),
+                               prev_cursor=sealed("reports", page.prev_cursor))
     return {
         "page": page,
         "filters": filters,

@@ -8,6 +8,7 @@ reports the page's messages carry. Bad input is an ApiError (4xx) before anythin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import datetime
@@ -17,12 +18,14 @@ import dramatiq
 from flask import current_app
 
 from reportsvc import queues
+from reportsvc.cursors import CursorError
 from reportsvc.names import ALL_QUEUES, REPORT_ACTORS
 from reportsvc.ops import deadletters
 from reportsvc.queues import MessageView
 from reportsvc.queues.index import resolve
 from reportsvc.redis_client import get_redis
 from reportsvc.state import queries
+from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import ApiError, without_tracebacks
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
@@ -130,13 +133,13 @@ def list_page(name: str, state: str, *, limit: int, cursor: str | None, order: s
         raise ApiError(404, "unknown_state", f"state must be one of {', '.join(queues.messages.STATES)}")
     if order not in ("newest", "oldest"):
         raise ApiError(400, "invalid_order", "order must be newest or oldest")
-    if cursor is not None and len(cursor) > 500:
-        raise ApiError(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page")
+    listing = f"queue:{name}:{state}"
     try:
-        page = queues.list_messages(get_redis(), name, state, limit=limit, cursor=cursor,
+        page = queues.list_messages(get_redis(), name, state, limit=limit, cursor=opened(listing, cursor),
                                     newest_first=order == "newest", report_actors=REPORT_ACTORS)
-    except ValueError:
-        raise ApiError(400, "invalid_cursor", "cursor is malformed; use next_cursor from a previous page") from None
+    except CursorError:
+        raise invalid_cursor() from None
+    page = dataclasses.replace(page, next_cursor=sealed(listing, page.next_cursor))
     return page, deadletters.report_summaries(page.items)
 
 

@@ -15,6 +15,7 @@ from reportsvc.ops import bulkjobs, deadletters
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
 from reportsvc.web.access import current_actor
+from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import ApiError, invalid_input, without_tracebacks
 from reportsvc.web.queue_actions import (
     dead_action,
@@ -169,9 +170,11 @@ def audit_log() -> Response:
     """Newest-first audit entries: ?limit=&cursor=&action=&actor=."""
     try:
         page = audit.list_entries(limit=parse_limit(request.args.get("limit"), 50),
-                                  cursor=request.args.get("cursor") or None,
+                                  cursor=opened("audit", request.args.get("cursor")),
                                   action=request.args.get("action") or None,
                                   actor=request.args.get("actor") or None)
     except audit.AuditQueryError as exc:
+        if exc.field == "cursor":
+            raise invalid_cursor() from None
         raise ApiError(400, "invalid_filter", str(exc)) from None
-    return jsonify({"items": [audit.as_dict(r) for r in page.items], "next_cursor": page.next_cursor})
+    return jsonify({"items": [audit.as_dict(r) for r in page.items], "next_cursor": sealed("audit", page.next_cursor)})

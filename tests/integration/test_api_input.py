@@ -115,11 +115,13 @@ def test_retry_of_a_non_failed_report_is_409(client):
     assert response.status_code == 409
 
 
-@pytest.mark.parametrize("query", ["status=DONE", "limit=0", "limit=abc", "limit=1000", "cursor=%%%"])
-def test_bad_list_filters_are_400(client, query):
+@pytest.mark.parametrize(("query", "code"), [("status=DONE", "invalid_filter"), ("limit=0", "invalid_filter"),
+                                             ("limit=abc", "invalid_filter"), ("limit=1000", "invalid_filter"),
+                                             ("cursor=%%%", "invalid_cursor")])
+def test_bad_list_filters_are_400(client, query, code):
     response = client.get(f"/reports?{query}")
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "invalid_filter"
+    assert response.get_json()["error"]["code"] == code
 
 
 def test_list_pages_filters_and_searches(client):

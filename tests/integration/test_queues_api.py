@@ -198,7 +198,7 @@ def test_release_from_dead_worker(app, client, engines, redis_client, make_worke
         ("/queues/reports/waiting?order=sideways", 400, "invalid_order"),
         ("/queues/bulk-jobs/not-a-uuid", 400, "invalid_id"),
         (f"/queues/bulk-jobs/{uuid.uuid4()}", 404, "not_found"),
-        ("/audit?cursor=%%%", 400, "invalid_filter"),
+        ("/audit?cursor=%%%", 400, "invalid_cursor"),
     ],
 )
 def test_bad_reads_get_clear_json_errors(client, url, status, code):

@@ -36,7 +36,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"reportsvc.state"}),
     frozenset({"reportsvc.metrics"}),
     frozenset({"reportsvc.queues", "reportsvc.reports"}),
-    frozenset({"reportsvc.config", "reportsvc.extensions", "reportsvc.logs", "reportsvc.names",
+    frozenset({"reportsvc.config", "reportsvc.cursors", "reportsvc.extensions", "reportsvc.logs", "reportsvc.names",
                "reportsvc.redis_client"}),
 )
 #: Packages that must stay free of Flask (they run in any process and are tested without an app).
