@@ -151,3 +151,32 @@ def test_bad_credentials_are_401_even_on_reads(anon_client, header):
 
 def test_public_routes_ignore_bad_credentials(anon_client):
     assert anon_client.get("/healthz", headers={"Authorization": "Bearer nope"}).status_code == 200
+
+
+def test_operator_is_refused_403_on_every_admin_route(app, client, admin_client):
+    from sqlalchemy import text
+
+    from reportsvc.extensions import db
+
+    def accounts_state():  # type: ignore[no-untyped-def]
+        with app.app_context():
+            state = db.session.execute(text(
+                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL),"
+                " (SELECT count(*) FROM audit_log WHERE outcome = 'ok')")).one()
+            db.session.rollback()
+            return tuple(state)
+
+    admin_routes = [(e, m, u) for e, m, u in routes(app) if required_role(e, m) == "admin"]
+    # enumerated from the URL map: the JSON API and the console's Users pages, reads and writes alike
+    assert {e.split(".", 1)[0] for e, _, _ in admin_routes} == {"accounts_api", "console_users"}
+    assert {m for _, m, _ in admin_routes} >= {"GET", "POST"} and len(admin_routes) >= 10, admin_routes
+    before = accounts_state()
+    for endpoint, method, url in admin_routes:
+        response = client.open(url, method=method, json={"name": "intruder", "role": "admin", "user": "test-admin"})
+        assert response.status_code == 403, (endpoint, method, url, response.status_code)
+        if not url.startswith("/console"):
+            assert response.get_json()["error"]["code"] == "forbidden", (endpoint, method)
+        # an admin is let through the same route (it is the role that is refused, not the URL)
+        if method == "GET":
+            assert admin_client.get(url).status_code != 403, (endpoint, url)
+    assert accounts_state() == before
