@@ -16,7 +16,7 @@ from flask import Flask, make_response, request
 from flask_wtf.csrf import CSRFError
 
 from reportsvc.extensions import limiter, login_manager
-from reportsvc.web import security
+from reportsvc.web import security, sessions
 from reportsvc.web.access import can, current_actor, current_principal, enforce, safe_next
 from reportsvc.web.errors import error_page, error_response, wants_json
 from reportsvc.web.login import login_page
@@ -68,6 +68,9 @@ def _retry_after(err: Any) -> int:
     return max(1, window)
 
 
+LIMITED_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
 def _create_key() -> str:
     return "user:" + current_actor()
 
@@ -93,8 +96,8 @@ def _wrap_limits(app: Flask) -> None:
             log.warning("rate limit for %s not attached: no such endpoint", endpoint)
             continue
         for provider, key_func, scope in limits:
-            methods = ["POST"]
-            view = limiter.shared_limit(provider, scope=scope, key_func=key_func, methods=methods)(view)
+            # Every method but a plain GET of the page counts, so HEAD or any method added later is limited too.
+            view = limiter.shared_limit(provider, scope=scope, key_func=key_func, methods=LIMITED_METHODS)(view)
         app.view_functions[endpoint] = view
 
 
@@ -132,6 +135,7 @@ def _ensure_secret_key(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Install the session key, the policy (first before_request), input checks, limits and refusal handlers."""
     _ensure_secret_key(app)
+    sessions.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
     # The policy runs before every other before_request hook (present or added later).

@@ -38,9 +38,9 @@ def _lockout_kwargs() -> dict[str, int]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """The console's sign-in page; POST checks the password (rate-limited, with lockout)."""
+    """The console's sign-in page; only POST checks the password (rate-limited, with lockout)."""
     next_url = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":  # GET and the HEAD Flask adds to it: show the page, never sign in
         if current_user.is_authenticated:
             return redirect(next_url, 302)
         return login_page(next_url, None, 200)
@@ -76,8 +76,8 @@ def login_page(next_url: str, error: str | None, status: int, name: str = "") ->
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Any:
-    """GET asks to confirm (a link cannot sign you out); POST signs out and clears the session."""
-    if request.method == "GET":
+    """GET asks to confirm (a link cannot sign you out); only POST signs out and clears the session."""
+    if request.method != "POST":
         return render_template("console/auth/logout.html")
     logout_user()
     session.clear()
