@@ -7,9 +7,8 @@ state save the session.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from werkzeug.wrappers import Response
 
 READ_ONLY_METHODS = frozenset({"HEAD", "OPTIONS"})
 
