@@ -21,3 +21,8 @@ WEBHOOK_ACTOR = "send_report_webhook"
 ALERT_ACTOR = "send_alert"
 #: Messages of these actors carry a report id as args[0]; queue views are told so by their callers.
 REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR, WEBHOOK_ACTOR})
+
+#: Sorted set of scheduler processes (host:pid) and when each last evaluated the alert rules (epoch ms).
+SCHEDULER_BEATS_KEY = "reportsvc:schedulers"
+#: Redis pub/sub channel of the console's live events (reportsvc.state.lifecycle publishes after commit).
+EVENTS_CHANNEL = "reportsvc:events"

@@ -80,7 +80,7 @@ def _gauge_families() -> list[Metric]:
     from sqlalchemy import text
 
     from reportsvc.extensions import db
-    from reportsvc.names import QUEUES
+    from reportsvc.names import QUEUES, SCHEDULER_BEATS_KEY
     from reportsvc.queues.stats import all_queue_stats
     from reportsvc.redis_client import get_redis
 
@@ -104,6 +104,11 @@ def _gauge_families() -> list[Metric]:
     with contextlib.suppress(redis.RedisError):
         out.append(GaugeMetricFamily(f"{PREFIX}_workers_alive", "Worker processes that beat in the last 15 s.",
                                      value=workers_alive(client)))
+    with contextlib.suppress(redis.RedisError):
+        newest: Any = client.zrevrange(SCHEDULER_BEATS_KEY, 0, 0, withscores=True)
+        out.append(GaugeMetricFamily(f"{PREFIX}_scheduler_last_seen_timestamp_seconds",
+                                     "When a scheduler last evaluated the alert rules (Unix time; 0: never).",
+                                     value=newest[0][1] / 1000 if newest else 0.0))
     try:
         row = db.session.execute(text(
             "SELECT (SELECT count(*) FROM report_requests WHERE status = 'PENDING'),"

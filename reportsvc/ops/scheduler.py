@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from reportsvc.config import Settings
-from reportsvc.ops import bulkjobs, retention, sweeper
+from reportsvc.ops import alerts, bulkjobs, retention, sweeper
 from reportsvc.queues import stats
 from reportsvc.redis_client import get_redis
 
@@ -98,6 +98,9 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     def purge() -> str:
         return run_retention(client, settings)
 
+    def evaluate_alerts() -> str:
+        return alerts.evaluate(client, settings)
+
     scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
                       id="stall_sweep", name="stall sweep", next_run_time=soon)
     scheduler.add_job(_in_app(app, reconcile), "interval", seconds=settings.reconcile_interval_seconds,
@@ -105,6 +108,8 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     scheduler.add_job(_in_app(app, housekeeping), "interval", minutes=10, id="housekeeping", name="housekeeping")
     scheduler.add_job(_in_app(app, discover), "interval", seconds=60, id="discover_queues", name="queue discovery",
                       next_run_time=soon)
+    scheduler.add_job(_in_app(app, evaluate_alerts), "interval", seconds=settings.push.alert_interval_seconds,
+                      id="alerts", name="alert rules", next_run_time=soon)
     scheduler.add_job(_in_app(app, bulk_jobs), "interval", seconds=15, id="bulk_jobs", name="bulk job watchdog")
     if settings.retention_enabled:
         # The first run waits a little so a restart does not start with a burst of deletions beside start-up work.
@@ -146,5 +151,8 @@ def run(app: Flask) -> None:
     else:
         log.info("retention off (RETENTION_PDF_DAYS, RETENTION_REPORT_DAYS, RETENTION_AUDIT_DAYS are 0): "
                  "nothing is ever deleted")
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        alerts.leave(get_redis(), alerts.scheduler_id())
     log.info("scheduler stopped")

@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         api,
         auth,
         console,
+        console_alerts,
         console_format,
         console_queues,
         console_reports,  # noqa: F401  (its routes register on console.bp, so it is imported before that)
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(console.bp)
     app.register_blueprint(console_queues.bp)
     app.register_blueprint(console_users.bp)
+    app.register_blueprint(console_alerts.bp)
     metrics_views.init_app(app)
     app.register_blueprint(login.bp)
     app.register_blueprint(accounts_api.bp)

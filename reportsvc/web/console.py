@@ -26,6 +26,7 @@ NAV = (
     ("/console/queues", "Queues"),
     ("/console/workers", "Workers"),
     ("/console/audit", "Audit"),
+    ("/console/alerts", "Alerts"),
     ("/console/dashboard", "Dashboard"),
 )
 #: Shown after NAV to admins only (the pages refuse everyone else anyway; see access.ADMIN_BLUEPRINTS).
