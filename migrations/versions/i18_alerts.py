@@ -1,7 +1,7 @@
 """alerts: alert_state (one row per rule: firing or not, since when) and alert_events (history, notifications)
 
 Revision ID: i18_alerts
-Revises: i18_callback_url
+Revises: i12_report_type_version
 Create Date: 2026-12-05 08:40:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i18_alerts'
-down_revision = 'i18_callback_url'
+down_revision = 'i12_report_type_version'
 branch_labels = None
 depends_on = None
 
