@@ -230,6 +230,35 @@ def ensure_admin_command() -> None:
         click.echo(password)
 
 
+# --------------------------------------------------------------------------- operator controls (issue 17)
+
+reports_group = AppGroup("reports", help="Operator actions on one report: cancel.")
+
+
+def _report_id(raw: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        _fail(f"{raw[:64]!r} is not a valid report id (expected a UUID)")
+
+
+@reports_group.command("cancel")
+@click.argument("report_id")
+def reports_cancel(report_id: str) -> None:
+    """Cancel a PENDING report, or ask a RUNNING one to stop (its worker ends it CANCELLED). Audited."""
+    from reportsvc.ops import jobs
+
+    outcome = jobs.cancel(_report_id(report_id), actor=CLI_ACTOR, via="cli")
+    if outcome.status is None:
+        _fail(f"no report {report_id}")
+    if not outcome.ok:
+        _fail(f"report is {outcome.status}; only PENDING and RUNNING reports can be cancelled")
+    click.echo(f"cancel requested for {report_id}: its worker stops at its next check" if outcome.cancel_requested
+               else f"cancelled {report_id}")
+
+
 def init_app(app: Flask) -> None:
     """Register the project's CLI commands."""
     app.cli.add_command(scheduler_command)
@@ -238,3 +267,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(ensure_admin_command)
+    app.cli.add_command(reports_group)

@@ -81,18 +81,23 @@ def _audit_operator_action(action: str, report_id: uuid.UUID, outcome: lifecycle
     if via is None:  # not an operator request (e.g. a dead-letter requeue, which audits on its own)
         return
     result = "refused" if not outcome.ok else "ok" if outcome.changed else "noop"
-    audit.record(actor or "unknown", action, f"report:{report_id}", result, {"via": via, "status": outcome.status})
+    detail: dict[str, Any] = {"via": via, "status": outcome.status}
+    if outcome.cancel_requested:
+        detail["cancel_requested"] = True
+    audit.record(actor or "unknown", action, f"report:{report_id}", result, detail)
 
 
 def cancel(report_id: uuid.UUID, *, actor: str | None, via: str | None = None) -> lifecycle.Outcome:
     """Cancel a PENDING report and drop its message from the waiting/delayed lists if still there.
 
+    A RUNNING report gets a cancel request instead (`outcome.cancel_requested`): its worker stops at its
+    next check and ends it CANCELLED; its message stays with that worker until then.
     `via` ("api", "console") marks an operator's request: the attempt is audited, refused ones too."""
     outcome = lifecycle.cancel(report_id, actor=actor)
     _audit_operator_action("report.cancel", report_id, outcome, actor, via)
-    if outcome.changed:
+    if outcome.changed and outcome.status == "CANCELLED":
         webhooks.queue_if_wanted(report_id)
-    if outcome.ok:
+    if outcome.ok and outcome.status == "CANCELLED":
         message_id = _message_id(report_id)
         if message_id:
             try:

@@ -50,6 +50,7 @@ class SweepResult:
     examined: int = 0
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # stalled with a cancel requested
     skipped: int = 0
     locked_out: bool = False
     lock_lost: bool = False
@@ -58,8 +59,9 @@ class SweepResult:
         """One log-friendly line."""
         if self.locked_out:
             return "another scheduler holds the lock; skipped"
+        cancelled = f"cancelled {len(self.cancelled)}, " if self.cancelled else ""
         return (f"examined {self.examined}, requeued {len(self.requeued)}, failed {len(self.failed)}, "
-                f"skipped {self.skipped}" + ("; lost the lock, stopped early" if self.lock_lost else ""))
+                + cancelled + f"skipped {self.skipped}" + ("; lost the lock, stopped early" if self.lock_lost else ""))
 
 
 #: Delete / push the expiry of the lock key only while it still holds this owner's token (check and act in one step).
@@ -183,6 +185,11 @@ def sweep_stalled(client: redis.Redis, settings: Settings) -> SweepResult:
             )
             if outcome is None:
                 result.skipped += 1  # its worker finished or another scheduler moved it first
+                continue
+            if outcome == "CANCELLED":
+                # Its cancel was asked for and its worker died before acting: nothing to requeue.
+                log.warning("Job %s stalled (no heartbeat for %.0f s) with a cancel requested: CANCELLED", row.id, idle)
+                result.cancelled.append(str(row.id))
                 continue
             stalls = lifecycle_stall_count(row.id)
             if outcome == "FAILED":

@@ -104,6 +104,9 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     callback_url: Mapped[str | None] = mapped_column(Text)
     #: The version of the report type that rendered the PDF (set when the report becomes READY).
     report_type_version: Mapped[str | None] = mapped_column(String(32))
+    #: An operator asked to cancel the report while it was RUNNING; its worker stops at its next check.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def downloadable(self) -> bool:
@@ -121,6 +124,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "attempts": self.attempts,
             "updated_at": _iso(self.updated_at),
             "download_url": f"/reports/{self.id}/download" if self.downloadable else None,
+            "cancel_requested": self.status == "RUNNING" and self.cancel_requested_at is not None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +146,8 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "finished_at": _iso(self.finished_at),
             "file_expired_at": _iso(self.file_expired_at),
             "callback_url": self.callback_url,
+            "cancel_requested_at": _iso(self.cancel_requested_at),
+            "cancel_requested_by": self.cancel_requested_by,
         }
 
 

@@ -118,7 +118,7 @@ def get_report(report_id: uuid.UUID) -> ReportRequest | None:
 
 _STATUS_COLUMNS = (ReportRequest.id, ReportRequest.status, ReportRequest.progress, ReportRequest.progress_message,
                    ReportRequest.error_message, ReportRequest.attempts, ReportRequest.updated_at,
-                   ReportRequest.file_expired_at)
+                   ReportRequest.file_expired_at, ReportRequest.cancel_requested_at)
 #: Built once; run on the session's connection (a Core statement: no ORM execution layer per poll).
 _STATUS_QUERY = select(*_STATUS_COLUMNS).where(ReportRequest.id == bindparam("report_id"))
 
@@ -129,7 +129,7 @@ def report_status(report_id: uuid.UUID) -> dict[str, object] | None:
     row = db.session.connection().execute(_STATUS_QUERY, {"report_id": report_id}).first()
     if row is None:
         return None
-    rid, status, progress, progress_message, error_message, attempts, updated_at, file_expired_at = row
+    rid, status, progress, progress_message, error_message, attempts, updated_at, file_expired_at, cancel_at = row
     return {
         "id": str(rid),
         "status": status,
@@ -139,6 +139,7 @@ def report_status(report_id: uuid.UUID) -> dict[str, object] | None:
         "attempts": attempts,
         "updated_at": updated_at.isoformat() if updated_at is not None else None,
         "download_url": f"/reports/{rid}/download" if status == "READY" and file_expired_at is None else None,
+        "cancel_requested": status == "RUNNING" and cancel_at is not None,
     }
 
 

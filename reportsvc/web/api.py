@@ -134,12 +134,17 @@ def _send_pdf(report: ReportRequest, path: Path) -> Response:
 
 @bp.delete("/reports/<report_id>")
 def cancel(report_id: str) -> Response:
-    """Cancel a PENDING report (repeat is 200); every attempt is audited."""
+    """Cancel a PENDING report (200, repeat too) or ask a RUNNING one to stop (202); every attempt is audited."""
     report = _load(report_id)
     rid = report.id
     outcome = jobs.cancel(rid, actor=current_actor(), via="api")
     if not outcome.ok:
-        raise ApiError(409, "conflict", f"report is {outcome.status}; only PENDING reports can be cancelled")
+        raise ApiError(409, "conflict",
+                       f"report is {outcome.status}; only PENDING and RUNNING reports can be cancelled")
+    if outcome.cancel_requested:
+        response = jsonify({"id": str(rid), "status": "RUNNING", "cancel_requested": True})
+        response.status_code = 202
+        return response
     return jsonify({"id": str(rid), "status": "CANCELLED"})
 
 

@@ -201,15 +201,17 @@ def _action_response(report: ReportRequest, ok: bool, status: int) -> Any:
 
 @bp.post("/reports/<report_id>/cancel")
 def cancel(report_id: str) -> Any:
-    """Cancel a PENDING report; a refusal (already running, finished) says why. Every attempt is audited."""
+    """Cancel a PENDING report or ask a RUNNING one to stop; a refusal (finished) says why. Every attempt is audited."""
     report = _load(report_id)
     label = _label(report)
     outcome = jobs.cancel(report.id, actor=current_actor(), via="console")
-    if outcome.ok:
+    if outcome.cancel_requested:
+        flash(f"Cancelling {label}: its worker stops at its next check and the report ends CANCELLED.", "success")
+    elif outcome.ok:
         flash(f"Report {label} cancelled.", "success")
     else:
-        flash(f"Could not cancel {label}: it is {outcome.status} now; only PENDING reports can be "
-              "cancelled" + (" (a worker has already started it)." if outcome.status == "RUNNING" else "."), "error")
+        flash(f"Could not cancel {label}: it is {outcome.status} now; only PENDING and RUNNING reports can be "
+              "cancelled.", "error")
     return _action_response(report, outcome.ok, 409)
 
 

@@ -126,8 +126,10 @@ def build_spec() -> dict[str, Any]:
         "/reports/{report_id}": {
             "get": _op("One report with its timeline", {"200": _json(_ref("Report"), "the record"), **report_errors},
                        params=[REPORT_ID], tags=("reports",)),
-            "delete": _op("Cancel a PENDING report (repeat is 200)", {
-                "200": _json(_ref("IdStatus"), "cancelled"), **_errors(400, 404, 409)},
+            "delete": _op("Cancel a PENDING report (200, repeat too) or ask a RUNNING one to stop (202)", {
+                "200": _json(_ref("IdStatus"), "cancelled"),
+                "202": _json(_ref("CancelRequested"), "RUNNING: its worker stops within HEARTBEAT_INTERVAL_SECONDS"),
+                **_errors(400, 404, 409)},
                 params=[REPORT_ID], role="operator", tags=("reports",)),
         },
         "/reports/{report_id}/status": {
@@ -284,11 +286,14 @@ SCHEMAS: dict[str, Any] = {
                                "message": {"type": "string"}}},
     "IdStatus": {"type": "object", "required": ["id", "status"],
                  "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)}}},
+    "CancelRequested": {"type": "object", "required": ["id", "status", "cancel_requested"],
+                        "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["RUNNING"]},
+                                       "cancel_requested": {"type": "boolean"}}},
     "Status": {"type": "object", "required": ["id", "status", "progress"],
                "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
                               "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                               "progress_message": NULLABLE_STR, "error_message": NULLABLE_STR,
-                              "download_url": NULLABLE_STR}},
+                              "download_url": NULLABLE_STR, "cancel_requested": {"type": "boolean"}}},
     "Report": {"type": "object", "required": ["id", "status", "progress", "report_type", "created_at"],
                "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
                               "progress": {"type": "integer"}, "report_type": {"type": "string"},

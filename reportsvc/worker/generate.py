@@ -49,17 +49,22 @@ EMAIL_OUTCOMES = ("email_sent", "email_failed", "email_skipped")
 
 
 class ClaimLost(Exception):
-    """This worker's claim was taken away (stall sweep, cancel): stop without writing."""
+    """This worker's claim was taken away (stall sweep, another worker): stop without writing."""
+
+
+class CancelRequested(Exception):
+    """An operator asked to cancel this RUNNING report: stop, publish nothing, end it CANCELLED."""
 
 
 class Heartbeat(threading.Thread):
-    """Keeps the claim's heartbeat fresh while the report renders; notices a lost claim."""
+    """Keeps the claim's heartbeat fresh while the report renders; notices a lost claim or a cancel request."""
 
     def __init__(self, report_id: uuid.UUID, run_id: uuid.UUID, interval: float) -> None:
         super().__init__(name=f"heartbeat-{report_id}", daemon=True)
         self.report_id, self.run_id, self.interval = report_id, run_id, interval
         self.stop_event = threading.Event()
         self.lost = threading.Event()
+        self.cancel = threading.Event()
 
     def run(self) -> None:
         """Beat every interval until stopped; a database hiccup is retried on the next beat."""
@@ -67,9 +72,12 @@ class Heartbeat(threading.Thread):
         while not self.stop_event.wait(self.interval):
             try:
                 with app.app_context():
-                    if not lifecycle.heartbeat(self.report_id, self.run_id):
-                        self.lost.set()
-                        return
+                    hold = lifecycle.heartbeat(self.report_id, self.run_id)
+                if hold == "lost":
+                    self.lost.set()
+                    return
+                if hold == "cancel":
+                    self.cancel.set()
             except Exception as exc:
                 log.warning("Job %s heartbeat failed: %s", self.report_id, exc)
 
@@ -100,15 +108,24 @@ class Run:
             start + int((end - start) * frac), label))
         return work()
 
-    def set_progress(self, percent: int, message: str) -> None:
-        """Write progress under the claim (throttled, see PROGRESS_MIN_INTERVAL); raise ClaimLost when fenced out."""
+    def check(self) -> None:
+        """Raise ClaimLost or CancelRequested if the heartbeat thread has seen either (no query)."""
         if self.heartbeat.lost.is_set():
             raise ClaimLost(self.claim.report_id)
+        if self.heartbeat.cancel.is_set():
+            raise CancelRequested(self.claim.report_id)
+
+    def set_progress(self, percent: int, message: str) -> None:
+        """Write progress under the claim (throttled, see PROGRESS_MIN_INTERVAL); raise when fenced out or cancelled."""
+        self.check()
         now = time.monotonic()
         if now - self.last_write < PROGRESS_MIN_INTERVAL:
             return
-        if not lifecycle.progress(self.claim.report_id, self.claim.run_id, percent, message):
+        hold = lifecycle.progress(self.claim.report_id, self.claim.run_id, percent, message)
+        if hold == "lost":
             raise ClaimLost(self.claim.report_id)
+        if hold == "cancel":
+            raise CancelRequested(self.claim.report_id)
         self.last_write = now
 
     def execute(self) -> None:
@@ -127,7 +144,8 @@ class Run:
             if close is not None:
                 close()
         self.phase(3, lambda: None)
-        self.simulation.maybe_hang()
+        self.simulation.maybe_hang(self.check)
+        self.check()
 
         storage = LocalStorage(get_settings().storage_dir)
         key = report_key(claim.report_id)
@@ -137,6 +155,9 @@ class Run:
 
         if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf)),
                                 type_version=report_type.version):
+            # READY requires no cancel request: a request that landed first is why the write matched nothing.
+            if lifecycle.current_status(claim.report_id) == "RUNNING":
+                raise CancelRequested(claim.report_id)
             raise ClaimLost(claim.report_id)
 
 
@@ -195,12 +216,22 @@ def process(report_id_text: str) -> None:
     except ClaimLost:
         log.warning("Job %s claim lost (run %s); stopping without writing", report_id, claim.run_id)
         return
+    except CancelRequested:
+        if lifecycle.cancel_running(report_id, claim.run_id):
+            log.info("Job %s cancelled while running: stopped after %.2f s, no file, no email",
+                     report_id, time.monotonic() - started)
+        else:
+            log.warning("Job %s cancel noticed but its claim was lost meanwhile; stopping without writing", report_id)
+        return
     except (Exception, TimeLimitExceeded) as exc:
         error = _describe(exc, settings.report_time_limit_seconds)
         retry_in = _retry_delay_ms(message) if message else None
         outcome = lifecycle.fail_attempt(
             report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in
         )
+        if outcome == "CANCELLED":
+            log.info("Job %s attempt ended (%s) after a cancel was requested: CANCELLED, no retry", report_id, error)
+            return
         if outcome is None:
             if lifecycle.current_status(report_id) == "READY":
                 # The time limit fired just after READY committed: the report is done, its email is not.

@@ -52,7 +52,8 @@ class Simulation:
             time.sleep(min(TICK_SECONDS, left))
             on_tick(min(1.0, 1 - max(0.0, deadline - time.monotonic()) / share))
 
-    def maybe_hang(self) -> None:
-        """Never return (in short sleeps, so the time limit can interrupt it)."""
+    def maybe_hang(self, check: Callable[[], None] = lambda: None) -> None:
+        """Never return (in short sleeps, so the time limit can interrupt it); `check` may raise to stop it."""
         while self.hang:
+            check()
             time.sleep(0.1)

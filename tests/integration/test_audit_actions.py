@@ -97,12 +97,18 @@ def test_console_cancel_is_audited_ok_and_refused(app, client) -> None:  # type:
     rid = _pending(client)
     assert client.post(f"/console/reports/{rid}/cancel", data={"view": "row"}, headers=HX).status_code == 200
     other = _pending(client)
-    _set_status(app, other, "RUNNING")
+    _set_status(app, other, "READY")
     assert client.post(f"/console/reports/{other}/cancel", data={"view": "detail"}, headers=HX).status_code == 409
+    running = _pending(client)
+    _set_status(app, running, "RUNNING")
+    answer = client.post(f"/console/reports/{running}/cancel", data={"view": "detail"}, headers=HX)
+    assert answer.status_code == 200 and "Cancelling…" in answer.get_data(as_text=True)
     rows = _rows(app, "report.cancel")
     assert [(r["actor"], r["target"], r["outcome"]) for r in rows] == [
-        (TEST_OPERATOR, f"report:{rid}", "ok"), (TEST_OPERATOR, f"report:{other}", "refused")]
-    assert rows[0]["detail"]["via"] == "console" and rows[1]["detail"]["status"] == "RUNNING"
+        (TEST_OPERATOR, f"report:{rid}", "ok"), (TEST_OPERATOR, f"report:{other}", "refused"),
+        (TEST_OPERATOR, f"report:{running}", "ok")]
+    assert rows[0]["detail"]["via"] == "console" and rows[1]["detail"]["status"] == "READY"
+    assert rows[2]["detail"] == {"via": "console", "status": "RUNNING", "cancel_requested": True}
     page = client.get("/console/audit").get_data(as_text=True)  # where README sends operators to look
     assert "report.cancel" in page and f"report:{other}" in page
 

@@ -86,15 +86,34 @@ def test_refused_cancel_says_why(app, client) -> None:  # type: ignore[no-untype
     from reportsvc.extensions import db
     from reportsvc.state.models import ReportRequest
 
-    rid = client.post("/reports", json={"title": "started already"}).get_json()["id"]
-    with app.app_context():  # a worker claimed it between page render and click
-        db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="RUNNING"))
+    rid = client.post("/reports", json={"title": "finished already"}).get_json()["id"]
+    with app.app_context():  # a worker finished it between page render and click
+        db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="READY"))
         db.session.commit()
     response = client.post(f"/console/reports/{rid}/cancel", data={"view": "detail"}, headers=HX)
     assert response.status_code == 409
     html = response.get_data(as_text=True)
-    assert html.lstrip().startswith('<div id="report-detail"') and 'data-status="RUNNING"' in html
-    assert "flash--error" in html and "already started" in html
+    assert html.lstrip().startswith('<div id="report-detail"') and 'data-status="READY"' in html
+    assert "flash--error" in html and "it is READY now" in html
+
+
+def test_cancel_of_a_running_report_shows_cancelling_until_it_lands(app, client) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from reportsvc.extensions import db
+    from reportsvc.state.models import ReportRequest
+
+    rid = client.post("/reports", json={"title": "long one"}).get_json()["id"]
+    with app.app_context():  # a worker holds it
+        db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="RUNNING"))
+        db.session.commit()
+    response = client.post(f"/console/reports/{rid}/cancel", data={"view": "detail"}, headers=HX)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'data-status="RUNNING"' in html and f'id="cancelling-detail-{rid}"' in html
+    assert f'id="cancel-detail-{rid}"' not in html and "flash--success" in html and "Cancelling" in html
+    row = client.get("/console/").get_data(as_text=True)
+    assert f'id="cancelling-row-{rid}"' in row
 
 
 def test_retry_failed_from_detail(app, client, worker, settings) -> None:  # type: ignore[no-untyped-def]

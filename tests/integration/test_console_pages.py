@@ -84,7 +84,7 @@ def test_list_shows_each_state_with_badge_and_actions(app, client) -> None:  # t
     assert "/cancel" in rows["PENDING"] and "hx-confirm" in rows["PENDING"]
     assert "/download" in rows["READY"] and "/cancel" not in rows["READY"]
     assert "/retry" in rows["FAILED"]
-    assert "/cancel" not in rows["RUNNING"] and "/retry" not in rows["RUNNING"]
+    assert "/cancel" in rows["RUNNING"] and "/retry" not in rows["RUNNING"]  # cancel asks the worker to stop
     assert "40% · Rendering charts" in rows["RUNNING"]
     # counts per status as tabs
     assert re.search(r'id="count-ALL">5<', html)

@@ -9,9 +9,10 @@ exception, and the row is untouched.
 Callers use this package as one module (`lifecycle.claim(...)`); the modules behind it, by job:
 
 - `_common`: the bottom every other module imports (tables, session, Outcome, events, `_transition`)
-- `worker`: a worker's fenced writes (claim, heartbeat, progress, finish, fail_attempt)
-- `commands`: operator and API transitions (create, record_message, cancel, retry, dead-letter requeue)
-- `recovery`: the stall sweeper's transition (release_stalled)
+- `worker`: a worker's fenced writes (claim, heartbeat, progress, finish, fail_attempt, cancel_running)
+- `commands`: operator and API transitions (create, record_message, cancel or ask a running report to stop,
+  retry, dead-letter requeue)
+- `recovery`: the stall sweeper's transition (release_stalled; a dead worker's cancel-requested report ends CANCELLED)
 - `timeline`: state-less timeline entries (note, note_many, has_event)
 - `files`: retention's file expiry (expire_files, forget_expired_files)
 - `emails`: the email claim (email_claim)
@@ -34,12 +35,23 @@ from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
 from reportsvc.state.lifecycle.recovery import release_stalled
 from reportsvc.state.lifecycle.timeline import has_event, note, note_many
 from reportsvc.state.lifecycle.webhooks import webhook_claim
-from reportsvc.state.lifecycle.worker import Claim, claim, fail_attempt, finish, heartbeat, progress
+from reportsvc.state.lifecycle.worker import (
+    Claim,
+    Hold,
+    cancel_running,
+    claim,
+    fail_attempt,
+    finish,
+    heartbeat,
+    progress,
+)
 
 __all__ = [
     "Claim",
+    "Hold",
     "Outcome",
     "cancel",
+    "cancel_running",
     "claim",
     "create",
     "current_status",

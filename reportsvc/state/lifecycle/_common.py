@@ -33,6 +33,7 @@ class Outcome:
     ok: bool
     status: str | None  # None when the report does not exist
     changed: bool = False  # this call made the transition (False for a refusal or an idempotent repeat)
+    cancel_requested: bool = False  # RUNNING with a cancel asked for: its worker stops at its next check
 
 
 def _session() -> Session:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from reportsvc import metrics
 from reportsvc.extensions import db
-from reportsvc.state.lifecycle._common import E, Outcome, R, _session, _transition, current_status, log
+from reportsvc.state.lifecycle._common import E, Outcome, R, _event, _session, _transition, current_status, log
 from reportsvc.state.models import ReportRequest
 
 
@@ -115,7 +115,10 @@ def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: st
 
 
 def cancel(report_id: uuid.UUID, *, actor: str | None) -> Outcome:
-    """PENDING -> CANCELLED; repeating it on a CANCELLED report is a success that changes nothing."""
+    """PENDING -> CANCELLED at once; RUNNING gets a cancel request its worker acts on (see `cancel_running`).
+
+    Repeating either is a success that changes nothing. READY/FAILED are refused (ok False).
+    """
     row = _transition(
         report_id,
         "PENDING",
@@ -127,8 +130,49 @@ def cancel(report_id: uuid.UUID, *, actor: str | None) -> Outcome:
     )
     if row is not None:
         return Outcome(True, "CANCELLED", changed=True)
-    status = current_status(report_id)
+    if _request_cancel(report_id, actor):
+        return Outcome(True, "RUNNING", changed=True, cancel_requested=True)
+    status, marked = _status_and_mark(report_id)
+    if status == "RUNNING" and marked:
+        return Outcome(True, "RUNNING", cancel_requested=True)
     return Outcome(status == "CANCELLED", status)
+
+
+def _request_cancel(report_id: uuid.UUID, actor: str | None) -> bool:
+    """Mark a RUNNING report as to be cancelled (first request only), with its 'cancel_requested' event.
+
+    No status change: the worker holding the claim (or the stall sweep, if that worker died) makes
+    the RUNNING -> CANCELLED transition. The mark is one conditional UPDATE, so it and the worker's
+    READY (which requires no mark) serialize on the row: exactly one of them wins.
+    """
+    session = _session()
+    try:
+        row = session.execute(
+            update(R)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.cancel_requested_at.is_(None))
+            .values(cancel_requested_at=func.now(), cancel_requested_by=actor, updated_at=func.now(),
+                    progress_message="Cancelling")
+            .returning(R.c.run_id)
+        ).one_or_none()
+        if row is None:
+            session.rollback()
+            return False
+        _event(session, report_id, "cancel_requested", message=f"cancel requested by {actor or 'unknown'}",
+               detail={"actor": actor, "run_id": str(row.run_id) if row.run_id else None})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("Job %s cancel requested by %s while RUNNING", report_id, actor or "unknown")
+    return True
+
+
+def _status_and_mark(report_id: uuid.UUID) -> tuple[str | None, bool]:
+    """The report's status now and whether a cancel request waits on it (read together)."""
+    session = _session()
+    row = session.execute(select(R.c.status, R.c.cancel_requested_at).where(R.c.id == report_id)).one_or_none()
+    session.rollback()
+    return (None, False) if row is None else (row.status, row.cancel_requested_at is not None)
 
 
 def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retry") -> Outcome:
@@ -145,6 +189,8 @@ def retry(report_id: uuid.UUID, *, actor: str | None, reason: str = "manual retr
             "stall_count": 0,
             "run_id": None,
             "worker": None,
+            "cancel_requested_at": None,
+            "cancel_requested_by": None,
         },
         kind="retried",
         message=f"{reason} by {actor or 'unknown'}",
@@ -165,6 +211,8 @@ _REQUEUE_VALUES: dict[str, Any] = {
     "stall_count": 0,
     "run_id": None,
     "worker": None,
+    "cancel_requested_at": None,
+    "cancel_requested_by": None,
 }
 
 

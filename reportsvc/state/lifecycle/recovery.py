@@ -17,15 +17,18 @@ from reportsvc.state.lifecycle._common import R, _session, _transition
 def release_stalled(
     report_id: uuid.UUID, run_id: uuid.UUID, *, max_stalled: int, idle_seconds: float
 ) -> str | None:
-    """A RUNNING report whose heartbeat went stale: back to PENDING, or FAILED past the limit."""
+    """A RUNNING report whose heartbeat went stale: back to PENDING, FAILED past the limit, CANCELLED if asked."""
     session = _session()
-    current = session.execute(
-        select(R.c.stall_count).where(R.c.id == report_id, R.c.run_id == run_id, R.c.status == "RUNNING")
-    ).scalar_one_or_none()
+    found = session.execute(
+        select(R.c.stall_count, R.c.cancel_requested_by, R.c.cancel_requested_at)
+        .where(R.c.id == report_id, R.c.run_id == run_id, R.c.status == "RUNNING")
+    ).one_or_none()
     session.rollback()
-    if current is None:
+    if found is None:
         return None
-    stalls = current + 1
+    if found.cancel_requested_at is not None:
+        return _cancel_stalled(report_id, run_id, found.cancel_requested_by, idle_seconds)
+    stalls = found.stall_count + 1
     detail = {"run_id": str(run_id), "idle_seconds": round(idle_seconds, 1), "stall": stalls}
     if stalls > max_stalled:
         text = f"stalled {stalls} times (worker lost)"
@@ -45,3 +48,15 @@ def release_stalled(
         detail=detail,
     )
     return None if row is None else "PENDING"
+
+
+def _cancel_stalled(report_id: uuid.UUID, run_id: uuid.UUID, actor: str | None, idle_seconds: float) -> str | None:
+    """A cancel was asked for and the worker died before acting on it: finish the cancel, do not requeue."""
+    text = f"cancelled by {actor or 'unknown'}; its worker went quiet ({idle_seconds:.0f} s) before stopping"
+    row = _transition(
+        report_id, "RUNNING", "CANCELLED",
+        {"progress_message": "Cancelled", "finished_at": func.now(), "run_id": None},
+        run_id=run_id, extra_where=R.c.cancel_requested_at.is_not(None), kind="cancelled", message=text,
+        detail={"actor": actor, "run_id": str(run_id), "idle_seconds": round(idle_seconds, 1), "by": "stall sweep"},
+    )
+    return None if row is None else "CANCELLED"

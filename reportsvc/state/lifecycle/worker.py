@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, func, text, update
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
@@ -39,7 +39,7 @@ _CLAIM = text(
     "WITH u AS ("
     " UPDATE report_requests SET status = 'RUNNING', updated_at = now(), run_id = :run_id, worker = :worker,"
     " attempts = attempts + 1, heartbeat_at = now(), started_at = now(), finished_at = NULL, progress = 0,"
-    " progress_message = 'Starting', error_message = NULL,"
+    " progress_message = 'Starting', error_message = NULL, cancel_requested_at = NULL, cancel_requested_by = NULL,"
     " message_id = coalesce(CAST(:message_id AS VARCHAR), message_id)"
     " WHERE id = :report_id AND status = 'PENDING'"
     " RETURNING id, attempts, report_type, title, params, notify_email, callback_url"
@@ -92,36 +92,64 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
 #: The fenced heartbeat and progress UPDATEs, built once (parameters bound per call).
 _UNDER_CLAIM = and_(R.c.id == bindparam("b_report_id"), R.c.status == "RUNNING",
                     R.c.run_id == bindparam("b_run_id"))
-_HEARTBEAT = update(R).where(_UNDER_CLAIM).values(heartbeat_at=func.now())
+# Both return the cancel mark, so a worker learns of a cancel request on the writes it makes anyway.
+_HEARTBEAT = update(R).where(_UNDER_CLAIM).values(heartbeat_at=func.now()).returning(R.c.cancel_requested_at)
 _PROGRESS = update(R).where(_UNDER_CLAIM).values(
     progress=bindparam("b_progress"), progress_message=bindparam("b_message"),
     heartbeat_at=func.now(), updated_at=func.now(),
-)
+).returning(R.c.cancel_requested_at)
+
+#: What a fenced heartbeat or progress write found: the claim held, held with a cancel asked for, or lost.
+Hold = Literal["held", "cancel", "lost"]
 
 
-def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
-    """Refresh the claim's heartbeat; False means the claim was lost (fenced out)."""
+def _hold(stmt: Any, values: dict[str, Any]) -> Hold:
     session = _session()
     try:
-        result = session.execute(_HEARTBEAT, {"b_report_id": report_id, "b_run_id": run_id})
+        row = session.execute(stmt, values).one_or_none()
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if row is None:
+        return "lost"
+    return "held" if row.cancel_requested_at is None else "cancel"
 
 
-def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> bool:
-    """Record progress (and heartbeat) under the claim; False means fenced out."""
+def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> Hold:
+    """Refresh the claim's heartbeat: "held", "cancel" (an operator asked to stop) or "lost" (fenced out)."""
+    return _hold(_HEARTBEAT, {"b_report_id": report_id, "b_run_id": run_id})
+
+
+def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> Hold:
+    """Record progress (and heartbeat) under the claim: "held", "cancel" or "lost" as for `heartbeat`."""
+    return _hold(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id,
+                             "b_progress": max(0, min(100, int(percent))), "b_message": message[:500]})
+
+
+def cancel_running(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
+    """RUNNING -> CANCELLED under the claim, only when a cancel was requested; False otherwise.
+
+    The worker calls this when it notices the request: no file was published (READY requires no
+    request, so the two cannot both happen) and no email follows. `attempts` stays as the claim left it.
+    """
     session = _session()
-    try:
-        result = session.execute(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id,
-                                             "b_progress": max(0, min(100, int(percent))), "b_message": message[:500]})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    mark = session.execute(
+        select(R.c.cancel_requested_at, R.c.cancel_requested_by).where(R.c.id == report_id)
+    ).one_or_none()
+    session.rollback()
+    if mark is None or mark.cancel_requested_at is None:
+        return False
+    by = mark.cancel_requested_by or "unknown"
+    row = _transition(
+        report_id, "RUNNING", "CANCELLED",
+        {"progress_message": "Cancelled", "finished_at": func.now(), "run_id": None},
+        run_id=run_id, extra_where=R.c.cancel_requested_at.is_not(None), kind="cancelled",
+        message=f"cancelled by {by} while running (asked at {mark.cancel_requested_at.isoformat(timespec='seconds')})",
+        detail={"actor": mark.cancel_requested_by, "requested_at": mark.cancel_requested_at.isoformat(),
+                "run_id": str(run_id)},
+    )
+    return row is not None
 
 
 def finish(
@@ -135,7 +163,7 @@ def finish(
     """RUNNING -> READY under the claim, publishing the file while the row is locked.
 
     `publish` (which renames the finished PDF into place and returns its key and
-    size) runs only while this claim holds the row lock, so a sweeper that
+    size) runs only while this claim holds the row lock and no cancel was requested, so a sweeper that
     takes the report away either waits for us or has already fenced us out:
     a stale worker can never overwrite the final file. False means fenced out.
 
@@ -153,7 +181,8 @@ def finish(
     try:
         held = session.execute(
             update(R)
-            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id)
+            .where(R.c.id == report_id, R.c.status == "RUNNING", R.c.run_id == run_id,
+                   R.c.cancel_requested_at.is_(None))
             .values(
                 status="READY",
                 progress=100,
@@ -188,7 +217,7 @@ _FINISH = text(
     " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
     " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
     " file_path = :file_path, file_size = :file_size, report_type_version = :type_version"
-    " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id"
+    " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id AND cancel_requested_at IS NULL"
     " RETURNING id"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
@@ -247,9 +276,12 @@ def fail_attempt(
 ) -> str | None:
     """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out.
 
-    `final_note` is the timeline's word for a FAILED end ("retries exhausted", or why none were tried)."""
+    `final_note` is the timeline's word for a FAILED end ("retries exhausted", or why none were tried).
+    A report whose cancel was requested ends CANCELLED instead (no retry follows a cancel).
+    """
     error = error[:2000]
     detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
+    unmarked = R.c.cancel_requested_at.is_(None)
     if retry_in_ms is not None:
         note = f"retrying in {retry_in_ms / 1000:g} s"
         row = _transition(
@@ -263,11 +295,14 @@ def fail_attempt(
                 "worker": None,
             },
             run_id=run_id,
+            extra_where=unmarked,
             kind="attempt_failed",
             message=note,
             detail=detail,
         )
-        return None if row is None else "PENDING"
+        if row is not None:
+            return "PENDING"
+        return "CANCELLED" if cancel_running(report_id, run_id) else None
     row = _transition(
         report_id,
         "RUNNING",
@@ -279,8 +314,11 @@ def fail_attempt(
             "run_id": None,
         },
         run_id=run_id,
+        extra_where=unmarked,
         kind="attempt_failed",
         message=final_note,
         detail=detail,
     )
-    return None if row is None else "FAILED"
+    if row is not None:
+        return "FAILED"
+    return "CANCELLED" if cancel_running(report_id, run_id) else None
