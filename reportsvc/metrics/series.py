@@ -15,7 +15,7 @@ COUNTERS: dict[str, str] = {
     "reports_created_total": "Reports created (PENDING), by type.",
     "reports_completed_total": "Reports that became READY, by type.",
     "reports_failed_total": "Reports that became FAILED (retries exhausted or stalled too often), by type.",
-    "reports_cancelled_total": "Reports cancelled while PENDING, by type.",
+    "reports_cancelled_total": "Reports cancelled (PENDING at once, RUNNING when its worker stops), by type.",
     "report_attempts_total": "Attempts started (claims), by type.",
     "report_attempts_failed_total": "Attempts that failed (retried or final), by type.",
     "reports_retried_total": "Manual retries and dead-letter requeues of FAILED reports, by type.",
