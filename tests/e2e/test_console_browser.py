@@ -69,21 +69,35 @@ def test_refused_cancel_explains(page, client, app) -> None:  # type: ignore[no-
 
     rid = client.post("/reports", json={"title": "Too late"}).get_json()["id"]
     page.goto(f"/console/reports/{rid}")
-    # Hold the detail's live poll so the Cancel button is still on screen when the worker has started: the
+    # Hold the detail's live poll so the Cancel button is still on screen when the worker has finished: the
     # operator clicks what they saw a moment ago.
     detail_url = f"**/console/reports/{rid}"
     page.route(detail_url, lambda route: route.abort())
-    with app.app_context():  # a worker starts it while the operator looks at the page
-        db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="RUNNING"))
+    with app.app_context():  # a worker finishes it while the operator looks at the page
+        db.session.execute(update(ReportRequest).where(ReportRequest.id == rid).values(status="READY"))
         db.session.commit()
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(f"#cancel-detail-{rid}").click()
     page.wait_for_selector(".flash--error")
-    assert "already started" in page.locator("#flashes").inner_text()
+    assert "it is READY now" in page.locator("#flashes").inner_text()
     page.unroute(detail_url)
-    page.wait_for_selector("#report-detail[data-status=RUNNING]")
+    page.wait_for_selector("#report-detail[data-status=READY]")
     with app.app_context():
-        assert db.session.get(ReportRequest, rid).status == "RUNNING"  # the refused cancel changed nothing
+        assert db.session.get(ReportRequest, rid).status == "READY"  # the refused cancel changed nothing
+
+
+def test_cancel_a_running_report_shows_cancelling_then_cancelled(page, client, worker) -> None:  # type: ignore[no-untyped-def]
+    rid = client.post("/reports", json={"title": "Sixty seconds",
+                                        "params": {"simulate": {"sleep_seconds": 60}}}).get_json()["id"]
+    page.goto(f"/console/reports/{rid}")
+    page.wait_for_selector("#report-detail[data-status=RUNNING]", timeout=20_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#cancel-detail-{rid}").click()
+    page.wait_for_selector(".flash--success")
+    assert "Cancelling" in page.locator("#flashes").inner_text()
+    page.wait_for_selector("#report-detail[data-status=CANCELLED]", timeout=10_000)
+    assert page.locator("[data-kind=cancelled]").count() == 1
+    assert page.locator(f"#download-detail-{rid}").count() == 0
 
 
 def test_retry_failed_from_detail(page, client, worker, settings, shoot) -> None:  # type: ignore[no-untyped-def]
