@@ -190,6 +190,7 @@ def sweep_stalled(client: redis.Redis, settings: Settings) -> SweepResult:
                 # Its cancel was asked for and its worker died before acting: nothing to requeue.
                 log.warning("Job %s stalled (no heartbeat for %.0f s) with a cancel requested: CANCELLED", row.id, idle)
                 result.cancelled.append(str(row.id))
+                webhooks.queue_if_wanted(row.id)
                 continue
             stalls = lifecycle_stall_count(row.id)
             if outcome == "FAILED":

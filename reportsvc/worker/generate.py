@@ -220,6 +220,8 @@ def process(report_id_text: str) -> None:
         if lifecycle.cancel_running(report_id, claim.run_id):
             log.info("Job %s cancelled while running: stopped after %.2f s, no file, no email",
                      report_id, time.monotonic() - started)
+            if claim.callback_url:
+                webhooks.queue_outcome(report_id, "CANCELLED", claim.attempts)
         else:
             log.warning("Job %s cancel noticed but its claim was lost meanwhile; stopping without writing", report_id)
         return
@@ -231,6 +233,8 @@ def process(report_id_text: str) -> None:
         )
         if outcome == "CANCELLED":
             log.info("Job %s attempt ended (%s) after a cancel was requested: CANCELLED, no retry", report_id, error)
+            if claim.callback_url:
+                webhooks.queue_outcome(report_id, "CANCELLED", claim.attempts)
             return
         if outcome is None:
             if lifecycle.current_status(report_id) == "READY":

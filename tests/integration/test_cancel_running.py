@@ -145,3 +145,29 @@ def test_cli_cancel_of_a_running_report_asks_it_to_stop_and_is_audited(app, clie
         audited = db.session.execute(text(
             "SELECT actor, outcome, detail FROM audit_log WHERE action = 'report.cancel' ORDER BY id")).all()
     assert [(a.actor, a.outcome, a.detail["via"]) for a in audited] == [("cli", "ok", "cli"), ("cli", "noop", "cli")]
+
+
+def test_cancelled_while_running_posts_one_cancelled_webhook_and_none_on_the_request(client, worker, settings,
+                                                                                      base_settings):
+    from dataclasses import replace
+
+    from tests.integration.test_webhooks import SECRET, Receiver
+
+    receiver = Receiver()
+    try:
+        settings(push=replace(base_settings.push, webhook_secret=SECRET, webhook_allow_private=True))
+        report_id = client.post("/reports", json={"callback_url": receiver.url,
+                                                  "params": {"simulate": {"sleep_seconds": 30}}}).get_json()["id"]
+        _running(client, report_id)
+        assert client.delete(f"/reports/{report_id}").status_code == 202
+        time.sleep(0.2)
+        assert receiver.requests == []  # still RUNNING: nothing to tell yet
+        wait_status(client, report_id, {"CANCELLED"}, timeout=5)
+        wait_for(lambda: receiver.requests, timeout=15)
+        time.sleep(0.5)
+        assert len(receiver.requests) == 1
+        import json
+
+        assert json.loads(receiver.requests[0][2])["status"] == "CANCELLED"
+    finally:
+        receiver.close()
