@@ -1,7 +1,7 @@
 """cancel a running report: report_requests.cancel_requested_at / cancel_requested_by
 
 Revision ID: i17_cancel_running
-Revises: i12_report_type_version
+Revises: i18_alerts
 Create Date: 2026-12-05 08:40:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i17_cancel_running'
-down_revision = 'i12_report_type_version'
+down_revision = 'i18_alerts'
 branch_labels = None
 depends_on = None
 
