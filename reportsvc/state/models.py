@@ -97,6 +97,8 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
+    #: SHA-256 (hex) of the published PDF, recorded in the same commit that makes the report READY.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
     requested_by: Mapped[str | None] = mapped_column(String(255))
     #: When retention deleted the PDF (RETENTION_PDF_DAYS); the report stays READY, its file is gone.
     file_expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -139,6 +141,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "message_id": self.message_id,
             "worker": self.worker,
             "file_size": self.file_size,
+            "file_sha256": self.file_sha256,
             "requested_by": self.requested_by,
             "created_at": _iso(self.created_at),
             "heartbeat_at": _iso(self.heartbeat_at),

@@ -6,6 +6,7 @@ here, state changes go through `lifecycle`, content comes from `reports`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -154,7 +155,7 @@ class Run:
             return key, storage.save(key, pdf)
 
         if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf)),
-                                type_version=report_type.version):
+                                type_version=report_type.version, sha256=hashlib.sha256(pdf).hexdigest()):
             # READY requires no cancel request: a request that landed first is why the write matched nothing.
             if lifecycle.current_status(claim.report_id) == "RUNNING":
                 raise CancelRequested(claim.report_id)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.chaos.harness import Proc, SweeperLoop, scheduler_proc, worker_proc
+from tests.smtp import Inbox, smtp_server
 
 CHAOS = dict(
     report_lock_seconds=3,
@@ -22,9 +23,22 @@ CHAOS = dict(
 
 
 @pytest.fixture
-def chaos_settings(settings):  # type: ignore[no-untyped-def]
-    """Settings with lock 3 s and a 1 s sweep, applied to this process too."""
-    return settings(**CHAOS)
+def chaos_smtp() -> Iterator[tuple[Any, Inbox]]:
+    """The chaos environment's SMTP server: email is on in every fault test."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def chaos_inbox(chaos_smtp) -> Inbox:  # type: ignore[no-untyped-def]
+    """What the chaos SMTP server received."""
+    return chaos_smtp[1]
+
+
+@pytest.fixture
+def chaos_settings(settings, chaos_smtp):  # type: ignore[no-untyped-def]
+    """Settings with lock 3 s, a 1 s sweep and email to the chaos SMTP server, applied to this process too."""
+    return settings(**CHAOS, email_host="127.0.0.1", email_port=chaos_smtp[0].port)
 
 
 @pytest.fixture

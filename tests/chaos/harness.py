@@ -34,7 +34,10 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "REPORT_MAX_RETRIES": str(settings.report_max_retries),
         "REPORT_TIME_LIMIT_SECONDS": str(settings.report_time_limit_seconds),
         "PYTHONUNBUFFERED": "1",
+        "APP_BASE_URL": settings.app_base_url or "",
     })
+    if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
+        env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})
     env.update(extra)
     return env
 
@@ -61,6 +64,24 @@ class Proc:
         if self.popen and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
+
+    def stop_gracefully(self, timeout: float) -> int:
+        """SIGTERM the main process and return its exit code; fails (never falls back to SIGKILL) if it does
+        not exit within `timeout` seconds."""
+        assert self.popen is not None and self.popen.poll() is None, "not running"
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tail = self.log_text()[-3000:]
+            raise AssertionError(f"no graceful stop within {timeout} s of SIGTERM:\n{tail}") from None
+
+    def children(self) -> list[int]:
+        """Pids of the processes it forked (a `dramatiq` main process forks its worker processes)."""
+        import psutil
+
+        assert self.popen is not None
+        return [c.pid for c in psutil.Process(self.popen.pid).children(recursive=True)]
 
     def terminate(self, timeout: float = 30) -> int | None:
         """SIGTERM the main process and wait for a graceful exit."""

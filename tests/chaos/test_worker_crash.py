@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+import socket
 import time
 
 import pytest
@@ -47,19 +49,57 @@ def test_killed_worker_never_restarted_second_worker_finishes(client, chaos_sett
              and "moving back to waiting" in scheduler.log_text(), timeout=5)
 
 
-def test_twenty_reports_three_random_kills(client, chaos_settings, start_worker, sweeper_loop):
-    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 1.2}}}).get_json()["id"]
-           for _ in range(20)]
+def _running(app) -> list[tuple[str, str, bool]]:  # type: ignore[no-untyped-def]
+    """(report id, worker, beat since its claim) of every RUNNING report."""
+    from sqlalchemy import text
+
+    from reportsvc.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT id, worker, heartbeat_at > started_at AS beat FROM report_requests WHERE status = 'RUNNING'"
+        )).all()
+        db.session.rollback()
+    return [(str(r.id), r.worker, bool(r.beat)) for r in rows]
+
+
+def _worker_ids(proc) -> set[str]:  # type: ignore[no-untyped-def]
+    """The `host:pid` ids the worker processes of a `dramatiq` subprocess claim reports under."""
+    host = socket.gethostname()
+    return {f"{host}:{pid}" for pid in proc.children()}
+
+
+def _files(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every file under storage (temporary ones included), relative."""
+    return sorted(str(p.relative_to(settings.storage_dir)) for p in settings.storage_dir.rglob("*") if p.is_file())
+
+
+def assert_published_once(client, settings, ids) -> None:  # type: ignore[no-untyped-def]
+    """Exactly one PDF per report and nothing else on disk, each matching the checksum its row records."""
+    assert _files(settings) == sorted(f"{rid}.pdf" for rid in ids)
+    for rid in ids:
+        body = client.get(f"/reports/{rid}").get_json()
+        data = (settings.storage_dir / f"{rid}.pdf").read_bytes()
+        assert body["file_sha256"] == hashlib.sha256(data).hexdigest() and body["file_size"] == len(data), rid
+
+
+def test_twenty_reports_three_kills_under_live_claims(app, client, chaos_settings, start_worker, sweeper_loop,
+                                                      chaos_inbox):
+    ids = [client.post("/reports", json={"notify_email": f"r{i}@example.com",
+                                         "params": {"simulate": {"sleep_seconds": 1.2}}}).get_json()["id"]
+           for i in range(20)]
     rng = random.Random(7)
     worker = start_worker(threads=4)
-
-    def running():
-        return [r for r in ids if client.get(f"/reports/{r}/status").get_json()["status"] == "RUNNING"]
-
+    victims: list[set[str]] = []  # per kill: the reports the killed worker held under a live claim
     for _ in range(3):
-        wait_for(running, timeout=60)  # kill while reports are mid-render, at a random moment
-        time.sleep(rng.uniform(0.1, 1.0))
+        mine = wait_for(lambda: _worker_ids(worker), timeout=30)  # noqa: B023 - called at once, in this loop
+        # a heartbeat from THIS worker under a claim it holds, before it is killed
+        wait_for(lambda: [r for r, w, beat in _running(app) if w in mine and beat], timeout=60)  # noqa: B023
+        time.sleep(rng.uniform(0.0, 0.3))
+        held = {r for r, w, _ in _running(app) if w in mine}
         worker.kill()
+        assert held, "the killed worker held no RUNNING report"
+        victims.append(held)
         worker = start_worker(threads=4)
     try:
         statuses = {rid: wait_status(client, rid, {"READY", "FAILED"}, timeout=90)["status"] for rid in ids}
@@ -69,25 +109,44 @@ def test_twenty_reports_three_random_kills(client, chaos_settings, start_worker,
                  for r, d in detail.items() if d["status"] not in ("READY", "FAILED")}
         raise AssertionError(f"not finished: {stuck}") from None
     assert set(statuses.values()) == {"READY"}, statuses
-    assert _pdfs(chaos_settings) == sorted(f"{rid}.pdf" for rid in ids)
-    stalls = 0
+    for held in victims:  # every report a kill interrupted shows the stall on its timeline
+        for rid in held:
+            assert "stalled" in [e["kind"] for e in _events(client, rid)], rid
     for rid in ids:
         kinds = [e["kind"] for e in _events(client, rid)]
         assert kinds.count("completed") == 1, (rid, kinds)
-        stalls += kinds.count("stalled")
-    assert stalls >= 1  # the kills interrupted running reports, and the timeline shows it
+    assert_published_once(client, chaos_settings, ids)
+    # one email per report: each report's own recipient exactly once
+    wait_for(lambda: len(chaos_inbox.messages) >= len(ids), timeout=30)
+    time.sleep(1.0)  # a duplicate delivery would land within this
+    recipients = sorted(r for _, rcpts, _ in chaos_inbox.messages for r in rcpts)
+    assert recipients == sorted(f"r{i}@example.com" for i in range(20)), recipients
 
 
-def test_sigterm_lets_in_flight_reports_finish_or_return(client, chaos_settings, start_worker, sweeper_loop):
-    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 2}}}).get_json()["id"]
-           for _ in range(4)]
+def test_sigterm_stops_gracefully_and_every_report_completes_once(app, client, chaos_settings, start_worker,
+                                                                  sweeper_loop, chaos_inbox):
+    ids = [client.post("/reports", json={"notify_email": f"t{i}@example.com",
+                                         "params": {"simulate": {"sleep_seconds": 2}}}).get_json()["id"]
+           for i in range(4)]
     worker = start_worker(threads=2)
-    wait_for(lambda: any(client.get(f"/reports/{r}/status").get_json()["status"] == "RUNNING" for r in ids),
-             timeout=30)
-    worker.terminate(timeout=30)
+    mine = wait_for(lambda: _worker_ids(worker), timeout=30)
+    in_flight = wait_for(lambda: {r for r, w, _ in _running(app) if w in mine}, timeout=30)
+    # graceful: in-flight reports finish, the rest go back to the queue; exit 0 well inside the lock time
+    assert worker.stop_gracefully(timeout=15) == 0, worker.log_text()[-3000:]
+    for rid in in_flight:
+        body = client.get(f"/reports/{rid}").get_json()
+        assert body["status"] == "READY" and body["worker"] in mine, (rid, body["status"], body["worker"])
     start_worker(threads=2)
     for rid in ids:
         assert wait_status(client, rid, {"READY", "FAILED"}, timeout=60)["status"] == "READY"
+    for rid in ids:
+        kinds = [e["kind"] for e in _events(client, rid)]
+        assert kinds.count("completed") == 1 and "stalled" not in kinds, (rid, kinds)
+        assert kinds.count("claimed") == 1, (rid, kinds)  # nothing was interrupted and run again
+    assert_published_once(client, chaos_settings, ids)
+    wait_for(lambda: len(chaos_inbox.messages) >= len(ids), timeout=30)
+    assert sorted(r for _, rcpts, _ in chaos_inbox.messages for r in rcpts) == sorted(
+        f"t{i}@example.com" for i in range(4))
 
 
 def test_retry_waiting_out_its_delay_in_a_killed_worker_is_recovered(client, settings, procs, tmp_path,

@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 import threading
 import time
 import uuid
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 from tests.conftest import TEST_OPERATOR, TEST_PASSWORD, wait_for, wait_status
 from tests.pdf import read_pdf
-
-
-class Inbox:
-    """Collects the messages the SMTP server receives; `delay` holds each one that long before the 250."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], str]] = []
-        self.delay = 0.0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-        if self.delay:
-            await asyncio.sleep(self.delay)  # a slow server keeps the first delivery mid-send
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
-        return "250 OK"
+from tests.smtp import free_port, smtp_server
 
 
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
 
 
 def test_ready_report_emails_the_download_link(client, worker, settings, smtp):

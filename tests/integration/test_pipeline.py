@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 from tests.conftest import wait_status
@@ -34,6 +35,7 @@ def test_seed_curl_flow_produces_a_pdf(client, worker):
     kinds = [e["kind"] for e in full["events"]]
     assert kinds[0] == "created" and "claimed" in kinds and kinds[-1] in ("completed", "email_skipped")
     assert full["file_size"] == len(download.data)
+    assert full["file_sha256"] == hashlib.sha256(download.data).hexdigest()
     assert full["message_id"]
 
 

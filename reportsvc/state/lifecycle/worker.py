@@ -159,6 +159,7 @@ def finish(
     publish: Callable[[], tuple[str, int]],
     expected: tuple[str, int] | None = None,
     type_version: str | None = None,
+    sha256: str | None = None,
 ) -> bool:
     """RUNNING -> READY under the claim, publishing the file while the row is locked.
 
@@ -173,10 +174,11 @@ def finish(
     disagrees, a second UPDATE in the same transaction records what was published. Nothing is
     visible to anyone before the commit, which comes after `publish` succeeded; if it raises, the
     transaction rolls back and the report stays RUNNING under this claim.
-    `type_version` (the report type's version that rendered the file) is recorded on the row.
+    `type_version` (the report type's version that rendered the file) and `sha256` (the file's checksum)
+    are recorded on the row.
     """
     if expected is not None:
-        return _finish_expected(report_id, run_id, publish, expected, type_version)
+        return _finish_expected(report_id, run_id, publish, expected, type_version, sha256)
     session = _session()
     try:
         held = session.execute(
@@ -192,6 +194,7 @@ def finish(
                 updated_at=func.now(),
                 error_message=None,
                 report_type_version=type_version,
+                file_sha256=sha256,
             )
             .returning(R.c.id)
         ).scalar_one_or_none()
@@ -216,7 +219,8 @@ _FINISH = text(
     "WITH u AS ("
     " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
     " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
-    " file_path = :file_path, file_size = :file_size, report_type_version = :type_version"
+    " file_path = :file_path, file_size = :file_size, report_type_version = :type_version,"
+    " file_sha256 = :file_sha256"
     " WHERE id = :report_id AND status = 'RUNNING' AND run_id = :run_id AND cancel_requested_at IS NULL"
     " RETURNING id"
     "), e AS ("
@@ -234,7 +238,7 @@ _FIX_COMPLETED = text("UPDATE report_events SET detail = :detail WHERE id = :eve
 
 def _finish_expected(
     report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int],
-    type_version: str | None,
+    type_version: str | None, sha256: str | None,
 ) -> bool:
     """finish() when the caller knows the file: the READY UPDATE and its event in one round trip.
 
@@ -246,7 +250,7 @@ def _finish_expected(
     try:
         event_id = session.execute(_FINISH, {
             "report_id": report_id, "run_id": run_id, "file_path": expected[0], "file_size": expected[1],
-            "detail": detail, "type_version": type_version,
+            "detail": detail, "type_version": type_version, "file_sha256": sha256,
         }).scalar_one_or_none()
         if event_id is None:
             session.rollback()
