@@ -1,7 +1,7 @@
 """files: report_requests.file_sha256 (the SHA-256 of the published PDF, recorded with it)
 
 Revision ID: i15_file_sha256
-Revises: i12_report_type_version
+Revises: i17_cancel_running
 Create Date: 2026-12-05 08:50:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i15_file_sha256'
-down_revision = 'i12_report_type_version'
+down_revision = 'i17_cancel_running'
 branch_labels = None
 depends_on = None
 
