@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 
 
 def worker(host: str, port: int, token: str | None, mode: str, ids: list[str], offset: int, stop_at: float,
-           budget: list[int], lock: threading.Lock, out: list[float], errors: list[str]) -> None:
+           budget: list[int], lock: threading.Lock, out: list[float], errors: list[str], body: str) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=30)
-    body = json.dumps({"title": "Load test"})
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -65,6 +64,7 @@ def main() -> None:
     p.add_argument("--token", help="bearer token (or env BENCH_TOKEN)")
     p.add_argument("--mode", choices=("create", "status"), default="create")
     p.add_argument("--ids-file", help="report ids, one per line (status mode)")
+    p.add_argument("--body", default=json.dumps({"title": "Load test"}), help="JSON body of each create")
     args = p.parse_args()
     split = urlsplit(args.url)
     if split.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -80,7 +80,7 @@ def main() -> None:
     started = time.monotonic()
     stop_at = started + args.duration
     threads = [threading.Thread(target=worker, args=(split.hostname, split.port, token, args.mode, ids, n * 997,
-                                                     stop_at, budget, lock, out, errors))
+                                                     stop_at, budget, lock, out, errors, args.body))
                for n in range(args.concurrency)]
     for t in threads:
         t.start()

@@ -58,9 +58,11 @@ def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespa
 
 
 def load(port: int, duration: float, concurrency: int, max_requests: int, mode: str,
-         ids_file: str | None = None, token: str | None = None) -> dict[str, object]:
+         ids_file: str | None = None, token: str | None = None, body: str | None = None) -> dict[str, object]:
     cmd = [sys.executable, "-m", "bench._load", f"http://127.0.0.1:{port}", "--duration", str(duration),
            "--concurrency", str(concurrency), "--max-requests", str(max_requests), "--mode", mode]
+    if body is not None:
+        cmd += ["--body", body]
     if ids_file:
         cmd += ["--ids-file", ids_file]
     env = {**os.environ, "BENCH_TOKEN": token or ""}  # not on the command line
