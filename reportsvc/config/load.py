@@ -101,6 +101,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         report_query_timeout_seconds=whole(env, "REPORT_QUERY_TIMEOUT_SECONDS", 60, 1, 86400),
         report_max_rows=whole(env, "REPORT_MAX_ROWS", 100_000, 1, 10_000_000),
         report_datasets_file=Path(env.get("REPORT_DATASETS_FILE") or "instance/datasets.toml").resolve(),
+        schedule_poll_seconds=decimal(env, "SCHEDULE_POLL_SECONDS", 5.0, 0.1, 3600),
+        schedule_batch_size=whole(env, "SCHEDULE_BATCH_SIZE", 50, 1, 10_000),
+        schedule_misfire_grace_seconds=decimal(env, "SCHEDULE_MISFIRE_GRACE_SECONDS", 120.0, 0, 86400),
     )
 
 

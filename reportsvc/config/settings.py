@@ -112,6 +112,14 @@ class Settings:
     report_max_rows: int = 100_000
     #: The table report's datasets (REPORT_DATASETS_FILE), reloaded when it changes.
     report_datasets_file: Path = field(default_factory=lambda: Path("instance/datasets.toml"))
+    # -- schedules (see reportsvc.ops.schedules) --
+    #: How often each scheduler process looks for due schedules (SCHEDULE_POLL_SECONDS).
+    schedule_poll_seconds: float = 5.0
+    #: At most this many due schedules per poll and transaction (SCHEDULE_BATCH_SIZE); the rest wait a poll.
+    schedule_batch_size: int = 50
+    #: A slot this late or less is on time, not missed: `misfire=skip` still makes it
+    #: (SCHEDULE_MISFIRE_GRACE_SECONDS).
+    schedule_misfire_grace_seconds: float = 120.0
 
     @property
     def retention_enabled(self) -> bool:

@@ -47,19 +47,21 @@ def submit(
     notify_email: str | None,
     requested_by: str | None,
     callback_url: str | None = None,
+    schedule: lifecycle.ScheduleLink | None = None,
 ) -> ReportRequest:
     """Create a PENDING report, then enqueue it.
 
     The message is built first, so the row is inserted already naming its message id (one INSERT, one
     commit); it is sent only after that commit (outbox order: a worker never gets a message for a row
     that is not there). If the send fails, the row's message id is cleared again and the row stays
-    PENDING for the reconciler, with an `enqueue_failed` event.
+    PENDING for the reconciler, with an `enqueue_failed` event. A schedule's slot that already has its
+    report raises `lifecycle.SlotTaken` before anything is sent.
     """
     report_id = uuid.uuid4()
     message = messaging.message_for(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
     report = lifecycle.create(
         report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by,
-        report_id=report_id, message_id=message.message_id, callback_url=callback_url,
+        report_id=report_id, message_id=message.message_id, callback_url=callback_url, schedule=schedule,
     )
     try:
         messaging.enqueue(message)

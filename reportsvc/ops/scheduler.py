@@ -1,4 +1,5 @@
-"""The scheduler process: APScheduler running the stall sweep, the reconcile, housekeeping and retention.
+"""The scheduler process: APScheduler running the stall sweep, the reconcile, housekeeping, retention and
+the report schedules' poll (ops/schedules.py).
 
 Runs as its own process (`flask --app app scheduler`), never inside web
 workers. Any number may run; see sweeper.py for why that is safe.
@@ -20,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from reportsvc.config import Settings
-from reportsvc.ops import alerts, bulkjobs, retention, sweeper
+from reportsvc.ops import alerts, bulkjobs, retention, schedules, sweeper
 from reportsvc.queues import stats
 from reportsvc.redis_client import get_redis
 
@@ -101,6 +102,9 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     def evaluate_alerts() -> str:
         return alerts.evaluate(client, settings)
 
+    def due_schedules() -> str:
+        return schedules.poll(settings).summary()
+
     scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
                       id="stall_sweep", name="stall sweep", next_run_time=soon)
     scheduler.add_job(_in_app(app, reconcile), "interval", seconds=settings.reconcile_interval_seconds,
@@ -111,6 +115,8 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     scheduler.add_job(_in_app(app, evaluate_alerts), "interval", seconds=settings.push.alert_interval_seconds,
                       id="alerts", name="alert rules", next_run_time=soon)
     scheduler.add_job(_in_app(app, bulk_jobs), "interval", seconds=15, id="bulk_jobs", name="bulk job watchdog")
+    scheduler.add_job(_in_app(app, due_schedules), "interval", seconds=settings.schedule_poll_seconds,
+                      id="schedules", name="due schedules", next_run_time=soon)
     if settings.retention_enabled:
         # The first run waits a little so a restart does not start with a burst of deletions beside start-up work.
         first = datetime.now(UTC) + timedelta(seconds=min(settings.retention_interval_seconds, 60))
@@ -146,6 +152,8 @@ def run(app: Flask) -> None:
     log.info("scheduler started: stall sweep every %gs (lock %ds, max stalls %d), reconcile every %gs",
              settings.stall_sweep_interval_seconds, settings.report_lock_seconds, settings.max_stalled_count,
              settings.reconcile_interval_seconds)
+    log.info("report schedules polled every %gs (batches of %d)", settings.schedule_poll_seconds,
+             settings.schedule_batch_size)
     if settings.retention_enabled:
         log.info("retention every %gs: %s", settings.retention_interval_seconds, retention.describe(settings))
     else:

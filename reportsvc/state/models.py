@@ -66,6 +66,9 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "ix_report_requests_title_lower",
             text("lower(title) text_pattern_ops"),
         ),
+        # One report per schedule slot, whatever the number of schedulers (NULL slots: "run now", never equal).
+        UniqueConstraint("schedule_id", "scheduled_for", name="uq_report_requests_schedule_slot"),
+        Index("ix_report_requests_schedule_created", "schedule_id", text("created_at DESC"), text("id DESC")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -109,6 +112,17 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     #: An operator asked to cancel the report while it was RUNNING; its worker stops at its next check.
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
+    #: The schedule that made the report (NULL once that schedule is deleted; `schedule_name` remembers it).
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("report_schedules.id", ondelete="SET NULL")
+    )
+    #: The schedule's slot this report is for; NULL for "run now".
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    schedule_name: Mapped[str | None] = mapped_column(String(100))
+    #: Everyone the 'report ready' email goes to (a schedule's recipients); empty: `notify_email` alone.
+    notify_emails: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
 
     @property
     def downloadable(self) -> bool:
@@ -151,6 +165,10 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "callback_url": self.callback_url,
             "cancel_requested_at": _iso(self.cancel_requested_at),
             "cancel_requested_by": self.cancel_requested_by,
+            "schedule_id": str(self.schedule_id) if self.schedule_id else None,
+            "schedule_name": self.schedule_name,
+            "scheduled_for": _iso(self.scheduled_for),
+            "notify_emails": list(self.notify_emails or []),
         }
 
 
@@ -211,6 +229,9 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
+
+# The schedules table lives in its own module; imported here so the metadata (and ReportRequest's foreign key) see it.
+from reportsvc.state.schedule_model import ReportSchedule  # noqa: E402,F401
 
 ROLES = ("viewer", "operator", "admin")
 

@@ -73,8 +73,9 @@ def list_reports(
     limit: int = 50,
     cursor: str | None = None,
     before: str | None = None,
+    schedule_id: str | None = None,
 ) -> Page:
-    """Newest-first keyset page; `cursor` pages older, `before` pages newer."""
+    """Newest-first keyset page; `cursor` pages older, `before` pages newer; `schedule_id`: that schedule's."""
     if status is not None and status not in STATUSES:
         raise QueryError("status", f"status must be one of {', '.join(STATUSES)}")
     if not 1 <= limit <= MAX_LIMIT:
@@ -82,6 +83,11 @@ def list_reports(
     if q is not None and len(q) > 200:
         raise QueryError("q", "search text is limited to 200 characters")
     conditions = []
+    if schedule_id is not None:
+        schedule_uuid = parse_report_id(schedule_id)
+        if schedule_uuid is None:
+            raise QueryError("schedule_id", "schedule_id must be a schedule id (a UUID)")
+        conditions.append(ReportRequest.schedule_id == schedule_uuid)
     if status:
         conditions.append(ReportRequest.status == status)
     if q and q.strip():

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         openapi,
         queues_api,
         report_types_api,
+        schedules_api,
     )
 
     errors.init_app(app)
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(report_types_api.bp)
     app.register_blueprint(queues_api.bp)
+    app.register_blueprint(schedules_api.bp)
     console_format.init_app(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_queues.bp)

@@ -57,7 +57,7 @@ def create_report() -> Response:
 
 @bp.get("/reports")
 def list_reports() -> Response:
-    """Newest-first keyset page with optional status / q filters."""
+    """Newest-first keyset page with optional status / q / schedule_id filters."""
     try:
         limit = int(request.args.get("limit", "50"))
     except ValueError:
@@ -68,6 +68,7 @@ def list_reports() -> Response:
             q=request.args.get("q") or None,
             limit=limit,
             cursor=opened("reports", request.args.get("cursor")),
+            schedule_id=request.args.get("schedule_id") or None,
         )
     except queries.QueryError as exc:
         if exc.field == "cursor":

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, jsonify
 
 from reportsvc.config import VERSION as __version__
 from reportsvc.state.models import ROLES, STATUSES
+from reportsvc.web import schedules_openapi
 
 bp = Blueprint("openapi", __name__)
 
@@ -116,7 +117,8 @@ def build_spec() -> dict[str, Any]:
                 params=[_query("status", {"type": "string", "enum": list(STATUSES)}, "only this status"),
                         _query("q", {"type": "string", "maxLength": 200}, "search title / id prefix"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
-                        _query("cursor", {"type": "string"}, "next_cursor of the previous page")],
+                        _query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                        _query("schedule_id", {"type": "string", "maxLength": 100}, "only this schedule's")],
                 tags=("reports",)),
         },
         "/report-types": {
@@ -235,6 +237,7 @@ def build_spec() -> dict[str, Any]:
                         params=[_path_param("token_id", {"type": "string", "maxLength": 30}, "token id")],
                         role="admin", tags=("accounts",))},
     }
+    paths.update(schedules_openapi.paths(_op, _json, _ref, _errors, _query))
     return {
         "openapi": "3.0.3",
         "info": {
@@ -248,7 +251,7 @@ def build_spec() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": copy.deepcopy(SCHEMAS)},
+                       "schemas": copy.deepcopy(SCHEMAS | schedules_openapi.SCHEMAS)},
     }
 
 

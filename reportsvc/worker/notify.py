@@ -41,7 +41,7 @@ EMAIL_MAX_BACKOFF_MS = 1_200_000
 class Email:
     """One 'report ready' email, composed before the claim is taken."""
 
-    recipient: str
+    recipients: tuple[str, ...]
     subject: str
     body: str
 
@@ -62,6 +62,15 @@ def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
     return subject, body
 
 
+def recipients_of(report: ReportRequest, default_to: str | None) -> tuple[str, ...]:
+    """Whom the email goes to: the requester's address and a schedule's recipients, else EMAIL_DEFAULT_TO."""
+    found = [report.notify_email] if report.notify_email else []
+    found += [address for address in (report.notify_emails or []) if address not in found]
+    if not found and default_to:
+        found = [default_to]
+    return tuple(found)
+
+
 def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
     """The email a READY report with a recipient gets, or None (logged) when there is nobody or nothing to tell."""
     try:
@@ -69,12 +78,12 @@ def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
         if report is None or report.status != "READY":
             log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing")
             return None
-        recipient = report.notify_email or settings.email_default_to
-        if not recipient:
+        recipients = recipients_of(report, settings.email_default_to)
+        if not recipients:
             log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
             return None
         subject, body = compose(report, settings.app_base_url)
-        return Email(recipient, subject, body)
+        return Email(recipients, subject, body)
     finally:
         # Everything is read: the claim then starts a transaction of its own, with nothing else in it.
         db.session.rollback()
@@ -83,20 +92,22 @@ def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
 def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool) -> None:
     """Hand the email to the SMTP server and record the outcome (that commit also ends the claim)."""
     try:
-        mail.send(MailMessage(subject=email.subject, recipients=[email.recipient], body=email.body,
+        # One message to all of them: one delivery, one claim, one outcome on the timeline.
+        mail.send(MailMessage(subject=email.subject, recipients=list(email.recipients), body=email.body,
                               sender=settings.email_from))
     except Exception as exc:
+        to = ", ".join(email.recipients)
         text = f"{type(exc).__name__}: {exc}"[:500]
         then = "giving up" if final_attempt else "will retry"
-        lifecycle.note(report_id, "email_failed", f"email to {email.recipient} failed (attempt {attempt}); {then}",
-                       {"to": email.recipient, "error": text, "attempt": attempt})
-        log.warning("Job %s email to %s failed: %s", report_id, email.recipient, text)
+        lifecycle.note(report_id, "email_failed", f"email to {to} failed (attempt {attempt}); {then}",
+                       {"to": to, "error": text, "attempt": attempt})
+        log.warning("Job %s email to %s failed: %s", report_id, to, text)
         raise
     # Dying between the SMTP server's "250 OK" above and this commit is the one way to send twice:
     # the claim is gone with the connection, no event says "sent", and the retry sends again.
-    lifecycle.note(report_id, "email_sent", f"email sent to {email.recipient}",
-                   {"to": email.recipient, "attempt": attempt})
-    log.info("Job %s email sent to %s", report_id, email.recipient)
+    to = ", ".join(email.recipients)
+    lifecycle.note(report_id, "email_sent", f"email sent to {to}", {"to": to, "attempt": attempt})
+    log.info("Job %s email sent to %s", report_id, to)
 
 
 def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> str:
@@ -120,7 +131,7 @@ def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> str:
             return "busy"
         if not settings.email_host:
             log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id)
-            lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": email.recipient})
+            lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": ", ".join(email.recipients)})
             return "skipped"
         _send(report_id, email, settings, attempt, final_attempt)
     return "sent"

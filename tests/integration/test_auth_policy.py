@@ -11,6 +11,7 @@ from reportsvc.web.access import PUBLIC_ENDPOINTS, required_role
 SAFE = {"GET", "HEAD", "OPTIONS"}
 SAMPLE_ARGS = {
     "report_id": str(uuid.uuid4()),
+    "schedule_id": str(uuid.uuid4()),
     "job_id": str(uuid.uuid4()),
     "name": "reports",
     "state": "waiting",

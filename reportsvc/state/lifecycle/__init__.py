@@ -23,6 +23,8 @@ No module imports a sibling other than `_common`.
 
 from reportsvc.state.lifecycle._common import Outcome, current_status
 from reportsvc.state.lifecycle.commands import (
+    ScheduleLink,
+    SlotTaken,
     cancel,
     create,
     record_message,
@@ -50,6 +52,8 @@ __all__ = [
     "Claim",
     "Hold",
     "Outcome",
+    "ScheduleLink",
+    "SlotTaken",
     "cancel",
     "cancel_running",
     "claim",

@@ -7,6 +7,9 @@ row commits (outbox order: a row whose send failed stays PENDING for the reconci
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -40,18 +43,41 @@ def _commit_keeping_loaded(session: Session) -> None:
 _CREATE = text(
     "WITH r AS ("
     " INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params,"
-    " notify_email, requested_by, message_id, callback_url)"
+    " notify_email, requested_by, message_id, callback_url, schedule_id, scheduled_for, schedule_name,"
+    " notify_emails)"
     " VALUES (:id, 'PENDING', 0, 'Queued', :report_type, :title, :params, :notify_email, :requested_by,"
-    " :message_id, :callback_url)"
+    " :message_id, :callback_url, :schedule_id, :scheduled_for, :schedule_name, :notify_emails)"
+    # A schedule's slot that already has its report (another scheduler, a retry after a crash): no row.
+    " ON CONFLICT ON CONSTRAINT uq_report_requests_schedule_slot DO NOTHING"
     " RETURNING id, created_at, updated_at"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, to_status, message, detail)"
     " SELECT id, 'created', 'PENDING', 'Report requested', :detail FROM r"
     ")"
     " SELECT created_at, updated_at FROM r"
-).bindparams(bindparam("params", type_=JSONB), bindparam("detail", type_=JSONB)).columns(
+).bindparams(bindparam("params", type_=JSONB), bindparam("detail", type_=JSONB),
+             bindparam("notify_emails", type_=JSONB)).columns(
     R.c.created_at, R.c.updated_at
 )
+
+
+@dataclass(frozen=True)
+class ScheduleLink:
+    """What ties a new report to its schedule: the schedule, the slot (None: "run now"), whom to email."""
+
+    schedule_id: uuid.UUID | None
+    scheduled_for: datetime | None
+    schedule_name: str | None
+    recipients: Sequence[str] = ()
+
+
+class SlotTaken(Exception):
+    """The schedule's slot already has its report (the unique (schedule_id, scheduled_for) key said so)."""
+
+    def __init__(self, schedule_id: uuid.UUID | None, scheduled_for: datetime | None) -> None:
+        super().__init__(f"schedule {schedule_id} already has a report for {scheduled_for}")
+        self.schedule_id = schedule_id
+        self.scheduled_for = scheduled_for
 
 
 def create(
@@ -64,6 +90,7 @@ def create(
     report_id: uuid.UUID | None = None,
     message_id: str | None = None,
     callback_url: str | None = None,
+    schedule: ScheduleLink | None = None,
 ) -> ReportRequest:
     """Insert a PENDING report and its 'created' event; the caller sends the message after this returns.
 
@@ -71,6 +98,9 @@ def create(
     INSERT so the row carries it from the start, and a worker never sees a message whose row does not
     name it). A caller whose send then fails clears it with `record_message(report_id, None,
     expected=message_id)`.
+
+    With `schedule`, the report is that schedule's (for one slot, or "run now" when the slot is None);
+    a slot that already has its report raises `SlotTaken` and inserts nothing.
     """
     values: dict[str, Any] = {
         "id": report_id or uuid.uuid4(),
@@ -82,15 +112,25 @@ def create(
         "message_id": message_id,
         "callback_url": callback_url,
     }
-    detail = {"report_type": report_type, "requested_by": requested_by}
+    link = schedule or ScheduleLink(None, None, None, ())
+    columns = {"schedule_id": link.schedule_id, "scheduled_for": link.scheduled_for,
+               "schedule_name": link.schedule_name, "notify_emails": list(link.recipients)}
+    detail: dict[str, Any] = {"report_type": report_type, "requested_by": requested_by}
+    if link.schedule_id is not None:
+        detail |= {"schedule_id": str(link.schedule_id), "schedule": link.schedule_name,
+                   "scheduled_for": link.scheduled_for.isoformat() if link.scheduled_for else None}
     # Its own autocommit connection, not the request's session: the statement commits as it runs, and
     # whatever the session holds stays out of it.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        created_at, updated_at = conn.execute(_CREATE, {**values, "detail": detail}).one()
+        row = conn.execute(_CREATE, {**values, **columns, "detail": detail}).first()
+    if row is None:
+        raise SlotTaken(link.schedule_id, link.scheduled_for)
+    created_at, updated_at = row
     metrics.count_committed(values["id"], "created", "PENDING", detail)
     # What the row now holds, as a (session-less) model object for the caller.
-    return ReportRequest(**values, status="PENDING", progress=0, progress_message="Queued", created_at=created_at,
-                         updated_at=updated_at, attempts=0, stall_count=0, file_path=None, error_message=None,
+    return ReportRequest(**values, **columns, status="PENDING", progress=0, progress_message="Queued",
+                         created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
+                         error_message=None,
                          run_id=None, worker=None, heartbeat_at=None, started_at=None, finished_at=None,
                          file_size=None, file_expired_at=None)
 

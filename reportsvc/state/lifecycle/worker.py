@@ -42,7 +42,9 @@ _CLAIM = text(
     " progress_message = 'Starting', error_message = NULL, cancel_requested_at = NULL, cancel_requested_by = NULL,"
     " message_id = coalesce(CAST(:message_id AS VARCHAR), message_id)"
     " WHERE id = :report_id AND status = 'PENDING'"
-    " RETURNING id, attempts, report_type, title, params, notify_email, callback_url"
+    # notify_email: the requester's address, else a schedule's first recipient (someone is to be told).
+    " RETURNING id, attempts, report_type, title, params,"
+    " coalesce(notify_email, notify_emails->>0) AS notify_email, callback_url"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
     " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
