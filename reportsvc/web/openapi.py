@@ -19,7 +19,8 @@ from reportsvc.web import schedules_openapi
 bp = Blueprint("openapi", __name__)
 
 #: Blueprints / endpoints that serve HTML (the console) or files, not the JSON API.
-NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard", "console_users"})
+NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard", "console_users", "console_alerts",
+                                "console_schedules"})
 NON_API_ENDPOINTS = frozenset({"static", "index", "auth.login", "auth.logout"})
 
 UUID_SCHEMA = {"type": "string", "maxLength": 100}
