@@ -1,7 +1,7 @@
 """schedules: report_schedules, and a report's schedule_id / scheduled_for (unique per slot) and recipients
 
 Revision ID: i13_schedules
-Revises: i17_cancel_running
+Revises: i15_file_sha256
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = 'i13_schedules'
-down_revision = 'i17_cancel_running'
+down_revision = 'i15_file_sha256'
 branch_labels = None
 depends_on = None
 
