@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportsvc.config.guard import GuardSettings
 from reportsvc.config.push import PushSettings
 
 #: The service's version, shown in the console footer and the OpenAPI document.
@@ -103,6 +104,8 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     #: Webhooks, alerts and the console's event stream (issue 18): reportsvc/config/push.py.
     push: PushSettings = field(default_factory=PushSettings)
+    #: Proxies, sign-in slow-down, session lifetime (issue 15): reportsvc/config/guard.py.
+    guard: GuardSettings = field(default_factory=GuardSettings)
     # -- report types' data (issue 12; see reportsvc.worker.readonly and reportsvc.reports.datasets) --
     #: Where report types read from (REPORT_SOURCE_DATABASE_URL); None: reportsvc's own database.
     report_source_database_url: str | None = field(default=None, repr=False)

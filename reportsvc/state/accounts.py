@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from reportsvc.extensions import db
+from reportsvc.state.login_throttle import LoginThrottle
 from reportsvc.state.models import ROLES, ApiToken, User
 
 log = logging.getLogger("reportsvc.state.accounts")
@@ -159,6 +160,7 @@ def set_password(name: str, password: str) -> User:
     user.password_hash = hash_password(password)
     user.auth_epoch += 1
     user.failed_logins, user.locked_until, user.updated_at = 0, None, utcnow()
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.user_id == user.id))  # unlocks every address
     db.session.commit()
     log.info("password changed: %s", name)
     return user

@@ -1,20 +1,23 @@
 """Signing in and sessions: password checks with lockout, and the session id an account is known by.
 
-Reads and writes the login columns of `users` (failed_logins, locked_until, last_login_at, auth_epoch);
+Reads and writes the login columns of `users` (failed_logins, last_login_at, auth_epoch) and the per-address
+failure counts of `login_throttle`;
 everything else about accounts is in `accounts`. Nothing here logs a password. No Flask import.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, text, update
 
 from reportsvc.extensions import db
 from reportsvc.state.accounts import DUMMY_HASH, MAX_PASSWORD, NAME, PASSWORD_HASHER, Principal, get_user, utcnow
+from reportsvc.state.login_throttle import MAX_CLIENT, LoginThrottle
 from reportsvc.state.models import User
 
 log = logging.getLogger("reportsvc.state.accounts")
@@ -22,43 +25,93 @@ log = logging.getLogger("reportsvc.state.accounts")
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of a password check: the user on success, else a reason ("invalid", "locked", "disabled")."""
+    """The outcome of a password check: the user on success, else a reason ("invalid", "locked", "disabled").
+
+    The reason is for logs and tests only: the sign-in page answers all three alike."""
 
     user: User | None
     reason: str | None = None
     locked_for: int = 0
 
 
-def authenticate(name: str, password: str, *, threshold: int, base_seconds: int, max_seconds: int) -> LoginResult:
-    """Check a name and password, with lockout after `threshold` consecutive failures. Commits."""
+# Count the attempt as a failure BEFORE verifying, in one statement: an address under a lock gets no row back
+# (so it is not counted again and its lock is not extended), and parallel guesses are serialized by the row,
+# so exactly `threshold` of them are ever verified before the lock.
+_COUNT_ATTEMPT = text("""
+INSERT INTO login_throttle AS t (user_id, client, failures, locked_until, updated_at)
+VALUES (:user_id, :client, 1,
+        CASE WHEN 1 >= :threshold THEN now() + make_interval(secs => :base) END, now())
+ON CONFLICT (user_id, client) DO UPDATE
+SET failures = t.failures + 1,
+    locked_until = CASE WHEN t.failures + 1 >= :threshold
+        THEN now() + make_interval(secs => LEAST(:base * power(2, LEAST(t.failures + 1 - :threshold, 40)), :max))
+        END,
+    updated_at = now()
+WHERE t.locked_until IS NULL OR t.locked_until <= now()
+RETURNING t.failures
+""")
+_LOCK_LEFT = text("""
+SELECT CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int FROM login_throttle
+WHERE user_id = :user_id AND client = :client AND locked_until > now()
+""")
+
+
+def authenticate(name: str, password: str, *, client: str = "unknown", threshold: int, base_seconds: int,
+                 max_seconds: int, slowdown_threshold: int = 50, slowdown_seconds: float = 0.0) -> LoginResult:
+    """Check a name and password from one client address. Commits.
+
+    After `threshold` consecutive failures from one address, that address (only) is locked out of that
+    account for `base_seconds`, doubling up to `max_seconds`; past `slowdown_threshold` failures from all
+    addresses together, every attempt on the account waits `slowdown_seconds` (a slow-down, never a lock).
+    Every outcome costs one password hash check, so locked, disabled and wrong take the same time."""
     user = get_user(name) if isinstance(name, str) and NAME.match(name or "") else None
     if user is None or user.password_hash is None:
         _verify(DUMMY_HASH, password)
         return LoginResult(None, "invalid")
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(None, "locked", int((user.locked_until - now).total_seconds()) + 1)
-    if not _verify(user.password_hash, password):
-        # Count in the database (failed_logins + 1), so parallel wrong guesses cannot overwrite each other.
-        failures = int(db.session.execute(
+    client = (client or "unknown")[:MAX_CLIENT]
+    counted = db.session.execute(_COUNT_ATTEMPT, {"user_id": user.id, "client": client, "threshold": threshold,
+                                                  "base": base_seconds, "max": max_seconds}).scalar()
+    account_failures = 0
+    if counted is not None:
+        account_failures = int(db.session.execute(
             update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
             .returning(User.failed_logins)
         ).scalar_one())
-        if failures >= threshold:
-            seconds = min(base_seconds * 2 ** (failures - threshold), max_seconds)
-            db.session.execute(update(User).where(User.id == user.id)
-                               .values(locked_until=now + timedelta(seconds=seconds)))
-        db.session.commit()
-        log.warning("login failed for %s (%d consecutive)", user.name, failures)
+    db.session.commit()
+    if account_failures > slowdown_threshold and slowdown_seconds > 0:
+        time.sleep(slowdown_seconds)
+    if counted is None:
+        _verify(DUMMY_HASH, password)
+        left = db.session.execute(_LOCK_LEFT, {"user_id": user.id, "client": client}).scalar()
+        log.warning("login refused for %s from %s: this address is locked", user.name, client)
+        return LoginResult(None, "locked", int(left or 1))
+    if not _verify(user.password_hash, password):
+        log.warning("login failed for %s from %s (%d from this address)", user.name, client, counted)
         return LoginResult(None, "invalid")
     if user.disabled:
         return LoginResult(None, "disabled")
     if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = PASSWORD_HASHER.hash(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    db.session.execute(update(LoginThrottle).where(LoginThrottle.user_id == user.id, LoginThrottle.client == client)
+                       .values(failures=0, locked_until=None))
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
     db.session.commit()
     log.info("login: %s", user.name)
     return LoginResult(user)
+
+
+def address_lock(user_id: int) -> tuple[int, datetime | None]:
+    """How many client addresses are locked out of this account now, and until when the last lock runs."""
+    row = db.session.execute(
+        select(func.count(), func.max(LoginThrottle.locked_until))
+        .where(LoginThrottle.user_id == user_id, LoginThrottle.locked_until > func.now())
+    ).one()
+    return int(row[0]), row[1]
+
+
+def clear_locks(user_id: int) -> None:
+    """Forget every address's failures on this account (a password reset unlocks it). The caller commits."""
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.user_id == user_id))
 
 
 def _verify(hashed: str, password: str) -> bool:

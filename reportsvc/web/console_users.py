@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from flask import (
@@ -31,6 +31,7 @@ from flask import (
 from flask_login import login_user
 
 from reportsvc.state import accounts, audit
+from reportsvc.state import login as login_state
 from reportsvc.state.accounts import AccountConflict, AccountError
 from reportsvc.state.models import ROLES, User
 from reportsvc.web.access import current_actor, current_principal
@@ -178,10 +179,8 @@ def _create_response(form: AccountForm, created: User | None, secret: Secret | N
 
 
 def _lock_note(user: User) -> datetime | None:
-    """When a sign-in lockout still running ends, else None."""
-    if user.locked_until is not None and user.locked_until > datetime.now(UTC):
-        return user.locked_until
-    return None
+    """When the last sign-in lockout still running (of some client address) ends, else None."""
+    return login_state.address_lock(user.id)[1]
 
 
 def _detail_context(name: str, secret: Secret | None = None, form: AccountForm | None = None) -> dict[str, Any]:

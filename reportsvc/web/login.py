@@ -30,10 +30,11 @@ from reportsvc.web.access import current_principal, safe_next
 bp = Blueprint("auth", __name__)
 
 
-def _lockout_kwargs() -> dict[str, int]:
+def _lockout_kwargs() -> dict[str, Any]:
     s = current_app.extensions["reportsvc.settings"]
     return {"threshold": s.login_lockout_threshold, "base_seconds": s.login_lockout_seconds,
-            "max_seconds": s.login_lockout_max_seconds}
+            "max_seconds": s.login_lockout_max_seconds, "slowdown_threshold": s.guard.login_slowdown_threshold,
+            "slowdown_seconds": s.guard.login_slowdown_seconds}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,15 +49,10 @@ def login() -> Any:
     password = request.form.get("password") or ""
     if not name or not password:
         return login_page(next_url, "Enter your name and password.", 400, name)
-    result = login_state.authenticate(name, password, **_lockout_kwargs())
+    result = login_state.authenticate(name, password, client=request.remote_addr or "unknown", **_lockout_kwargs())
     if result.user is None:
-        if result.reason == "locked":
-            response = login_page(next_url, "Too many failed sign-ins for this account. Try again in "
-                                  f"{max(1, (result.locked_for + 59) // 60)} minute(s).", 429, name)
-            response.headers["Retry-After"] = str(result.locked_for)
-            return response
-        if result.reason == "disabled":
-            return login_page(next_url, "This account is disabled. Ask an admin.", 403, name)
+        # Locked, disabled and wrong answer alike (and take alike: one hash check each), so a guesser learns
+        # nothing about the account; the lock holds only this client address.
         return login_page(next_url, "Wrong name or password.", 401, name)
     # Session rotation: nothing from before the login (including an old CSRF token) survives it.
     session.clear()

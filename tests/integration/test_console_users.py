@@ -236,7 +236,7 @@ def test_disable_ends_sessions_and_tokens_and_enable_restores_them(app):
     assert user_client.get("/console/").status_code == 302  # the session ended
     assert _me(app, token).status_code == 401
     refused = _login(app.test_client(), name)
-    assert refused.status_code == 403 and b"disabled" in refused.data
+    assert refused.status_code == 401 and b"Wrong name or password." in refused.data  # told like a wrong one
     enabled = c.post(f"/console/users/{name}/enable", data={"view": "detail"}, headers=HX)
     assert enabled.status_code == 200
     assert enabled.get_data(as_text=True).lstrip().startswith('<div id="user-detail"')
