@@ -1,4 +1,4 @@
-"""The console's session cookie: which requests may write it.
+"""The console's session cookie: which requests may write it, and who the client is behind proxies.
 
 A HEAD or OPTIONS request changes nothing, the session included: it neither sets a cookie (a CSRF token
 minted while rendering a page, a sign-in) nor clears one (a sign-out). Only the methods that may change
@@ -7,8 +7,11 @@ state save the session.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 READ_ONLY_METHODS = frozenset({"HEAD", "OPTIONS"})
 
@@ -23,6 +26,27 @@ class SessionCookies(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+class TrustedProxies:
+    """Believe X-Forwarded-For/-Proto/-Host from TRUSTED_PROXY_COUNT reverse proxies, no more: the client
+    address the limits and the lockout key on, and https for HSTS, come from them. Read per request (the
+    settings object can be swapped), with one Werkzeug ProxyFix per hop count."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app, self.inner = app, app.wsgi_app
+        self.fixes: dict[int, ProxyFix] = {}
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        """Hand the request to ProxyFix for the configured hops, or straight to the app for none."""
+        hops = self.app.extensions["reportsvc.settings"].guard.trusted_proxy_count
+        if hops <= 0:
+            return self.inner(environ, start_response)
+        fix = self.fixes.get(hops)
+        if fix is None:
+            fix = self.fixes[hops] = ProxyFix(self.inner, x_for=hops, x_proto=hops, x_host=hops)
+        return fix(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """Install the session interface."""
+    """Install the session interface, behind the trusted proxies."""
     app.session_interface = SessionCookies()
+    app.wsgi_app = TrustedProxies(app)  # type: ignore[method-assign]

@@ -111,8 +111,9 @@ def _error_text(page: str) -> str:
 
 
 def test_many_failures_across_addresses_only_slow_the_account_down(app, settings):
-    s = settings(login_lockout_threshold=THRESHOLD, login_lockout_seconds=60)
-    settings(guard=dataclasses.replace(s.guard, login_slowdown_threshold=3, login_slowdown_seconds=0.4))
+    guard = dataclasses.replace(app.extensions["reportsvc.settings"].guard, login_slowdown_threshold=3,
+                                login_slowdown_seconds=0.4)
+    settings(login_lockout_threshold=THRESHOLD, login_lockout_seconds=60, guard=guard)
     name = _user(app)
     for i in range(4):  # one failure from each of four addresses: none is locked, the account passes 3
         assert _login(app, name, "not the password", f"198.51.100.{i + 1}").status_code == 401
