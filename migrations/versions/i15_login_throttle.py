@@ -1,7 +1,7 @@
 """login_throttle: failed sign-ins per (account, client address), so one address cannot lock out another
 
 Revision ID: i15_login_throttle
-Revises: i12_report_type_version
+Revises: i13_schedules
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i15_login_throttle'
-down_revision = 'i12_report_type_version'
+down_revision = 'i13_schedules'
 branch_labels = None
 depends_on = None
 
