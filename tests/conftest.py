@@ -21,7 +21,7 @@ from tests.ci_skips import pytest_make_collect_report, pytest_runtest_makereport
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("report_events", "audit_log", "bulk_jobs", "report_requests", "alert_events", "alert_state",
-          "report_schedules")
+          "report_schedules", "queue_pauses")
 
 
 class Engines:
@@ -226,6 +226,9 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.commit()
     redis.Redis.from_url(engines.redis_url).flushdb()
+    from reportsvc.ops import pauses
+
+    pauses.forget_cache()  # no test inherits another's paused queues through this process's cache
     storage = app.extensions["reportsvc.settings"].storage_dir
     shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)

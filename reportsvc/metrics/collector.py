@@ -76,6 +76,18 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
     return out
 
 
+def _paused_family(client: redis.Redis, queues: list[str]) -> Metric:
+    """reportsvc_queue_paused{queue}: 1 while the queue is paused (the Redis mirror of queue_pauses)."""
+    from reportsvc.queues.pauses import read_mirror
+
+    paused = read_mirror(client) or {}
+    family = GaugeMetricFamily(f"{PREFIX}_queue_paused", "1 while the queue is paused (no worker starts its messages).",
+                               labels=["queue"])
+    for queue in dict.fromkeys([*queues, *paused]):
+        family.add_metric([queue], 1.0 if queue in paused else 0.0)
+    return family
+
+
 def _gauge_families() -> list[Metric]:
     from sqlalchemy import text
 
@@ -101,6 +113,8 @@ def _gauge_families() -> list[Metric]:
             per_state.add_metric([s.queue, state], getattr(s, state))
         oldest.add_metric([s.queue], s.next_age_s or 0.0)
     out += [per_state, oldest]
+    with contextlib.suppress(redis.RedisError):
+        out.append(_paused_family(client, [s.queue for s in stats]))
     with contextlib.suppress(redis.RedisError):
         out.append(GaugeMetricFamily(f"{PREFIX}_workers_alive", "Worker processes that beat in the last 15 s.",
                                      value=workers_alive(client)))

@@ -21,6 +21,11 @@ from reportsvc.state.models import ReportRequest
 log = logging.getLogger("reportsvc.ops.jobs")
 
 
+def queue_of(report: Any) -> str:
+    """The queue a report's generate message goes to (one queue for now; lanes pick by priority)."""
+    return REPORTS_QUEUE
+
+
 def send_generate(report_id: uuid.UUID) -> str | None:
     """Enqueue the report's generate message and record its id; None when Redis refused it."""
     try:

@@ -32,7 +32,7 @@ from sqlalchemy import text
 
 from reportsvc.config import Settings
 from reportsvc.extensions import db
-from reportsvc.ops import jobs, webhooks
+from reportsvc.ops import jobs, pauses, webhooks
 from reportsvc.queues import live_actions as queue_actions
 from reportsvc.queues.probe import locate_by_message_id, surely_live
 from reportsvc.state import lifecycle
@@ -243,9 +243,11 @@ def _reconcile_batch(client: redis.Redis, settings: Settings, rows: list[Any], r
     """Give every row of the batch with no live message a message (one probe for the whole batch first)."""
     live = surely_live(client, [r.message_id for r in rows if r.message_id],
                        dead_after_ms=settings.report_lock_seconds * 1000)
+    paused = pauses.paused(client)
     for row in rows:
         result.examined += 1
-        if row.message_id in live:
+        if row.message_id in live or jobs.queue_of(row) in paused:
+            # A paused queue's reports wait on purpose: re-sent after the resume if Redis lost their message.
             result.skipped += 1
             continue
         delivery = ensure_one_live_message(client, row.id, row.message_id, settings)

@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
 from reportsvc.extensions import db
-from reportsvc.ops import jobs
+from reportsvc.ops import jobs, pauses
+from reportsvc.redis_client import get_redis
 from reportsvc.state import queries
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.storage import LocalStorage, StorageError
@@ -92,6 +93,11 @@ def report_status(report_id: str) -> Response:
     body = queries.report_status(_report_id(report_id))
     if body is None:
         raise ApiError(404, "not_found", "no report with that id")
+    body["queue_paused"] = False
+    if body["status"] == "PENDING":
+        pause = pauses.pause_of_pending(get_redis(), jobs.queue_of(body))
+        if pause is not None:
+            body["queue_paused"], body["note"] = True, pauses.note_for(pause)
     return jsonify(body)
 
 

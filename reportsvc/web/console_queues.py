@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from werkzeug.exceptions import HTTPException
 
 from reportsvc import queues
-from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.ops import bulkjobs, deadletters, pauses
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
 from reportsvc.web import queue_actions as qa
@@ -51,9 +51,33 @@ def _vary(body: str) -> Response:
 @bp.get("/queues")
 def overview() -> Response:
     """Every known queue with its counts; the table refreshes itself every 2 s."""
-    stats = queues.all_queue_stats(get_redis(), qr.all_queues())
+    client = get_redis()
+    stats = queues.all_queue_stats(client, qr.all_queues())
     template = "console/queues/_counts.html" if is_htmx() else "console/queues/index.html"
-    return _vary(render_template(template, stats=stats, jobs=bulkjobs.recent(10), states=STATE_LABELS))
+    return _vary(render_template(template, stats=stats, jobs=bulkjobs.recent(10), states=STATE_LABELS,
+                                 paused=pauses.paused(client)))
+
+
+@bp.post("/queues/<name>/pause")
+def pause(name: str) -> Response:
+    """Pause a queue from the Queues page (audited; viewers are refused by the access policy)."""
+    return _pause_or_resume(name, True)
+
+
+@bp.post("/queues/<name>/resume")
+def resume(name: str) -> Response:
+    """Resume a paused queue from the Queues page (audited)."""
+    return _pause_or_resume(name, False)
+
+
+def _pause_or_resume(name: str, pausing: bool) -> Response:
+    canonical = qr.check_queue(name)
+    act = pauses.pause if pausing else pauses.resume
+    changed = act(get_redis(), canonical, actor=current_actor() or "unknown", via="console")
+    verb = "paused" if pausing else "resumed"
+    flash(f"Queue {canonical} {verb}." if changed else f"Queue {canonical} was already {verb}.",
+          "success" if changed else "info")
+    return redirect(url_for("console_queues.overview"), 303)  # type: ignore[return-value]
 
 
 @bp.get("/queues/<name>/<state>")

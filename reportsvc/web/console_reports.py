@@ -162,11 +162,14 @@ def _label(report: ReportRequest) -> str:
 
 
 def _detail_context(report: ReportRequest) -> dict[str, Any]:
+    from reportsvc.ops import pauses
     from reportsvc.ops.whereabouts import locate_report_message
     from reportsvc.redis_client import get_redis
 
     return {
         "report": report,
+        "queue_pause": pauses.pause_of_pending(get_redis(), jobs.queue_of(report)) if report.status == "PENDING"
+        else None,
         "events": queries.events(report.id),
         "place": locate_report_message(get_redis(), report.message_id),
     }

@@ -151,6 +151,14 @@ def build_spec() -> dict[str, Any]:
         "/queues": {"get": _op("Counts of every known queue", {"200": _json({"type": "object", "required": ["queues"]},
                                                                              "one entry per queue")},
                                tags=("queues",))},
+        "/queues/{name}/pause": {
+            "post": _op("Pause a queue: workers start none of its messages until it is resumed", {
+                "200": _json(_ref("QueuePause"), "paused (changed false: it already was)"), **_errors(400, 404)},
+                params=[QUEUE], role="operator", tags=("queues",))},
+        "/queues/{name}/resume": {
+            "post": _op("Resume a paused queue; its waiting work starts within a few seconds", {
+                "200": _json(_ref("QueuePause"), "resumed (changed false: it was not paused)"), **_errors(400, 404)},
+                params=[QUEUE], role="operator", tags=("queues",))},
         "/queues/{name}/{state}": {
             "get": _op("A page of messages in one state", {"200": _json(_ref("MessagePage"), "one page"),
                                                            **_errors(400, 404)},
@@ -293,11 +301,16 @@ SCHEMAS: dict[str, Any] = {
     "CancelRequested": {"type": "object", "required": ["id", "status", "cancel_requested"],
                         "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["RUNNING"]},
                                        "cancel_requested": {"type": "boolean"}}},
+    "QueuePause": {"type": "object", "required": ["queue", "changed", "paused"],
+                   "properties": {"queue": {"type": "string"}, "changed": {"type": "boolean"},
+                                  "paused": {"type": "boolean"}, "paused_since": NULLABLE_STR,
+                                  "paused_by": NULLABLE_STR}},
     "Status": {"type": "object", "required": ["id", "status", "progress"],
                "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
                               "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                               "progress_message": NULLABLE_STR, "error_message": NULLABLE_STR,
-                              "download_url": NULLABLE_STR, "cancel_requested": {"type": "boolean"}}},
+                              "download_url": NULLABLE_STR, "cancel_requested": {"type": "boolean"},
+                              "queue_paused": {"type": "boolean"}, "note": {"type": "string"}}},
     "Report": {"type": "object", "required": ["id", "status", "progress", "report_type", "created_at"],
                "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
                               "progress": {"type": "integer"}, "report_type": {"type": "string"},

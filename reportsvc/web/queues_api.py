@@ -11,7 +11,8 @@ import uuid
 from flask import Blueprint, Response, jsonify, request
 
 from reportsvc import queues
-from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.ops import bulkjobs, deadletters, pauses
+from reportsvc.queues.pauses import Pause
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
 from reportsvc.web.access import current_actor
@@ -44,8 +45,36 @@ bp = Blueprint("queues_api", __name__)
 @bp.get("/queues")
 def list_queues() -> Response:
     """Counts of every known queue in one Redis round trip."""
-    stats = queues.all_queue_stats(get_redis(), all_queues())
-    return jsonify({"queues": [stats_json(s) for s in stats]})
+    client = get_redis()
+    stats = queues.all_queue_stats(client, all_queues())
+    paused = pauses.paused(client)
+    return jsonify({"queues": [stats_json(s) | pause_json(paused.get(s.queue)) for s in stats]})
+
+
+def pause_json(pause: Pause | None) -> dict[str, object]:
+    """A queue's pause state for JSON: paused, since, by."""
+    return {"paused": pause is not None, "paused_since": pause.since if pause else None,
+            "paused_by": pause.by if pause else None}
+
+
+def _pause_response(name: str, pausing: bool) -> Response:
+    canonical = check_queue(name)
+    client = get_redis()
+    act = pauses.pause if pausing else pauses.resume
+    changed = act(client, canonical, actor=current_actor() or "unknown", via="api")
+    return jsonify({"queue": canonical, "changed": changed} | pause_json(pauses.paused(client).get(canonical)))
+
+
+@bp.post("/queues/<name>/pause")
+def pause_queue(name: str) -> Response:
+    """Pause a queue: workers start none of its messages until it is resumed (repeat: changed false)."""
+    return _pause_response(name, True)
+
+
+@bp.post("/queues/<name>/resume")
+def resume_queue(name: str) -> Response:
+    """Resume a paused queue: its waiting work starts within a few seconds (repeat: changed false)."""
+    return _pause_response(name, False)
 
 
 @bp.get("/queues/<name>/<state>")

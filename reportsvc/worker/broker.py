@@ -181,8 +181,10 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker with the middleware stack reportsvc relies on."""
     from reportsvc.worker.metrics_middleware import MetricsMiddleware
+    from reportsvc.worker.pause_middleware import PauseMiddleware
 
     middleware = [
+        PauseMiddleware(),  # first: a paused queue's message is put back before anything else sees it
         AgeLimit(),
         TimeLimit(interval=250),
         ShutdownNotifications(),
