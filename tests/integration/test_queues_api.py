@@ -54,7 +54,7 @@ def test_overview_lists_declared_queues(client):
     names = [q["name"] for q in body["queues"]]
     assert {"reports", "notifications", "maintenance"} <= set(names)
     assert stats(client) == {"name": "reports", "waiting": 0, "delayed": 0, "held": 0, "dead": 0, "total": 0,
-                             "oldest_waiting_age_s": None}
+                             "oldest_waiting_age_s": None, "paused": False, "paused_since": None, "paused_by": None}
 
 
 def test_counts_match_raw_redis_in_every_state(app, client, make_worker, redis_client):
