@@ -45,6 +45,7 @@ def write_mirror(client: redis.Redis, pauses: dict[str, Pause]) -> None:
     """Replace the mirror with exactly these pauses, atomically (MULTI: readers see the old or the new)."""
     pipe = client.pipeline(transaction=True)
     pipe.delete(MIRROR_KEY)
-    mapping: dict[Any, Any] = {SYNCED: "1", **{p.queue: json.dumps({"since": p.since, "by": p.by}) for p in pauses.values()}}
+    mapping: dict[Any, Any] = {SYNCED: "1"}
+    mapping.update({p.queue: json.dumps({"since": p.since, "by": p.by}) for p in pauses.values()})
     pipe.hset(MIRROR_KEY, mapping=mapping)
     pipe.execute()

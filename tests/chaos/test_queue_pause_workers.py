@@ -1,4 +1,5 @@
-"""A paused queue under real worker processes: nothing starts for 30 s, through a worker restart; resume runs each once."""
+"""A paused queue under real worker processes: nothing starts for 30 s, through a worker restart; resume runs each
+once."""
 
 from __future__ import annotations
 
