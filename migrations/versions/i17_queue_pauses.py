@@ -1,7 +1,7 @@
 """queue pauses: one row per paused queue (the Redis mirror is rebuilt from it)
 
 Revision ID: i17_queue_pauses
-Revises: i13_schedules
+Revises: i15_login_throttle
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i17_queue_pauses'
-down_revision = 'i13_schedules'
+down_revision = 'i15_login_throttle'
 branch_labels = None
 depends_on = None
 
