@@ -195,6 +195,16 @@ def set_disabled(name: str, disabled: bool = True, *, actor: str | None = None) 
     return user
 
 
+def end_sessions(name: str) -> User:
+    """Sign the account out everywhere: every console session it has ends (its API tokens stay). Commits."""
+    user = _require(name)
+    user.auth_epoch += 1
+    user.updated_at = utcnow()
+    db.session.commit()
+    log.info("sessions ended: %s", name)
+    return user
+
+
 def _require(name: str) -> User:
     user = get_user(name)
     if user is None:

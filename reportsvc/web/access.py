@@ -45,6 +45,7 @@ ADMIN_BLUEPRINTS = frozenset({"accounts_api", "console_users"})
 #: (endpoint, method) -> role, where the method-based default is wrong.
 ROLE_OVERRIDES: dict[tuple[str, str], str] = {
     ("auth.logout", "POST"): "viewer",  # signing yourself out changes nothing but your session
+    ("auth.logout_everywhere", "POST"): "viewer",  # nor does ending your own sessions
 }
 
 

@@ -276,6 +276,16 @@ def _keep_own_session(user: User) -> None:
         login_user(SessionUser(user))
 
 
+@bp.post("/users/<name>/sessions/end")
+def end_sessions(name: str) -> Response:
+    """Sign an account out everywhere: all its console sessions end (its API tokens keep working)."""
+    _load(name)
+    accounts.end_sessions(name)
+    _record("user.end_sessions", f"user:{name}", "ok")
+    flash(f"{name} is signed out everywhere: every console session of the account has ended.", "success")
+    return _account_response(name)
+
+
 @bp.post("/users/<name>/password")
 def reset_password(name: str) -> Response:
     """Set a typed password or generate one (shown once); unlocks the account and ends its sessions."""

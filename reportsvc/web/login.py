@@ -6,6 +6,7 @@ and a Flask-Login session. Flask-Login keeps `SessionUser`, loaded here by id + 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -24,10 +25,13 @@ from flask import (
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from reportsvc.extensions import login_manager
+from reportsvc.state import accounts, audit
 from reportsvc.state import login as login_state
 from reportsvc.web.access import current_principal, safe_next
 
 bp = Blueprint("auth", __name__)
+#: Session key of the sign-in time (epoch seconds); SESSION_LIFETIME_HOURS counts from it.
+SIGNED_IN_AT = "signed_in_at"
 
 
 def _lockout_kwargs() -> dict[str, Any]:
@@ -58,6 +62,8 @@ def login() -> Any:
     session.clear()
     login_user(SessionUser(result.user))
     session.permanent = True
+    # The absolute lifetime counts from here, however active the session stays (see _load_user).
+    session[SIGNED_IN_AT] = int(time.time())
     g.pop("principal", None)
     return redirect(next_url, 303)
 
@@ -92,8 +98,24 @@ class SessionUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(session_ident: str) -> Any:
+    started = session.get(SIGNED_IN_AT)
+    lifetime = current_app.extensions["reportsvc.settings"].session_lifetime_hours * 3600
+    if not isinstance(started, int) or not 0 <= time.time() - started <= lifetime:
+        return None  # signed in too long ago (or before sign-in times were kept): sign in again
     user = login_state.user_for_session(session_ident)
     return SessionUser(user) if user is not None else None
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Any:
+    """End every console session of the signed-in account (this one included); its API tokens stay."""
+    principal = current_principal()
+    assert principal is not None
+    accounts.end_sessions(principal.name)
+    audit.record(principal.name, "user.end_sessions", f"user:{principal.name}", "ok", {"via": "console"})
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login", signed_out=1), 303)
 
 
 @bp.get("/me")

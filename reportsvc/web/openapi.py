@@ -21,7 +21,7 @@ bp = Blueprint("openapi", __name__)
 #: Blueprints / endpoints that serve HTML (the console) or files, not the JSON API.
 NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard", "console_users", "console_alerts",
                                 "console_schedules"})
-NON_API_ENDPOINTS = frozenset({"static", "index", "auth.login", "auth.logout"})
+NON_API_ENDPOINTS = frozenset({"static", "index", "auth.login", "auth.logout", "auth.logout_everywhere"})
 
 UUID_SCHEMA = {"type": "string", "maxLength": 100}
 QUEUE_NAME = {"type": "string", "maxLength": 300}
