@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from reportsvc.config import Settings
 
 log = logging.getLogger("reportsvc.worker.broker")
+#: The longest an idle consumer sleeps between fetches (ms): a retry runs at most about twice this late.
+IDLE_POLL_MAX_MS = 100
 
 
 
@@ -139,6 +141,14 @@ class IndexingRedisBroker(RedisBroker):
         """Consumers that report socket timeouts as connection losses (see TimeoutAwareConsumer)."""
         return TimeoutAwareConsumer
 
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> TimeoutAwareConsumer:
+        """A consumer whose idle polling backs off to at most IDLE_POLL_MAX_MS, whatever the worker asks."""
+        # An idle consumer sleeps up to `timeout` between fetches (Dramatiq's Worker passes its worker_timeout,
+        # 1 s unless the dramatiq_worker_timeout variable says otherwise, and the CLI has no flag for it). A
+        # retry coming due waits for the delay-queue consumer's next wake-up and then for the main queue's:
+        # up to 2 s late on a 2 s delay. Capped here, `dramatiq reportsvc.tasks` keeps the schedule as shipped.
+        return self.consumer_class(self, queue_name, prefetch, min(timeout, IDLE_POLL_MAX_MS))
+
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
         """Dramatiq's enqueue, remembering which message id the Redis entry about to be written carries."""
         token = _enqueuing.set(message.message_id)
@@ -180,6 +190,7 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
 
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker with the middleware stack reportsvc relies on."""
+    from reportsvc.worker.context import AppWarmUp
     from reportsvc.worker.metrics_middleware import MetricsMiddleware
     from reportsvc.worker.pause_middleware import PauseMiddleware
 
@@ -193,6 +204,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         ExactRetries(schedule_ms=settings.retry_delays_ms, max_retries=settings.report_max_retries),
         CurrentMessage(),
         MetricsMiddleware(),
+        AppWarmUp(),
     ]
     # Timeouts on every connection: without them a Redis that stops answering (dropped packets, a host
     # gone without a reset) blocks POST /reports, and a worker's fetch or ack, for as long as TCP retries.
