@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         console_format,
         console_queues,
         console_reports,  # noqa: F401  (its routes register on console.bp, so it is imported before that)
+        console_schedules,
         console_users,
         errors,
         health,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(report_types_api.bp)
     app.register_blueprint(queues_api.bp)
     app.register_blueprint(schedules_api.bp)
+    app.register_blueprint(console_schedules.bp)
     console_format.init_app(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_queues.bp)

@@ -23,6 +23,7 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 
 NAV = (
     ("/console/", "Reports"),
+    ("/console/schedules", "Schedules"),
     ("/console/queues", "Queues"),
     ("/console/workers", "Workers"),
     ("/console/audit", "Audit"),

@@ -64,9 +64,14 @@ def _envelope(raw: Any) -> dict[str, Any]:
 
 def _check(fields: dict[str, Any], errors: list[dict[str, str]]) -> dict[str, Any]:
     """Cron, zone, type and params of the complete schedule; errors appended, cleaned values returned."""
+    timezone = fields["timezone"]
     try:
-        parsed = cron.parse(fields["cron"], fields["timezone"])
-        fields["cron"] = parsed.expression
+        cron.zone(timezone)
+    except cron.CronError as exc:
+        errors.append({"field": exc.field, "message": str(exc)})
+        timezone = "UTC"  # still check the cron itself, so both errors show at once
+    try:
+        fields["cron"] = cron.parse(fields["cron"], timezone).expression
     except cron.CronError as exc:
         errors.append({"field": exc.field, "message": str(exc)})
     try:
@@ -79,10 +84,25 @@ def _check(fields: dict[str, Any], errors: list[dict[str, str]]) -> dict[str, An
     return fields
 
 
+def _envelope_and_errors(raw: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The envelope's good fields and its errors, so the cron, zone and type are still checked (and
+    reported together) when another field is wrong."""
+    try:
+        return _envelope(raw), []
+    except InputError as exc:
+        if not isinstance(raw, dict):
+            raise
+        bad = {e["field"].split(".", 1)[0] for e in exc.errors}
+        good = {k: v for k, v in raw.items() if k in EDITABLE and k not in bad and isinstance(v, str | dict)}
+        return good, exc.errors
+
+
 def validate_new(raw: Any) -> dict[str, Any]:
     """A complete schedule from a create request (defaults filled in); InputError naming each bad field."""
-    given = _envelope(raw if raw is not None else {})
-    errors = [{"field": name, "message": "is required"} for name in ("name", "cron") if not given.get(name)]
+    given, errors = _envelope_and_errors(raw if raw is not None else {})
+    bad = {e["field"].split(".", 1)[0] for e in errors}
+    errors += [{"field": name, "message": "is required"} for name in ("name", "cron")
+               if not given.get(name) and name not in bad]
     fields = {
         "name": given.get("name") or "",
         "cron": given.get("cron") or "",
@@ -93,7 +113,7 @@ def validate_new(raw: Any) -> dict[str, Any]:
         "recipients": given.get("recipients") or [],
         "misfire": given.get("misfire") or "latest",
     }
-    if not errors:
+    if fields["cron"]:
         _check(fields, errors)
     if errors:
         raise InputError(errors)
