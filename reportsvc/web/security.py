@@ -164,7 +164,10 @@ def add_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+    if response.mimetype == "application/pdf":
+        # A report is private data: no shared cache, no copy kept (send_file's own "no-cache" keeps one).
+        response.headers["Cache-Control"] = "private, no-store"
+    elif request.endpoint != "static" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response
 
