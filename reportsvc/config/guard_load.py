@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reportsvc.config.env import decimal, whole
+from reportsvc.config.env import decimal, flag, whole
 from reportsvc.config.guard import GuardSettings
+from reportsvc.config.settings import ConfigError
 
 
 def load_guard(env: Mapping[str, str]) -> GuardSettings:
     """Read and validate the hardening settings; raises ConfigError naming the bad variable."""
+    environment = (env.get("REPORTSVC_ENV") or "").strip().lower()
+    if flag(env, "REPORTSVC_FAULT_INJECTION", False) and environment in ("production", "prod"):
+        # Fault injection lets any operator make reports fail on purpose: never where real users are.
+        raise ConfigError("REPORTSVC_FAULT_INJECTION=1 is refused with REPORTSVC_ENV=production; unset "
+                          "REPORTSVC_FAULT_INJECTION (or run it in another environment)")
     return GuardSettings(
         trusted_proxy_count=whole(env, "TRUSTED_PROXY_COUNT", 0, 0, 10),
         login_slowdown_threshold=whole(env, "LOGIN_SLOWDOWN_THRESHOLD", 50, 1, 1_000_000),
