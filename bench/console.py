@@ -75,8 +75,9 @@ def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
 
     from reportsvc.extensions import db
     from reportsvc.state.queries import encode_cursor
+    from reportsvc.web.cursors import sealed
 
-    with app.app_context():
+    with app.app_context(), app.test_request_context():
         total = db.session.execute(text("SELECT count(*) FROM report_requests")).scalar_one()
         deep = db.session.execute(text(
             "SELECT created_at, id FROM report_requests ORDER BY created_at DESC, id DESC OFFSET :o LIMIT 1"
@@ -86,6 +87,8 @@ def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
         middle = str(db.session.execute(text(
             "SELECT id FROM report_requests ORDER BY created_at DESC, id DESC OFFSET :o LIMIT 1"
         ), {"o": int(total * 0.5)}).scalar_one())
+        # The console hands out sealed cursors only (issue 15): seal the deep one as a page link would be.
+        deep_cursor = sealed("reports", encode_cursor(deep[0], deep[1]))
     auth = {"Authorization": f"Bearer {token}"}
     hx = {"HX-Request": "true", **auth}
     return {
@@ -93,7 +96,7 @@ def requests_for(app: Any, token: str) -> dict[str, tuple[str, dict[str, str]]]:
         "filtered_page": ("/console/?status=FAILED", auth),
         "search_title": ("/console/?q=quarterly", hx),
         "search_id": (f"/console/?q={middle[:6]}", hx),
-        "deep_page": (f"/console/?older={encode_cursor(deep[0], deep[1])}", auth),
+        "deep_page": (f"/console/?older={deep_cursor}", auth),
         "poll_fragment": ("/console/live?ids=" + ",".join(newest), hx),
     }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +20,18 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def pg_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("devservers") / "pg"
+def pg_root() -> Iterator[Path]:
+    """A folder outside pytest's own temp root: as root, the wheel opens its parents to the postgres system
+    user, and any pytest session starting meanwhile (a nested run, a parallel one) closes /tmp/pytest-of-root
+    to 0700 again, which would lock that user out mid-test."""
+    root = Path(tempfile.mkdtemp(prefix="reportsvc-devservers-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_dir(pg_root: Path) -> Path:
+    return pg_root / "pg"
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +99,9 @@ def test_postgres_leftover_from_an_earlier_run_is_reused(pg: EmbeddedPostgres) -
     assert again._postmaster().pid == pid  # type: ignore[union-attr]
 
 
-def test_postgres_refuses_a_port_held_by_someone_else(tmp_path: Path, pg: EmbeddedPostgres) -> None:
+def test_postgres_refuses_a_port_held_by_someone_else(pg_root: Path, pg: EmbeddedPostgres) -> None:
     pg.start()
-    other = EmbeddedPostgres(tmp_path / "other", pg.port, durable=False)
+    other = EmbeddedPostgres(pg_root / "other", pg.port, durable=False)
     with pytest.raises(PortInUseError):
         other.start()
 
