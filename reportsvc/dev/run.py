@@ -153,6 +153,18 @@ class Engines:
             self.pg = None
 
 
+def seed_datasets(root: Path, env: dict[str, Any], console: Console) -> None:
+    """Without REPORT_DATASETS_FILE: use instance/datasets.toml, copied from examples/datasets.toml the first time."""
+    if env.get("REPORT_DATASETS_FILE"):
+        return
+    target = root / "instance" / "datasets.toml"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text((root / "examples" / "datasets.toml").read_text(encoding="utf-8"), encoding="utf-8")
+        console.say(f"sample datasets copied to {target.relative_to(root)} (the table report's; edit freely)")
+    env["REPORT_DATASETS_FILE"] = str(target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m reportsvc.dev`; returns the exit code."""
     del argv  # no options yet; configuration comes from the environment
@@ -162,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     python = sys.executable
     plan = make_plan(os.environ)
     env: dict[str, Any] = {**os.environ, **plan.env_overrides, "PYTHONUNBUFFERED": "1"}
+    seed_datasets(root, env, console)
     problem = config_error(env)
     if problem:  # before any engine starts: every child would refuse these settings anyway
         console.say(f"error: configuration error: {problem}")

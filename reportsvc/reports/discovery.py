@@ -24,6 +24,7 @@ GROUP = "reportsvc.report_types"
 #: built-in (pyproject changed, no `pip install -e .` since) still gets it from here, with a warning.
 BUILTINS = {
     "operations": "reportsvc.reports.operations:OPERATIONS",
+    "table": "reportsvc.reports.table:TABLE",
 }
 
 

@@ -228,9 +228,12 @@ def process(report_id_text: str) -> None:
         return
     except (Exception, TimeLimitExceeded) as exc:
         error = _describe(exc, settings.report_time_limit_seconds)
-        retry_in = _retry_delay_ms(message) if message else None
+        # A failure the next try would repeat (a dataset's SQL refused, its timeout) is final at once.
+        permanent = bool(getattr(exc, "permanent", False))
+        retry_in = _retry_delay_ms(message) if message and not permanent else None
         outcome = lifecycle.fail_attempt(
-            report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in
+            report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in,
+            final_note="not retried: another try would fail the same way" if permanent else "retries exhausted",
         )
         if outcome == "CANCELLED":
             log.info("Job %s attempt ended (%s) after a cancel was requested: CANCELLED, no retry", report_id, error)
@@ -249,6 +252,8 @@ def process(report_id_text: str) -> None:
         log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error)
         if outcome == "FAILED" and claim.callback_url:
             webhooks.queue_outcome(report_id, "FAILED", claim.attempts)
+        if permanent:
+            return  # acknowledged: Dramatiq must not retry what cannot succeed
         raise
     finally:
         heartbeat.stop()
@@ -265,15 +270,17 @@ def process(report_id_text: str) -> None:
 def _fail_not_installed(claim: lifecycle.Claim) -> None:
     """FAILED at once, no retries: another try on this worker would meet the same missing package."""
     error = f"report type {claim.report_type} is not installed on worker {context.worker_id()}"
-    lifecycle.fail_attempt(claim.report_id, claim.run_id, error=error, traceback_text=None, retry_in_ms=None,
-                           final_note="report type not installed; not retried")
+    outcome = lifecycle.fail_attempt(claim.report_id, claim.run_id, error=error, traceback_text=None,
+                                     retry_in_ms=None, final_note="report type not installed; not retried")
     log.error("Job %s failed: %s", claim.report_id, error)
+    if outcome == "FAILED" and claim.callback_url:
+        webhooks.queue_outcome(claim.report_id, "FAILED", claim.attempts)
 
 
 def _describe(exc: BaseException, time_limit: int) -> str:
     if isinstance(exc, TimeLimitExceeded):
         return f"time limit exceeded ({time_limit} s)"
-    if isinstance(exc, SimulatedFailure):
+    if isinstance(exc, SimulatedFailure) or getattr(exc, "permanent", None) is not None:
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

@@ -14,12 +14,18 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from reportsvc.config import get_settings
 from reportsvc.extensions import db
 
 #: Rows fetched per round trip from the server-side cursor: the most a report holds at once.
 BATCH_ROWS = 2000
+
+#: SQLSTATE classes of errors the same query would meet again: syntax and access (42), a write in the
+#: read-only transaction (25), data errors (22), the timeout (57014) and limits (54). Others (a dropped
+#: connection, a restart) may pass on the next try and are left to the retries.
+PERMANENT_SQLSTATE_PREFIXES = ("42", "25", "22", "57014", "54")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -35,6 +41,24 @@ def _engine(url: str | None) -> Engine:
             found = _engines[url] = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8,
                                                   pool_recycle=1800)
         return found
+
+
+class QueryRefused(Exception):
+    """The report's query failed in a way a retry would repeat (`permanent`), or not."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _refused(exc: DBAPIError, timeout_seconds: int) -> QueryRefused:
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    permanent = code.startswith(PERMANENT_SQLSTATE_PREFIXES)
+    if code == "57014":
+        return QueryRefused(f"query timed out after {timeout_seconds} s (REPORT_QUERY_TIMEOUT_SECONDS)",
+                            permanent=True)
+    first_line = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    return QueryRefused(f"query failed: {first_line}", permanent=permanent)
 
 
 class QueryResult:
@@ -84,14 +108,20 @@ class ReadOnlySource:
     def query(self, sql: str, params: Mapping[str, Any] | None = None,
               on_rows: Callable[[int], None] | None = None) -> QueryResult:
         """Run `sql` with `params` bound; rows stream in batches, at most REPORT_MAX_ROWS of them."""
-        result = self._connection().execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(
-            text(sql), dict(params or {}))
+        try:
+            result = self._connection().execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(
+                text(sql), dict(params or {}))
+        except DBAPIError as exc:
+            raise _refused(exc, self.timeout_seconds) from None
         columns = list(result.keys())
 
         def batches() -> Iterator[list[Any]]:
             try:
                 while True:
-                    batch = result.fetchmany(BATCH_ROWS)
+                    try:
+                        batch = result.fetchmany(BATCH_ROWS)
+                    except DBAPIError as exc:
+                        raise _refused(exc, self.timeout_seconds) from None
                     if not batch:
                         return
                     yield list(batch)

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.api", ("api_create", "api_create_p99", "api_status", "api_status_p99")),
         ("bench.memory", ("memory_growth",)),
         ("bench.pipeline", ("pipeline_1x8",)),
+        ("bench.table_memory", ("table_memory",)),
     ],
 )
 def test_bench_small_prints_ratios(module: str, expected: tuple[str, ...]) -> None:
