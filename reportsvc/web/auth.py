@@ -106,30 +106,55 @@ def _ensure_secret_key(app: Flask) -> None:
     process on this host; set SECRET_KEY for several hosts). config.py refuses a weak SECRET_KEY."""
     if app.config.get("SECRET_KEY"):
         return
-    import contextlib
-    import os
     import secrets
     from pathlib import Path
 
     path = Path(app.instance_path) / "secret_key"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write a complete temp file, then link it into place: a process starting at the same moment sees
-        # either no key file or the whole key, never an empty one, so all processes sign alike.
-        tmp = path.with_name(f".secret_key.{os.getpid()}")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            with contextlib.suppress(FileExistsError):  # another process won: use its key
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        key = path.read_text().strip()
+        if not path.exists():
+            _create_key_file(path, secrets.token_hex(32))
+        key = _read_key_file(path)
     except OSError as exc:
         log.warning("SECRET_KEY is not set and %s cannot be written (%s); using a key for this process only",
                     path, exc)
         key = ""
     app.config["SECRET_KEY"] = key or secrets.token_hex(32)
+
+
+def _create_key_file(path: Any, key: str) -> None:
+    """Write a complete temp file created 0600 from the start, then link it into place: a process starting at
+    the same moment sees no key file or the whole key, never an empty or briefly readable one."""
+    import contextlib
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret_key.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
+        with contextlib.suppress(FileExistsError):  # another process won: use its key
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_key_file(path: Any) -> str:
+    """The key in an existing file, refused (ConfigError) when others may read it or it is too short."""
+    import stat
+
+    from reportsvc.config import MIN_SECRET_KEY_LENGTH, ConfigError
+
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"{path} is readable by other users (mode {mode:04o}); it signs every session. "
+                          f"Run: chmod 600 {path}")
+    key = path.read_text().strip()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{path} holds a key of {len(key)} characters; it needs at least {MIN_SECRET_KEY_LENGTH}. "
+                          "Delete the file to have a new key generated (every session ends)")
+    return key
 
 
 def init_app(app: Flask) -> None:
