@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from reportsvc.cli.schedules import schedules_group
+
 
 @click.command("scheduler")
 def scheduler_command() -> None:
@@ -319,3 +321,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(ensure_admin_command)
     app.cli.add_command(reports_group)
     app.cli.add_command(queues_group)
+    app.cli.add_command(schedules_group)
