@@ -27,7 +27,8 @@ from bench import common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 
-def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespace, name: str) -> common.Proc:
+def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespace, name: str,
+             env: dict[str, str] | None = None) -> common.Proc:
     cmd = [
         sys.executable, "-m", "gunicorn", target,
         "--bind", f"127.0.0.1:{port}",
@@ -37,7 +38,7 @@ def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespa
         "--keep-alive", "5",
         "--log-level", "warning",
     ]  # fmt: skip
-    proc = common.Proc(cmd, found.env(), found.tmp / f"gunicorn-{name}.log", f"gunicorn {name}")
+    proc = common.Proc(cmd, found.env(**(env or {})), found.tmp / f"gunicorn-{name}.log", f"gunicorn {name}")
 
     def up() -> bool:
         try:

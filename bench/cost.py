@@ -15,7 +15,9 @@ psutil, reaped children included) is read for each process tree before and after
 * **bare**: `bench/_cost_bare.py`: token check, INSERT, send; claim UPDATE, render, write, READY UPDATE,
   email from the same actor.
 
-Prints a table of ms per report, Redis commands per report (INFO commandstats), and
+`--also NAME=VALUE` (repeatable) measures the product once more with that setting, e.g. a hot-path
+setting's previous value, for a before/after in the same run. Prints a table of ms per report, Redis
+commands per report (INFO commandstats), and
 
     ratio cost_total <reportsvc/bare> target <= 1.3
     ratio cost_worker <reportsvc/bare> target <= 1.3
@@ -100,8 +102,12 @@ def count_lines(path: Path) -> int:
         return 0
 
 
-def run_variant(found: BenchEngines, variant: str, n: int, warm: int) -> Cost:
-    """Start sink, web and workers for one variant, warm up, then measure a drain of n reports."""
+def run_variant(found: BenchEngines, variant: str, n: int, warm: int, extra: dict[str, str] | None = None) -> Cost:
+    """Start sink, web and workers for one variant, warm up, then measure a drain of n reports.
+
+    `extra` is more environment for the web and the workers (a setting's other value, for a before/after)."""
+    extra = extra or {}
+    label = " ".join([variant, *(f"{k}={v}" for k, v in extra.items())])
     import psycopg
     import redis
 
@@ -119,8 +125,9 @@ def run_variant(found: BenchEngines, variant: str, n: int, warm: int) -> Cost:
     try:
         common.wait_until(lambda: "ready" in sink.log_path.read_text(), 30, "smtp sink start", alive=sink.alive)
         port = free_port()
-        web = api.gunicorn(found, target, port, SimpleNamespace(workers=1, threads=4), f"cost-{variant}")
-        workers = common.dramatiq_workers(found, module, 1, 8, found.tmp / f"workers-cost-{variant}.log", **mail_env)
+        web = api.gunicorn(found, target, port, SimpleNamespace(workers=1, threads=4), f"cost-{variant}", extra)
+        workers = common.dramatiq_workers(found, module, 1, 8, found.tmp / f"workers-cost-{variant}.log",
+                                          **mail_env, **extra)
         pids = {
             "web": [web.pid], "worker": [workers.pid], "smtp": [sink.pid],
             "postgres": [listener_pid(found.postgres.port)], "redis": [listener_pid(found.valkey.port)],
@@ -160,7 +167,7 @@ def run_variant(found: BenchEngines, variant: str, n: int, warm: int) -> Cost:
             seconds = time.monotonic() - started
             after = {k: sum(tree_cpu(p) for p in v) for k, v in pids.items()}
             stats = client.info("commandstats")
-        cost = Cost(variant, n, {k: (after[k] - before[k]) * 1000 / n for k in CLASSES}, seconds=seconds)
+        cost = Cost(label, n, {k: (after[k] - before[k]) * 1000 / n for k in CLASSES}, seconds=seconds)
         cost.redis_calls = {name.removeprefix("cmdstat_"): int(v["calls"]) / n for name, v in stats.items()
                             if name not in ("cmdstat_config", "cmdstat_info")}
         return cost
@@ -206,6 +213,11 @@ def run(args: argparse.Namespace) -> None:
         for variant in ("bare", "reportsvc"):
             results[variant] = run_variant(found, variant, n, warm)
             say(results[variant].line())
+        for setting in args.also:
+            key, _, value = setting.partition("=")
+            other = run_variant(found, "reportsvc", n, warm, {key: value})
+            results[other.variant] = other
+            say(other.line())
         for variant, cost in results.items():
             calls = ", ".join(f"{k} {v:.1f}" for k, v in sorted(cost.redis_calls.items(), key=lambda kv: -kv[1]))
             say(f"{variant:<9} redis calls/report: {sum(cost.redis_calls.values()):.1f} ({calls})")
@@ -224,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p = common.parser("CPU ms per one-page report, by process class: reportsvc vs a bare baseline")
     p.add_argument("--n", type=int, default=1000, help="reports per variant (default 1000)")
     p.add_argument("--statements", action="store_true", help="also print the product's statements per report")
+    p.add_argument("--also", action="append", default=[], metavar="NAME=VALUE",
+                   help="also measure reportsvc with this setting (a before/after in one run); repeatable")
     return common.run_main(run, p.parse_args(argv))
 
 

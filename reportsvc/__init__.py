@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from reportsvc import cli, logs, redis_client, reports
     from reportsvc.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from reportsvc.state.pool import ping_after_idle
     from reportsvc.web import init_app as init_web
     from reportsvc.worker import context
     from reportsvc.worker.broker import setup_broker
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.init_app(app)
     reports.discover()  # installed report types; two with one name stop start-up here (ReportTypeConflict)
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_after_idle(engine, settings.hotpath.db_ping_idle_seconds)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     mail.init_app(app)
     login_manager.init_app(app)

@@ -17,6 +17,7 @@ from reportsvc.config.env import (
     whole,
 )
 from reportsvc.config.guard_load import load_guard
+from reportsvc.config.hotpath_load import load_hotpath
 from reportsvc.config.push_load import load_push
 from reportsvc.config.settings import MAX_RETENTION_DAYS, ConfigError, Settings
 
@@ -99,6 +100,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_interval_seconds=decimal(env, "RETENTION_INTERVAL_SECONDS", 3600.0, 1, 7 * 86400),
         push=load_push(env),
         guard=load_guard(env),
+        hotpath=load_hotpath(env),
         report_source_database_url=_source_database_url(env),
         report_query_timeout_seconds=whole(env, "REPORT_QUERY_TIMEOUT_SECONDS", 60, 1, 86400),
         report_max_rows=whole(env, "REPORT_MAX_ROWS", 100_000, 1, 10_000_000),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportsvc.config.guard import GuardSettings
+from reportsvc.config.hotpath import HotPathSettings
 from reportsvc.config.push import PushSettings
 
 #: The service's version, shown in the console footer and the OpenAPI document.
@@ -106,6 +107,8 @@ class Settings:
     push: PushSettings = field(default_factory=PushSettings)
     #: Proxies, sign-in slow-down, session lifetime (issue 15): reportsvc/config/guard.py.
     guard: GuardSettings = field(default_factory=GuardSettings)
+    #: Pool checkout and per-job worker overheads (issue 16): reportsvc/config/hotpath.py.
+    hotpath: HotPathSettings = field(default_factory=HotPathSettings)
     # -- report types' data (issue 12; see reportsvc.worker.readonly and reportsvc.reports.datasets) --
     #: Where report types read from (REPORT_SOURCE_DATABASE_URL); None: reportsvc's own database.
     report_source_database_url: str | None = field(default=None, repr=False)
@@ -137,6 +140,9 @@ class Settings:
         return self.app_base_url.startswith("https://")
 
     def sqlalchemy_options(self) -> dict[str, object]:
-        """Engine options: pools sized for a worker's threads (see db_pool_size), pre-ping so a restart heals."""
-        return {"pool_pre_ping": True, "pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+        """Engine options: pools sized for a worker's threads (see db_pool_size), pinged so a restart heals.
+
+        With DB_PING_IDLE_SECONDS > 0 the ping is reportsvc.state.pool's (only after idle), not pool_pre_ping."""
+        return {"pool_pre_ping": self.hotpath.db_ping_idle_seconds <= 0, "pool_size": self.db_pool_size,
+                "max_overflow": self.db_max_overflow,
                 "pool_recycle": 1800}

@@ -1,0 +1,20 @@
+"""Settings of the hot paths (issue 16): costs per report and per request that trade nothing an operator sees
+by default, each with the previous behaviour one value away.
+
+Kept in their own frozen dataclass (read by `reportsvc.config.hotpath_load`), so the main Settings grows by
+one field only. Imports nothing from the config package: settings.py imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HotPathSettings:
+    """Database pool checkout and the worker's per-job overheads."""
+
+    #: DB_PING_IDLE_SECONDS: a pooled connection idle at least this long is pinged before use (a restarted
+    #: PostgreSQL is noticed before a statement fails); one used more recently is handed out as it is.
+    #: 0 pings on every checkout (SQLAlchemy's pool_pre_ping, the behaviour before this setting).
+    db_ping_idle_seconds: float = 1.0
