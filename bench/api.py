@@ -4,7 +4,10 @@ Both run under the same gunicorn settings on the same engines, one after the oth
 from a second process (bench/_load.py: threads with keep-alive connections on loopback, bounded by
 time and count). First `POST /reports` only, then `GET /reports/<id>/status` only over the rows the
 first phase created (so each figure is its own endpoint's, not a mix).
-Printed: requests/s and p50/p99 per kind and variant, then
+Printed: requests/s, p50/p99 and the server's CPU per request (gunicorn tree, from /proc) per kind and
+variant, with a Flask hello world under the same gunicorn as the floor of a request, then
+
+    ratio api_create_cpu_ms <reportsvc web CPU ms per POST /reports> target <= 1
 
     ratio api_create <reportsvc/bare req/s> target >= 0.8
     ratio api_create_p99 <reportsvc/bare p99> target <= 2
@@ -28,12 +31,12 @@ from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 
 def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespace, name: str,
-             env: dict[str, str] | None = None) -> common.Proc:
+             env: dict[str, str] | None = None, worker_class: str = "gthread") -> common.Proc:
     cmd = [
         sys.executable, "-m", "gunicorn", target,
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.workers),
-        "--worker-class", "gthread",
+        "--worker-class", worker_class,
         "--threads", str(args.threads),
         "--keep-alive", "5",
         "--log-level", "warning",
@@ -75,42 +78,62 @@ def load(port: int, duration: float, concurrency: int, max_requests: int, mode: 
     return result
 
 
-def summarize(name: str, kind: str, result: dict[str, object]) -> dict[str, float]:
+def summarize(name: str, kind: str, result: dict[str, object], cpu_seconds: float) -> dict[str, float]:
     if result["error_count"]:
         raise CouldNotMeasure(f"{name} {kind}: {result['error_count']} failed requests, e.g. {result['errors']}")
     lat = list(result["latencies"])  # type: ignore[call-overload]
     if not lat:
         raise CouldNotMeasure(f"{name}: no {kind} requests completed")
     figures = {"rps": len(lat) / float(result["elapsed"]),  # type: ignore[arg-type]
-               "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat)}
+               "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat),
+               # every request the server answered, including failed ones, shares the server's CPU
+               "cpu_ms": cpu_seconds * 1000 / (len(lat) + int(result["error_count"]))}  # type: ignore[call-overload]
     say(f"{name:<9} {kind:<6} {figures['rps']:7.1f} req/s  p50 {figures['p50'] * 1000:6.1f} ms"
-        f"  p99 {figures['p99'] * 1000:6.1f} ms  (n={len(lat)})")
+        f"  p99 {figures['p99'] * 1000:6.1f} ms  web CPU {figures['cpu_ms']:5.2f} ms/request  (n={len(lat)})")
     return figures
 
 
-def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def timed_load(server: common.Proc, name: str, kind: str, port: int, args: argparse.Namespace,
+               ids_file: str | None, token: str) -> dict[str, float]:
+    """One measured load phase: its latencies, and the server tree's CPU over it."""
+    before = common.tree_cpu(server.pid)
+    result = load(port, args.duration, args.concurrency, args.max_requests, kind, ids_file, token)
+    return summarize(name, kind, result, common.tree_cpu(server.pid) - before)
+
+
+def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespace, *, status: bool = True,
+            worker_class: str = "gthread") -> dict[str, dict[str, float]]:
     import psycopg
 
     found.reset()
     token = found.api_token()  # the bare app ignores it; reportsvc checks it on every request
     port = common_port()
-    server = gunicorn(found, target, port, args, name)
+    server = gunicorn(found, target, port, args, name, worker_class=worker_class)
     out: dict[str, dict[str, float]] = {}
     try:
         warm = min(2.0, args.duration / 3)
         load(port, warm, args.concurrency, 400, "create", token=token)  # warm-up: imports, pools, plans
-        out["create"] = summarize(name, "create", load(port, args.duration, args.concurrency, args.max_requests,
-                                                       "create", token=token))
-        ids_file = found.tmp / f"ids-{name}.txt"
-        with psycopg.connect(found.conninfo()) as conn:
-            ids = [str(r[0]) for r in conn.execute("SELECT id FROM report_requests")]
-        ids_file.write_text("\n".join(ids))
-        load(port, warm, args.concurrency, 400, "status", str(ids_file), token)
-        out["status"] = summarize(name, "status", load(port, args.duration, args.concurrency, args.max_requests,
-                                                       "status", str(ids_file), token))
+        out["create"] = timed_load(server, name, "create", port, args, None, token)
+        if status:
+            ids_file = found.tmp / f"ids-{name}.txt"
+            with psycopg.connect(found.conninfo()) as conn:
+                ids = [str(r[0]) for r in conn.execute("SELECT id FROM report_requests")]
+            ids_file.write_text("\n".join(ids))
+            load(port, warm, args.concurrency, 400, "status", str(ids_file), token)
+            out["status"] = timed_load(server, name, "status", port, args, str(ids_file), token)
     finally:
         server.stop()
     return out
+
+
+def server_matrix(found: BenchEngines, args: argparse.Namespace) -> None:
+    """`POST /reports` of the product under each gunicorn shape in --servers: the table that picks the server."""
+    say("# servers: reportsvc POST /reports under each gunicorn worker class and shape")
+    for spec in args.servers.split(","):
+        worker_class, _, shape = spec.partition(":")
+        workers, _, threads = shape.partition("x")
+        shaped = argparse.Namespace(**{**vars(args), "workers": int(workers), "threads": int(threads or 1)})
+        measure(found, "app:app", f"{worker_class}:{shape}", shaped, status=False, worker_class=worker_class)
 
 
 def common_port() -> int:
@@ -125,9 +148,15 @@ def run(args: argparse.Namespace) -> None:
     say(f"# api: gunicorn gthread {args.workers} workers x {args.threads} threads, {args.concurrency} client "
         f"connections, {args.duration:g} s per variant; machine: {common.machine()}")
     with common.engines(durable=not args.no_fsync) as found:
+        hello = measure(found, "bench._hello_api:app", "hello", args, status=False)
         bare = measure(found, "bench._bare_api:app", "bare", args)
         time.sleep(0.5)
         ours = measure(found, "app:app", "reportsvc", args)
+        if args.servers:
+            server_matrix(found, args)
+    say(f"web CPU per POST /reports: reportsvc {ours['create']['cpu_ms']:.2f} ms, bare INSERT + send "
+        f"{bare['create']['cpu_ms']:.2f} ms, Flask hello world (the floor) {hello['create']['cpu_ms']:.2f} ms")
+    common.ratio_line("api_create_cpu_ms", ours["create"]["cpu_ms"], "<=", 1.0)
     common.ratio_line("api_create", ours["create"]["rps"] / bare["create"]["rps"], ">=", 0.8)
     common.ratio_line("api_create_p99", ours["create"]["p99"] / bare["create"]["p99"], "<=", 2)
     common.ratio_line("api_status", ours["status"]["rps"] / bare["status"]["rps"], ">=", 0.8)
@@ -141,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-requests", type=int, default=100_000, help="request cap per variant")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    p.add_argument("--servers", default="", help="also measure POST /reports under these gunicorn shapes, e.g. "
+                   "gthread:2x4,gthread:1x8,sync:2,sync:4 (worker class:workers[xthreads])")
     return common.run_main(run, p.parse_args(argv))
 
 

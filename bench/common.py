@@ -210,6 +210,23 @@ def dramatiq_workers(
     return Proc(args, found.env(**env), log_path, f"dramatiq {module} {processes}x{threads}")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its reaped children and every live descendant."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2,
                alive: Callable[[], bool] | None = None) -> Any:
     """Poll until predicate() is truthy; CouldNotMeasure on timeout or when `alive()` turns false."""

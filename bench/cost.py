@@ -51,23 +51,6 @@ VARIANTS = {
 }
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process, its reaped children and every live descendant."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
 def listener_pid(port: int) -> int:
     """Pid of the process listening on TCP `port` on this machine."""
     for conn in psutil.net_connections("tcp"):
@@ -160,12 +143,12 @@ def run_variant(found: BenchEngines, variant: str, n: int, warm: int, extra: dic
             common.wait_until(lambda: drained(warm), 120, f"{variant} warm-up", interval=0.1, alive=alive)
             time.sleep(1.0)  # let the warm-up's trailing writes (metrics, events) settle
             client.config_resetstat()
-            before = {k: sum(tree_cpu(p) for p in v) for k, v in pids.items()}
+            before = {k: sum(common.tree_cpu(p) for p in v) for k, v in pids.items()}
             started = time.monotonic()
             create(n)
             common.wait_until(lambda: drained(warm + n), 60 + n / 2, f"{variant} drain", interval=0.1, alive=alive)
             seconds = time.monotonic() - started
-            after = {k: sum(tree_cpu(p) for p in v) for k, v in pids.items()}
+            after = {k: sum(common.tree_cpu(p) for p in v) for k, v in pids.items()}
             stats = client.info("commandstats")
         cost = Cost(label, n, {k: (after[k] - before[k]) * 1000 / n for k in CLASSES}, seconds=seconds)
         cost.redis_calls = {name.removeprefix("cmdstat_"): int(v["calls"]) / n for name, v in stats.items()

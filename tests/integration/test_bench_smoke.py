@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("bench.api", ("api_create", "api_create_p99", "api_status", "api_status_p99")),
+        ("bench.api", ("api_create_cpu_ms", "api_create", "api_create_p99", "api_status", "api_status_p99")),
         ("bench.memory", ("memory_growth",)),
         ("bench.pipeline", ("pipeline_1x8",)),
         ("bench.table_memory", ("table_memory",)),
