@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -136,3 +138,37 @@ class SweeperLoop(threading.Thread):
         """Stop and join."""
         self.stop_event.set()
         self.join(10)
+
+
+def running_reports(app) -> list[tuple[str, str, bool]]:  # type: ignore[no-untyped-def]
+    """(report id, worker, beat since its claim) of every RUNNING report."""
+    from sqlalchemy import text
+
+    from reportsvc.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT id, worker, heartbeat_at > started_at AS beat FROM report_requests WHERE status = 'RUNNING'"
+        )).all()
+        db.session.rollback()
+    return [(str(r.id), r.worker, bool(r.beat)) for r in rows]
+
+
+def worker_ids(proc) -> set[str]:  # type: ignore[no-untyped-def]
+    """The `host:pid` ids the worker processes of a `dramatiq` subprocess claim reports under."""
+    host = socket.gethostname()
+    return {f"{host}:{pid}" for pid in proc.children()}
+
+
+def stored_files(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every file under storage (temporary ones included), relative."""
+    return sorted(str(p.relative_to(settings.storage_dir)) for p in settings.storage_dir.rglob("*") if p.is_file())
+
+
+def assert_published_once(client, settings, ids) -> None:  # type: ignore[no-untyped-def]
+    """Exactly one PDF per report and nothing else on disk, each matching the checksum its row records."""
+    assert stored_files(settings) == sorted(f"{rid}.pdf" for rid in ids)
+    for rid in ids:
+        body = client.get(f"/reports/{rid}").get_json()
+        data = (settings.storage_dir / f"{rid}.pdf").read_bytes()
+        assert body["file_sha256"] == hashlib.sha256(data).hexdigest() and body["file_size"] == len(data), rid

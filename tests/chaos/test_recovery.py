@@ -37,7 +37,9 @@ def test_stalled_but_alive_worker_is_fenced_out(app, client, chaos_settings, mak
     kinds = [e["kind"] for e in _events(client, report_id)]
     assert kinds.count("completed") == 1 and kinds.count("claimed") == 2
     wait_for(lambda: "claim lost" in caplog.text, timeout=10)
-    assert sorted(p.name for p in chaos_settings.storage_dir.glob("*.pdf")) == [f"{report_id}.pdf"]
+    from tests.chaos.harness import assert_published_once
+
+    assert_published_once(client, chaos_settings, [report_id])  # one PDF, its checksum on the row, no temp files
 
 
 def test_report_stalling_past_the_limit_fails_with_the_stall_message(app, client, settings):
@@ -114,3 +116,42 @@ def test_two_schedulers_requeue_each_stalled_row_once(app, client, chaos_setting
     assert len(counts) == 50
     assert all(stalled == 1 and requeued == 1 for _, stalled, requeued in counts), counts
     assert redis_client.llen("dramatiq:reports") == 50
+
+
+def test_frozen_worker_resumed_after_recovery_never_overwrites_the_published_pdf(app, client, chaos_settings,
+                                                                                 start_worker, sweeper_loop):
+    import hashlib
+    import os
+    import signal
+
+    from tests.chaos.harness import running_reports, stored_files, worker_ids
+
+    frozen = start_worker(threads=2)
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 3}}}).get_json()["id"]
+    mine = wait_for(lambda: worker_ids(frozen), timeout=30)
+    wait_for(lambda: [r for r, w, beat in running_reports(app) if r == report_id and w in mine and beat], timeout=30)
+    pids = frozen.children()
+    for pid in pids:  # alive but silent: a GC pause, a VM stall, a laptop lid
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        start_worker(threads=2)
+        final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=40)
+        assert final["status"] == "READY"
+        path = chaos_settings.storage_dir / f"{report_id}.pdf"
+        published = path.read_bytes()
+        inode = path.stat().st_ino
+        body = client.get(f"/reports/{report_id}").get_json()
+        assert body["file_sha256"] == hashlib.sha256(published).hexdigest()
+        assert body["worker"] not in mine  # the second worker published it
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    # The frozen worker wakes up mid-render under a claim it no longer holds.
+    wait_for(lambda: f"Job {report_id} claim lost" in frozen.log_text(), timeout=30)
+    time.sleep(1.0)  # anything it might still write would land now
+    assert path.read_bytes() == published and path.stat().st_ino == inode  # not rewritten, not replaced
+    assert stored_files(chaos_settings) == [f"{report_id}.pdf"]  # no temporary file left behind either
+    body = client.get(f"/reports/{report_id}").get_json()
+    assert body["status"] == "READY" and body["file_sha256"] == hashlib.sha256(published).hexdigest()
+    kinds = [e["kind"] for e in body["events"]]
+    assert kinds.count("completed") == 1 and kinds.count("stalled") == 1, kinds

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
-import socket
 import time
 
 import pytest
 
+from tests.chaos.harness import assert_published_once, running_reports, worker_ids
 from tests.conftest import wait_for, wait_status
 
 pytestmark = pytest.mark.slow
@@ -49,40 +48,6 @@ def test_killed_worker_never_restarted_second_worker_finishes(client, chaos_sett
              and "moving back to waiting" in scheduler.log_text(), timeout=5)
 
 
-def _running(app) -> list[tuple[str, str, bool]]:  # type: ignore[no-untyped-def]
-    """(report id, worker, beat since its claim) of every RUNNING report."""
-    from sqlalchemy import text
-
-    from reportsvc.extensions import db
-
-    with app.app_context():
-        rows = db.session.execute(text(
-            "SELECT id, worker, heartbeat_at > started_at AS beat FROM report_requests WHERE status = 'RUNNING'"
-        )).all()
-        db.session.rollback()
-    return [(str(r.id), r.worker, bool(r.beat)) for r in rows]
-
-
-def _worker_ids(proc) -> set[str]:  # type: ignore[no-untyped-def]
-    """The `host:pid` ids the worker processes of a `dramatiq` subprocess claim reports under."""
-    host = socket.gethostname()
-    return {f"{host}:{pid}" for pid in proc.children()}
-
-
-def _files(settings) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every file under storage (temporary ones included), relative."""
-    return sorted(str(p.relative_to(settings.storage_dir)) for p in settings.storage_dir.rglob("*") if p.is_file())
-
-
-def assert_published_once(client, settings, ids) -> None:  # type: ignore[no-untyped-def]
-    """Exactly one PDF per report and nothing else on disk, each matching the checksum its row records."""
-    assert _files(settings) == sorted(f"{rid}.pdf" for rid in ids)
-    for rid in ids:
-        body = client.get(f"/reports/{rid}").get_json()
-        data = (settings.storage_dir / f"{rid}.pdf").read_bytes()
-        assert body["file_sha256"] == hashlib.sha256(data).hexdigest() and body["file_size"] == len(data), rid
-
-
 def test_twenty_reports_three_kills_under_live_claims(app, client, chaos_settings, start_worker, sweeper_loop,
                                                       chaos_inbox):
     ids = [client.post("/reports", json={"notify_email": f"r{i}@example.com",
@@ -92,11 +57,11 @@ def test_twenty_reports_three_kills_under_live_claims(app, client, chaos_setting
     worker = start_worker(threads=4)
     victims: list[set[str]] = []  # per kill: the reports the killed worker held under a live claim
     for _ in range(3):
-        mine = wait_for(lambda: _worker_ids(worker), timeout=30)  # noqa: B023 - called at once, in this loop
+        mine = wait_for(lambda: worker_ids(worker), timeout=30)  # noqa: B023 - called at once, in this loop
         # a heartbeat from THIS worker under a claim it holds, before it is killed
-        wait_for(lambda: [r for r, w, beat in _running(app) if w in mine and beat], timeout=60)  # noqa: B023
+        wait_for(lambda: [r for r, w, beat in running_reports(app) if w in mine and beat], timeout=60)  # noqa: B023
         time.sleep(rng.uniform(0.0, 0.3))
-        held = {r for r, w, _ in _running(app) if w in mine}
+        held = {r for r, w, _ in running_reports(app) if w in mine}
         worker.kill()
         assert held, "the killed worker held no RUNNING report"
         victims.append(held)
@@ -129,8 +94,8 @@ def test_sigterm_stops_gracefully_and_every_report_completes_once(app, client, c
                                          "params": {"simulate": {"sleep_seconds": 2}}}).get_json()["id"]
            for i in range(4)]
     worker = start_worker(threads=2)
-    mine = wait_for(lambda: _worker_ids(worker), timeout=30)
-    in_flight = wait_for(lambda: {r for r, w, _ in _running(app) if w in mine}, timeout=30)
+    mine = wait_for(lambda: worker_ids(worker), timeout=30)
+    in_flight = wait_for(lambda: {r for r, w, _ in running_reports(app) if w in mine}, timeout=30)
     # graceful: in-flight reports finish, the rest go back to the queue; exit 0 well inside the lock time
     assert worker.stop_gracefully(timeout=15) == 0, worker.log_text()[-3000:]
     for rid in in_flight:
