@@ -12,4 +12,5 @@ RUN useradd --create-home --uid 10001 reportsvc && mkdir -p /data/reports && cho
 USER reportsvc
 ENV STORAGE_DIR=/data/reports APP_PORT=3000
 EXPOSE 3000
-CMD ["gunicorn", "--bind", "0.0.0.0:3000", "--workers", "2", "--threads", "4", "--access-logfile", "-", "app:app"]
+# gthread, 64 threads a worker: every open console event stream holds a thread (README "Live updates").
+CMD ["gunicorn", "--bind", "0.0.0.0:3000", "--workers", "2", "--worker-class", "gthread", "--threads", "64", "--access-logfile", "-", "app:app"]

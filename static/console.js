@@ -7,12 +7,20 @@
      refreshed status counts; a finished row comes back without data-live, so it stops polling.
    - <element data-poll="URL">: replaced (outerHTML) by the answer; when the answer no longer carries
      data-poll (the report finished), polling of it stops.
-   Nothing is polled while document.visibilityState is "hidden"; becoming visible polls at once. */
+   Nothing is polled while document.visibilityState is "hidden"; becoming visible polls at once.
+
+   Push (issue 18): signed-in pages open /console/events through htmx-ext-sse (hx-ext="sse" on <body>).
+   While that stream is open the timer does not poll; each pushed event (report, queue, alert, and the
+   resync every (re)connection starts with) runs the same poll at once instead, so the same fragments
+   are swapped, only sooner. When the stream fails or is blocked, the timer polls again by itself, every
+   data-poll-ms on <body> (CONSOLE_POLL_SECONDS). A report created elsewhere reloads the reports list. */
 (function () {
   "use strict";
 
   var INTERVAL_MS = 1000;
   var inFlight = false;
+  var streamOpen = false;
+  var pushedAgain = false;
 
   function liveRowsRequest() {
     var body = document.querySelector("[data-live-src]");
@@ -42,20 +50,43 @@
     return requests;
   }
 
-  function tick() {
-    if (document.visibilityState !== "visible" || inFlight || typeof htmx === "undefined") return;
+  function tick(pushed) {
+    if (document.visibilityState !== "visible" || typeof htmx === "undefined") return;
+    if (!pushed && streamOpen) return;  // the stream says when something changed
+    if (inFlight) { if (pushed) pushedAgain = true; return; }
+    if (pushed) lastPolled = new WeakMap();  // an event makes every polled region due at once
     var pending = pollElements();
     var rows = liveRowsRequest();
     if (rows) pending.push(rows);
     if (!pending.length) return;
     inFlight = true;
     // Never overlap polls: a slow answer delays the next tick instead of stacking requests.
-    Promise.allSettled(pending).then(function () { inFlight = false; });
+    Promise.allSettled(pending).then(function () {
+      inFlight = false;
+      if (pushedAgain) { pushedAgain = false; tick(true); }  // an event came while we were asking
+    });
   }
 
-  setInterval(tick, INTERVAL_MS);
+  function start() {
+    var ms = parseInt(document.body && document.body.dataset.pollMs, 10);
+    setInterval(function () { tick(false); }, ms > 0 ? ms : INTERVAL_MS);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") tick();
+    if (document.visibilityState === "visible") tick(!streamOpen ? false : true);
+  });
+
+  document.addEventListener("htmx:sseOpen", function () { streamOpen = true; document.body.dataset.live = "push"; });
+  document.addEventListener("htmx:sseError", function () { streamOpen = false; document.body.dataset.live = "poll"; });
+  document.addEventListener("htmx:sseClose", function () { streamOpen = false; document.body.dataset.live = "poll"; });
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var message = event.detail || {};
+    if (message.type === "report" && document.querySelector("#report-list")) {
+      try {
+        if (JSON.parse(message.data).kind === "created") htmx.trigger(document.body, "reportCreated");
+      } catch (e) { /* not JSON: just poll */ }
+    }
+    tick(true);
   });
 
   // Dismiss buttons on flash messages.

@@ -44,4 +44,8 @@ class PushSettings:
     sse_max_seconds: float = 300.0
     #: SSE_KEEPALIVE_SECONDS: a comment line on an idle stream this often.
     sse_keepalive_seconds: float = 15.0
+    #: SSE_ENABLED: pages open the event stream (0: they only poll).
+    sse_enabled: bool = True
+    #: CONSOLE_POLL_SECONDS: how often console pages poll while no event stream is open (the fallback).
+    console_poll_seconds: float = 1.0
 

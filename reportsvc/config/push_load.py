@@ -44,4 +44,6 @@ def load_push(env: Mapping[str, str]) -> PushSettings:
         alert_scheduler_seconds=decimal(env, "ALERT_SCHEDULER_SECONDS", 60.0, 1, 86400),
         sse_max_seconds=decimal(env, "SSE_MAX_SECONDS", 300.0, 1, 86400),
         sse_keepalive_seconds=decimal(env, "SSE_KEEPALIVE_SECONDS", 15.0, 0.1, 3600),
+        sse_enabled=flag(env, "SSE_ENABLED", True),
+        console_poll_seconds=decimal(env, "CONSOLE_POLL_SECONDS", 1.0, 0.2, 86400),
     )

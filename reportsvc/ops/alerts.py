@@ -8,6 +8,7 @@ still cannot make two incidents of one) and sends the notifications owed (`alert
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -16,7 +17,7 @@ import time
 import redis
 
 from reportsvc.config import Settings
-from reportsvc.names import SCHEDULER_BEATS_KEY
+from reportsvc.names import EVENTS_CHANNEL, SCHEDULER_BEATS_KEY
 from reportsvc.ops import alert_notify, alert_rules, sweeper
 from reportsvc.state import alerts
 
@@ -45,6 +46,14 @@ def leave(client: redis.Redis, who: str) -> None:
     client.zrem(SCHEDULER_BEATS_KEY, who)
 
 
+def _announce(client: redis.Redis, changes: list[str]) -> None:
+    """Tell open console streams that an alert fired or resolved (their banners refresh)."""
+    try:
+        client.publish(EVENTS_CHANNEL, json.dumps({"type": "alert", "changes": changes}))
+    except redis.RedisError as exc:
+        log.debug("alert event not published: %s", exc)
+
+
 def evaluate(client: redis.Redis, settings: Settings, who: str | None = None) -> str:
     """One evaluation of every rule plus the notifications owed; a summary line for the log."""
     beat(client, who or scheduler_id())
@@ -66,6 +75,8 @@ def evaluate(client: redis.Redis, settings: Settings, who: str | None = None) ->
                 log.warning("alert %s %s: %s", name, happened, observation.message)
                 changes.append(f"{name} {happened}")
         sent = alert_notify.deliver_pending(settings)
+    if changes:
+        _announce(client, changes)
     if not changes and not sent:
         return "examined 0, no alert changed"
     return f"{', '.join(changes) or 'no change'}; {sent} notifications sent"

@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
         auth,
         console,
         console_alerts,
+        console_events,
         console_format,
         console_queues,
         console_reports,  # noqa: F401  (its routes register on console.bp, so it is imported before that)
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(console_queues.bp)
     app.register_blueprint(console_users.bp)
     app.register_blueprint(console_alerts.bp)
+    app.register_blueprint(console_events.bp)
     metrics_views.init_app(app)
     app.register_blueprint(login.bp)
     app.register_blueprint(accounts_api.bp)

@@ -19,10 +19,10 @@ _banner_lock = threading.Lock()
 _banner_cache: dict[str, Any] = {"at": 0.0, "value": []}
 
 
-def firing_alerts() -> list[dict[str, Any]]:
+def firing_alerts(fresh: bool = False) -> list[dict[str, Any]]:
     """The rules firing now (rule, message, since), cached for BANNER_TTL_SECONDS; [] when the database is down."""
     with _banner_lock:
-        if time.monotonic() - _banner_cache["at"] < BANNER_TTL_SECONDS:
+        if not fresh and time.monotonic() - _banner_cache["at"] < BANNER_TTL_SECONDS:
             return list(_banner_cache["value"])
     try:
         value = [{"rule": s.rule, "message": s.message, "since": s.fired_at} for s in alerts.firing()]
@@ -59,5 +59,6 @@ def alerts_page() -> str:
 
 @bp.get("/alerts/banner")
 def banner() -> str:
-    """The banner fragment (polled, and swapped by pushed alert events)."""
+    """The banner fragment (polled, and swapped by pushed alert events: so read fresh, not from the cache)."""
+    firing_alerts(fresh=True)
     return render_template("console/alerts/_banner.html")

@@ -97,7 +97,8 @@ def shoot(browser, live_server):  # type: ignore[no-untyped-def]
         try:
             p2 = phone.new_page()
             p2.goto(pg.url)
-            p2.wait_for_load_state("networkidle")
+            p2.wait_for_load_state("load")  # not networkidle: the event stream stays open
+            p2.wait_for_timeout(500)
             p2.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True, caret="initial")
             # nothing may be wider than the phone's screen
             overflow = p2.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

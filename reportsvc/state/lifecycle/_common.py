@@ -6,7 +6,9 @@ UPDATE plus its event, committed together), and the status read the refusals rep
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from reportsvc import metrics
 from reportsvc.extensions import db
+from reportsvc.names import EVENTS_CHANNEL
 from reportsvc.state.models import ReportEvent, ReportRequest
 
 # One logger for the whole package, named as the module was before the split, so log lines and any
@@ -34,6 +37,21 @@ class Outcome:
     status: str | None  # None when the report does not exist
     changed: bool = False  # this call made the transition (False for a refusal or an idempotent repeat)
     cancel_requested: bool = False  # RUNNING with a cancel asked for: its worker stops at its next check
+
+
+def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int | None = None) -> None:
+    """Tell open console streams that a report changed (called after the commit; best effort).
+
+    Redis pub/sub to the web processes' event streams (reportsvc.web.console_events). A lost message costs
+    only speed: the console still polls as its fallback, and a reconnecting stream resyncs.
+    """
+    from reportsvc.redis_client import get_redis
+
+    data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
+    try:
+        get_redis().publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
+    except Exception as exc:  # never let the live view fail a transition that committed
+        log.debug("Job %s event not published: %s", report_id, exc)
 
 
 def _session() -> Session:
@@ -106,6 +124,7 @@ def _transition(
         session.rollback()
         raise
     log.info("Job %s %s -> %s%s", report_id, from_status, to_status, f" ({message})" if message else "")
+    announce(report_id, to_status, kind)
     return row
 
 

@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 
 from reportsvc import metrics
 from reportsvc.extensions import db
-from reportsvc.state.lifecycle._common import E, Outcome, R, _event, _session, _transition, current_status, log
+from reportsvc.state.lifecycle._common import (
+    E,
+    Outcome,
+    R,
+    _event,
+    _session,
+    _transition,
+    announce,
+    current_status,
+    log,
+)
 from reportsvc.state.models import ReportRequest
 
 
@@ -127,6 +137,7 @@ def create(
         raise SlotTaken(link.schedule_id, link.scheduled_for)
     created_at, updated_at = row
     metrics.count_committed(values["id"], "created", "PENDING", detail)
+    announce(values["id"], "PENDING", "created", 0)
     # What the row now holds, as a (session-less) model object for the caller.
     return ReportRequest(**values, **columns, status="PENDING", progress=0, progress_message="Queued",
                          created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
@@ -306,6 +317,7 @@ def requeued_from_dead_many(
         raise
     for rid in moved:
         log.info("Job %s FAILED -> PENDING (%s)", rid, message)
+        announce(rid, "PENDING", "requeued")
     return moved
 
 

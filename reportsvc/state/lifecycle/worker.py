@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
-from reportsvc.state.lifecycle._common import R, _event, _session, _transition, log
+from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
         session.rollback()
         raise
     log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker)
+    announce(report_id, "RUNNING", "claimed", 0)
     return Claim(
         report_id=report_id,
         run_id=run_id,
@@ -125,8 +126,12 @@ def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> Hold:
 
 def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> Hold:
     """Record progress (and heartbeat) under the claim: "held", "cancel" or "lost" as for `heartbeat`."""
-    return _hold(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id,
-                             "b_progress": max(0, min(100, int(percent))), "b_message": message[:500]})
+    percent = max(0, min(100, int(percent)))
+    hold = _hold(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id, "b_progress": percent,
+                             "b_message": message[:500]})
+    if hold != "lost":
+        announce(report_id, "RUNNING", "progress", percent)
+    return hold
 
 
 def cancel_running(report_id: uuid.UUID, run_id: uuid.UUID) -> bool:
@@ -212,6 +217,7 @@ def finish(
         session.rollback()
         raise
     log.info("Job %s RUNNING -> READY", report_id)
+    announce(report_id, "READY", "completed", 100)
     return True
 
 
@@ -268,6 +274,7 @@ def _finish_expected(
         session.rollback()
         raise
     log.info("Job %s RUNNING -> READY", report_id)
+    announce(report_id, "READY", "completed", 100)
     return True
 
 
