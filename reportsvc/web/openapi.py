@@ -20,7 +20,7 @@ bp = Blueprint("openapi", __name__)
 
 #: Blueprints / endpoints that serve HTML (the console) or files, not the JSON API.
 NON_API_BLUEPRINTS = frozenset({"console", "console_queues", "console_dashboard", "console_users", "console_alerts",
-                                "console_schedules"})
+                                "console_schedules", "console_events"})
 NON_API_ENDPOINTS = frozenset({"static", "index", "auth.login", "auth.logout", "auth.logout_everywhere"})
 
 UUID_SCHEMA = {"type": "string", "maxLength": 100}

@@ -39,6 +39,11 @@ class Outcome:
     cancel_requested: bool = False  # RUNNING with a cancel asked for: its worker stops at its next check
 
 
+#: After a failed publish, transitions skip publishing this long (the console polls meanwhile).
+ANNOUNCE_PAUSE_SECONDS = 5.0
+_quiet_until = 0.0
+
+
 def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int | None = None) -> None:
     """Tell open console streams that a report changed (called after the commit; best effort).
 
@@ -47,10 +52,15 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
     """
     from reportsvc.redis_client import get_redis
 
+    global _quiet_until
+    if time.monotonic() < _quiet_until:
+        return
     data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
     try:
         get_redis().publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
     except Exception as exc:  # never let the live view fail a transition that committed
+        # Redis is down: stop trying for a while, or every transition would wait out a connect timeout.
+        _quiet_until = time.monotonic() + ANNOUNCE_PAUSE_SECONDS
         log.debug("Job %s event not published: %s", report_id, exc)
 
 
