@@ -10,9 +10,9 @@
    Nothing is polled while document.visibilityState is "hidden"; becoming visible polls at once.
 
    Push (issue 18): signed-in pages open /console/events through htmx-ext-sse (hx-ext="sse" on <body>).
-   While that stream is open the timer does not poll; each pushed event (report, queue, alert, and the
-   resync every (re)connection starts with) runs the same poll at once instead, so the same fragments
-   are swapped, only sooner. When the stream fails or is blocked, the timer polls again by itself, every
+   While that stream is open the timer polls only every max(5 x interval, 5 s), a safety net for changes
+   no event announced; each pushed event (report, queue, alert, and the resync every (re)connection
+   starts with) runs the same poll at once instead, so the same fragments are swapped, only sooner. When the stream fails or is blocked, the timer polls again by itself, every
    data-poll-ms on <body> (CONSOLE_POLL_SECONDS). A report created elsewhere reloads the reports list. */
 (function () {
   "use strict";
@@ -20,6 +20,8 @@
   var INTERVAL_MS = 1000;
   var inFlight = false;
   var streamOpen = false;
+  var lastTick = 0;
+  var safetyMs = 5000;
   var pushedAgain = false;
 
   function liveRowsRequest() {
@@ -52,7 +54,9 @@
 
   function tick(pushed) {
     if (document.visibilityState !== "visible" || typeof htmx === "undefined") return;
-    if (!pushed && streamOpen) return;  // the stream says when something changed
+    // The stream says when something changed; a slow safety poll still catches what no event announced.
+    if (!pushed && streamOpen && Date.now() - lastTick < safetyMs) return;
+    lastTick = Date.now();
     if (inFlight) { if (pushed) pushedAgain = true; return; }
     if (pushed) lastPolled = new WeakMap();  // an event makes every polled region due at once
     var pending = pollElements();
@@ -69,7 +73,9 @@
 
   function start() {
     var ms = parseInt(document.body && document.body.dataset.pollMs, 10);
-    setInterval(function () { tick(false); }, ms > 0 ? ms : INTERVAL_MS);
+    ms = ms > 0 ? ms : INTERVAL_MS;
+    safetyMs = Math.max(5 * ms, 5000);
+    setInterval(function () { tick(false); }, ms);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
   document.addEventListener("visibilitychange", function () {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +58,8 @@ def test_cancel_one(page, client, shoot) -> None:  # type: ignore[no-untyped-def
     page.once("dialog", lambda dialog: dialog.accept())  # destructive: asks first
     row.get_by_role("button", name="Cancel").click()
     page.wait_for_selector("#report-rows tr[data-status=CANCELLED]")
-    assert "cancelled" in page.locator("#flashes").inner_text()
+    # The pushed event can turn the row before the POST's own answer (with the flash) lands: wait for it.
+    expect(page.locator("#flashes")).to_contain_text("cancelled")
     assert row.get_by_role("button", name="Cancel").count() == 0
 
 
