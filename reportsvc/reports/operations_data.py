@@ -37,9 +37,11 @@ class OperationsParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    window_hours: int = Field(default=24, ge=1, le=720, description="Length of the window, in hours.")
+    window_hours: int = Field(default=24, ge=1, le=720, title="Window (hours)",
+                              description="Length of the window, in hours.")
     until: AwareDatetime | None = Field(
         default=None,
+        title="Until",
         description="End of the window (timezone-aware ISO 8601, from 2000-01-01 to one day from now); "
         "defaults to generation time.",
     )

@@ -103,6 +103,18 @@ def index() -> Response:
     return _vary(response)
 
 
+@bp.get("/reports/form")
+def generate_form() -> Response:
+    """The generate form for another report type (HTMX swaps it in when the type select changes)."""
+    form = blank_form(request.args.get("report_type"), keep=request.args)
+    if is_htmx():
+        return _vary(make_response(render_template("console/reports/_form.html", form=form,
+                                                   fault_injection=_settings().fault_injection)))
+    ctx = _list_context()
+    return _vary(make_response(render_template("console/reports/index.html", form=form, form_open=True,
+                                               fault_injection=_settings().fault_injection, **ctx)))
+
+
 @bp.get("/live")
 def live_rows() -> Response:
     """Fresh rows for the visible live ids in ONE query, as out-of-band swaps (plus the counts)."""
@@ -140,7 +152,7 @@ def create() -> Any:
     flash(f"Report {_label(report)} queued.", "success")
     if not is_htmx():
         return redirect(url_for("console.index"), 303)
-    html = render_template("console/reports/_form.html", form=blank_form(),
+    html = render_template("console/reports/_form.html", form=blank_form(form.report_type),
                            fault_injection=settings.fault_injection) + render_template("console/_flashes_oob.html")
     response = make_response(html, 201)
     # The list refreshes itself (with its current filters) when it hears this event.
