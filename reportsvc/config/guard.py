@@ -19,3 +19,7 @@ class GuardSettings:
     #: further attempt on it waits LOGIN_SLOWDOWN_SECONDS; never a lock, so nobody can lock the owner out.
     login_slowdown_threshold: int = 50
     login_slowdown_seconds: float = 2.0
+    #: NOTIFY_EMAIL_DOMAINS: the domains notify_email may name (lower case); empty: any (a laptop's default).
+    notify_email_domains: tuple[str, ...] = ()
+    #: NOTIFY_EMAIL_RECIPIENTS_PER_HOUR: distinct notify_email addresses one account may use per hour; 0: no limit.
+    notify_recipients_per_hour: int = 20

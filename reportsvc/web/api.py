@@ -16,6 +16,7 @@ from reportsvc.state.storage import LocalStorage, StorageError
 from reportsvc.web.access import current_actor
 from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import ApiError, without_tracebacks
+from reportsvc.web.notify_limit import RECIPIENTS_MESSAGE, recipient_refusal
 from reportsvc.web.requests import read_json_body
 from reportsvc.web.schemas import InputError, validate_create
 
@@ -44,9 +45,16 @@ def _load(raw: str):  # type: ignore[no-untyped-def]
 def create_report() -> Response:
     """Queue a new report; 202 with its id and Location."""
     try:
-        fields = validate_create(read_json_body(), fault_injection=_settings().fault_injection)
+        fields = validate_create(read_json_body(), fault_injection=_settings().fault_injection,
+                                 notify_domains=_settings().guard.notify_email_domains)
     except InputError as exc:
         raise ApiError(422, "invalid_input", str(exc), details=exc.errors) from None
+    if fields["notify_email"]:
+        retry_after = recipient_refusal(current_actor(), fields["notify_email"])
+        if retry_after is not None:
+            raise ApiError(429, "rate_limited", f"notify_email: {RECIPIENTS_MESSAGE}",
+                           details=[{"field": "notify_email", "message": RECIPIENTS_MESSAGE}],
+                           headers={"Retry-After": str(retry_after)})
     if fields["callback_url"] and not _settings().push.webhook_secret:
         raise ApiError(422, "webhooks_disabled", "callback_url needs WEBHOOK_SECRET set on the server")
     report = jobs.submit(requested_by=current_actor(), **fields)

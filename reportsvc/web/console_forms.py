@@ -86,7 +86,8 @@ def to_body(form: ReportForm) -> dict[str, Any]:
     return body
 
 
-def parse(form: Mapping[str, str], *, fault_injection: bool) -> tuple[ReportForm, dict[str, Any] | None]:
+def parse(form: Mapping[str, str], *, fault_injection: bool,
+          notify_domains: tuple[str, ...] = ()) -> tuple[ReportForm, dict[str, Any] | None]:
     """Validate the submitted form with the API's validator; (form with errors, None) or (form, fields)."""
     chosen = str(form.get("report_type", "") or reports.DEFAULT_REPORT_TYPE)[:64]
     result = form_for(chosen)
@@ -97,7 +98,7 @@ def parse(form: Mapping[str, str], *, fault_injection: bool) -> tuple[ReportForm
         body = to_body(result)
         if unknown_type:
             body["report_type"] = chosen  # let the validator refuse it with its message
-        fields = validate_create(body, fault_injection=fault_injection)
+        fields = validate_create(body, fault_injection=fault_injection, notify_domains=notify_domains)
     except InputError as exc:
         targets = {f"params.{f.param}": f.input_name for f in result.fields}
         targets.update({n: n for n in ENVELOPE} | {f"params.simulate.{n}": n for n in SIMULATE})

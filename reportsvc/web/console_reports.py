@@ -37,6 +37,7 @@ from reportsvc.web.console_format import when_full
 from reportsvc.web.console_forms import blank_form, parse
 from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.errors import error_page
+from reportsvc.web.notify_limit import RECIPIENTS_MESSAGE, recipient_refusal
 from reportsvc.web.requests import is_htmx
 
 LIST_LIMIT = 25
@@ -138,7 +139,13 @@ def counts() -> Response:
 def create() -> Any:
     """Validate the generate form like the API does; queue the report or show field errors inline."""
     settings = _settings()
-    form, fields = parse(request.form, fault_injection=settings.fault_injection)
+    form, fields = parse(request.form, fault_injection=settings.fault_injection,
+                         notify_domains=settings.guard.notify_email_domains)
+    if fields is not None and fields["notify_email"]:
+        retry_after = recipient_refusal(current_actor(), fields["notify_email"])
+        if retry_after is not None:
+            form.errors.setdefault("notify_email", []).append(RECIPIENTS_MESSAGE)
+            fields = None
     if fields is None:
         if is_htmx():
             html = render_template("console/reports/_form.html", form=form, fault_injection=settings.fault_injection)

@@ -91,8 +91,9 @@ def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, st
     return out
 
 
-def validate_create(raw: Any, *, fault_injection: bool) -> dict[str, Any]:
-    """Validate a create request: the envelope, the report type's params and any simulate block."""
+def validate_create(raw: Any, *, fault_injection: bool, notify_domains: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Validate a create request: the envelope, the report type's params, any simulate block, and
+    notify_email's domain when `notify_domains` (NOTIFY_EMAIL_DOMAINS) names some."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -123,6 +124,11 @@ def validate_create(raw: Any, *, fault_injection: bool) -> dict[str, Any]:
     except reports.ParamsError as exc:
         errors.extend(exc.errors)
         clean_params = {}
+    if body.notify_email and notify_domains:
+        domain = body.notify_email.rsplit("@", 1)[1].lower()
+        if domain not in notify_domains:
+            errors.append({"field": "notify_email",
+                           "message": f"must be an address at {', '.join(notify_domains)} (NOTIFY_EMAIL_DOMAINS)"})
     if errors:
         raise InputError(errors)
     if simulate is not None:

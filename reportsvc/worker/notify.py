@@ -48,7 +48,10 @@ class Email:
 
 def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
     """Subject and plain-text body of the 'report ready' email."""
-    title = report.title or f"{report.report_type} report"
+    # The title is data the requester typed: folded onto one line (no CR/LF, no control characters), so it
+    # can never start a header of its own in the subject or a line of its own in the body.
+    raw_title = report.title or f"{report.report_type} report"
+    title = " ".join("".join(ch if ch.isprintable() else " " for ch in raw_title).split())[:200]
     # The console's download route, not the API's: a signed-out browser is sent to /login and back to the
     # PDF, where the API route would answer it with a JSON 401. Built from APP_BASE_URL (no Flask here).
     link = f"{base_url}/console/reports/{report.id}/download"
