@@ -51,7 +51,8 @@ def test_distinct_recipients_per_account_per_hour_are_limited(app, client, admin
 
 
 def test_a_title_with_cr_lf_is_refused_at_create_and_never_becomes_a_header(app, client):
-    r = client.post("/reports", json={"title": "Weekly\r\nBcc: everyone@elsewhere.test", "notify_email": "a@example.com"})
+    r = client.post("/reports", json={"title": "Weekly\r\nBcc: everyone@elsewhere.test",
+                                      "notify_email": "a@example.com"})
     assert r.status_code == 422 and r.get_json()["error"]["details"][0]["field"] == "title"
     from flask_mail import Message
 
