@@ -20,7 +20,7 @@ from reportsvc.config import Settings, load_settings
 from tests.ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (hooks: CI=true)
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("report_events", "audit_log", "bulk_jobs", "report_requests", "alert_events", "alert_state",
+TABLES = ("report_logs", "report_events", "audit_log", "bulk_jobs", "report_requests", "alert_events", "alert_state",
           "report_schedules", "queue_pauses")
 
 

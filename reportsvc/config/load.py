@@ -108,6 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedule_poll_seconds=decimal(env, "SCHEDULE_POLL_SECONDS", 5.0, 0.1, 3600),
         schedule_batch_size=whole(env, "SCHEDULE_BATCH_SIZE", 50, 1, 10_000),
         schedule_misfire_grace_seconds=decimal(env, "SCHEDULE_MISFIRE_GRACE_SECONDS", 120.0, 0, 86400),
+        report_log_lines=whole(env, "REPORT_LOG_LINES", 500, 0, 100_000),
     )
 
 

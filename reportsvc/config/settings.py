@@ -126,6 +126,9 @@ class Settings:
     #: A slot this late or less is on time, not missed: `misfire=skip` still makes it
     #: (SCHEDULE_MISFIRE_GRACE_SECONDS).
     schedule_misfire_grace_seconds: float = 120.0
+    # -- each report's own log (issue 17; see reportsvc.worker.report_log) --
+    #: Log lines kept per report across its attempts (REPORT_LOG_LINES); past it, "N lines dropped".
+    report_log_lines: int = 500
 
     @property
     def retention_enabled(self) -> bool:

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         console_alerts,
         console_events,
         console_format,
+        console_logs,  # noqa: F401  (the Logs tab's route registers on console.bp, like console_reports)
         console_queues,
         console_reports,  # noqa: F401  (its routes register on console.bp, so it is imported before that)
         console_schedules,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
 from reportsvc.extensions import db
 from reportsvc.ops import jobs, pauses
 from reportsvc.redis_client import get_redis
-from reportsvc.state import queries
+from reportsvc.state import queries, report_logs
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.storage import LocalStorage, StorageError
 from reportsvc.web.access import current_actor
@@ -107,6 +108,43 @@ def report_status(report_id: str) -> Response:
         if pause is not None:
             body["queue_paused"], body["note"] = True, pauses.note_for(pause)
     return jsonify(body)
+
+
+@bp.get("/reports/<report_id>/logs")
+def report_logs_page(report_id: str) -> Response:
+    """The report's own log, oldest first, paged: ?attempt=N&level=WARNING&limit=1..500&cursor=."""
+    rid = _load(report_id).id
+    query = parse_log_query(request.args)
+    inner = opened("report_logs", request.args.get("cursor"))
+    try:
+        after = int(inner) if inner is not None else None
+    except ValueError:
+        raise invalid_cursor() from None
+    page = report_logs.page(rid, after=after, **query)
+    return jsonify({"items": without_tracebacks([line.to_dict() for line in page.items]),
+                    "next_cursor": sealed("report_logs", None if page.next_after is None else str(page.next_after))})
+
+
+def parse_log_query(args: Any) -> dict[str, Any]:
+    """limit, attempt and min_level from the query string, or 400 invalid_filter naming the field."""
+    def fail(field: str, message: str) -> ApiError:
+        return ApiError(400, "invalid_filter", message, details=[{"field": field, "message": message}])
+
+    out: dict[str, Any] = {"limit": 100, "attempt": None, "min_level": None}
+    raw_limit, raw_attempt, raw_level = args.get("limit"), args.get("attempt"), args.get("level")
+    if raw_limit:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= report_logs.MAX_LIMIT:
+            raise fail("limit", f"limit must be a whole number from 1 to {report_logs.MAX_LIMIT}")
+        out["limit"] = int(raw_limit)
+    if raw_attempt:
+        if not raw_attempt.isdigit() or not 1 <= int(raw_attempt) <= 1_000_000:
+            raise fail("attempt", "attempt must be a whole number from 1")
+        out["attempt"] = int(raw_attempt)
+    if raw_level:
+        if raw_level.upper() not in report_logs.LEVELS:
+            raise fail("level", f"level must be one of {', '.join(report_logs.LEVELS)}")
+        out["min_level"] = raw_level.upper()
+    return out
 
 
 @bp.get("/reports/<report_id>/download")

@@ -135,6 +135,16 @@ def build_spec() -> dict[str, Any]:
                 **_errors(400, 404, 409)},
                 params=[REPORT_ID], role="operator", tags=("reports",)),
         },
+        "/reports/{report_id}/logs": {
+            "get": _op("The report's own log lines, oldest first (tracebacks: console, operators)", {
+                "200": _json(_ref("LogPage"), "one page"), **_errors(400, 404)},
+                params=[REPORT_ID,
+                        _query("attempt", {"type": "integer", "minimum": 1}, "only this attempt's lines"),
+                        _query("level", {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+                               "this level or above"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (100)"),
+                        _query("cursor", {"type": "string"}, "next_cursor of the previous page")],
+                tags=("reports",))},
         "/reports/{report_id}/status": {
             "get": _op("Poll a report's status", {"200": _json(_ref("Status"), "status and progress"),
                                                   **report_errors},
@@ -301,6 +311,12 @@ SCHEMAS: dict[str, Any] = {
     "CancelRequested": {"type": "object", "required": ["id", "status", "cancel_requested"],
                         "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["RUNNING"]},
                                        "cancel_requested": {"type": "boolean"}}},
+    "LogPage": {"type": "object", "required": ["items", "next_cursor"],
+                "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "attempt": {"type": "integer"}, "time": _TIMESTAMP,
+                    "level": {"type": "string"}, "logger": {"type": "string"}, "message": {"type": "string"},
+                    "traceback": NULLABLE_STR, "worker": NULLABLE_STR}}},
+                    "next_cursor": NULLABLE_STR}},
     "QueuePause": {"type": "object", "required": ["queue", "changed", "paused"],
                    "properties": {"queue": {"type": "string"}, "changed": {"type": "boolean"},
                                   "paused": {"type": "boolean"}, "paused_since": NULLABLE_STR,

@@ -25,7 +25,7 @@ from reportsvc.names import REPORTS_QUEUE
 from reportsvc.ops import webhooks
 from reportsvc.state import lifecycle
 from reportsvc.state.storage import LocalStorage, report_key
-from reportsvc.worker import context
+from reportsvc.worker import context, report_log
 from reportsvc.worker.broker import ExactRetries
 from reportsvc.worker.simulate import SimulatedFailure, Simulation
 
@@ -60,9 +60,10 @@ class CancelRequested(Exception):
 class Heartbeat(threading.Thread):
     """Keeps the claim's heartbeat fresh while the report renders; notices a lost claim or a cancel request."""
 
-    def __init__(self, report_id: uuid.UUID, run_id: uuid.UUID, interval: float) -> None:
+    def __init__(self, report_id: uuid.UUID, run_id: uuid.UUID, interval: float,
+                 capture: report_log.Capture | None = None) -> None:
         super().__init__(name=f"heartbeat-{report_id}", daemon=True)
-        self.report_id, self.run_id, self.interval = report_id, run_id, interval
+        self.report_id, self.run_id, self.interval, self.capture = report_id, run_id, interval, capture
         self.stop_event = threading.Event()
         self.lost = threading.Event()
         self.cancel = threading.Event()
@@ -74,6 +75,8 @@ class Heartbeat(threading.Thread):
             try:
                 with app.app_context():
                     hold = lifecycle.heartbeat(self.report_id, self.run_id)
+                    if self.capture is not None:
+                        self.capture.flush()  # the console's Logs tab is live while the report runs
                 if hold == "lost":
                     self.lost.set()
                     return
@@ -202,14 +205,22 @@ def process(report_id_text: str) -> None:
             _queue_email(report_id)
             webhooks.queue_if_wanted(report_id)
         return
-    log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts, message_id)
+    with report_log.capturing(report_id, claim.attempts, context.worker_id(), settings.report_log_lines) as capture:
+        _run_claimed(claim, message, settings, capture)
+
+
+def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: report_log.Capture) -> None:
+    """Run one claimed attempt to its end (READY, a failed attempt, CANCELLED, or a lost claim)."""
+    report_id = claim.report_id
+    log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts,
+             message.message_id if message else None)
     try:
         report_type = reports.get(claim.report_type)
     except reports.UnknownReportType:
         _fail_not_installed(claim)
         return
     simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
-    heartbeat = Heartbeat(report_id, claim.run_id, settings.heartbeat_interval_seconds)
+    heartbeat = Heartbeat(report_id, claim.run_id, settings.heartbeat_interval_seconds, capture)
     heartbeat.start()
     started = time.monotonic()
     try:
@@ -249,7 +260,8 @@ def process(report_id_text: str) -> None:
                 return
             log.warning("Job %s attempt failed after its claim was lost; not retrying", report_id)
             return
-        log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error)
+        log.warning("Job %s attempt %d failed: %s", report_id, claim.attempts, error,
+                    extra={report_log.TRACEBACK_EXTRA: traceback.format_exc(limit=30)})
         if outcome == "FAILED" and claim.callback_url:
             webhooks.queue_outcome(report_id, "FAILED", claim.attempts)
         if permanent:
