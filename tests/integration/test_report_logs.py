@@ -29,7 +29,8 @@ def test_failed_attempts_show_their_lines_and_traceback_per_attempt(app, client,
     for attempt in (1, 2):
         mine = [line for line in lines if line["attempt"] == attempt]
         assert any(f"active (attempt {attempt}" in line["message"] for line in mine)
-        failed = [line for line in mine if line["level"] == "WARNING" and "failed: simulated failure" in line["message"]]
+        failed = [line for line in mine
+                  if line["level"] == "WARNING" and "failed: simulated failure" in line["message"]]
         assert len(failed) == 1 and failed[0]["worker"] and failed[0]["time"]
         assert failed[0]["traceback"].startswith("(omitted")  # the API carries no stack traces
     with app.app_context():  # ...but the report's log holds it, for the console's operators
