@@ -36,7 +36,7 @@ def report_logs_tab(report_id: str) -> Response:
     filters: dict[str, Any] = {"attempt": query["attempt"], "level": query["min_level"]}
     context = {
         "report": report, "lines": page.items, "filters": filters, "attempts": report_logs.attempts(report.id),
-        "levels": report_logs.LEVELS, "live": report.status in ACTIVE_STATUSES and after is None,
+        "levels": report_logs.LEVELS, "logs_live": report.status in ACTIVE_STATUSES and after is None,
         "next_cursor": sealed("console_report_logs", None if page.next_after is None else str(page.next_after)),
     }
     template = "console/reports/_logs.html" if is_htmx() else "console/reports/logs.html"
