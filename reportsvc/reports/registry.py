@@ -152,9 +152,12 @@ def names() -> list[str]:
     return [rt.name for rt in offered()]
 
 
-def validate_params(report_type: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Validate `raw` for `report_type` and return normalized, JSON-serializable params."""
-    return get(report_type).parse_params(raw).model_dump(mode="json")
+def validate_params(report_type: str, raw: Mapping[str, Any] | None, *, only_given: bool = False) -> dict[str, Any]:
+    """Validate `raw` for `report_type` and return normalized, JSON-serializable params.
+
+    `only_given` leaves defaults out: what is stored to be validated again later (a schedule's params), so a
+    relative default such as a dataset's `today-7d` is resolved on each run, not frozen at the first."""
+    return get(report_type).parse_params(raw).model_dump(mode="json", exclude_unset=only_given)
 
 
 def _errors_from(exc: ValidationError) -> list[dict[str, str]]:

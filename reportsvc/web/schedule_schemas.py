@@ -75,7 +75,8 @@ def _check(fields: dict[str, Any], errors: list[dict[str, str]]) -> dict[str, An
     except cron.CronError as exc:
         errors.append({"field": exc.field, "message": str(exc)})
     try:
-        fields["params"] = reports.validate_params(fields["report_type"], fields["params"])
+        # Defaults are left out so each run resolves them then (a dataset's `today-7d` moves with the slot).
+        fields["params"] = reports.validate_params(fields["report_type"], fields["params"], only_given=True)
     except reports.UnknownReportType:
         errors.append({"field": "report_type",
                        "message": f"unknown report type; known types: {', '.join(reports.names())}"})

@@ -125,3 +125,15 @@ def test_bad_params_and_unknown_datasets_are_refused_with_422_per_field(client, 
     unknown = client.post("/reports", json={"report_type": "table.nope"})
     assert unknown.status_code == 422
     assert unknown.get_json()["error"]["details"][0]["field"] == "report_type"
+
+
+def test_a_schedule_keeps_only_the_given_params_so_relative_defaults_move_with_each_run(client, settings, tmp_path):
+    path = tmp_path / "datasets.toml"
+    path.write_text(DATASETS + '\n[datasets.recent]\nsql = "SELECT CAST(:since AS date) AS since, :n AS n"\n'
+                    '[datasets.recent.params.since]\ntype = "date"\ndefault = "today-7d"\n'
+                    '[datasets.recent.params.n]\ntype = "int"\ndefault = 1\n')
+    settings(report_datasets_file=path)
+    created = client.post("/schedules", json={"name": "recent weekly", "cron": "0 8 * * 1", "timezone": "UTC",
+                                              "report_type": "table.recent", "params": {"n": 5}})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.get_json()["params"] == {"n": 5}

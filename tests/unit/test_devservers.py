@@ -206,3 +206,21 @@ def test_supervisor_gives_up_on_a_crash_loop() -> None:
     assert "crashed 3 times in a row, giving up" in out.getvalue()
     assert "stopping web" in out.getvalue()
     assert web.popen is not None and web.popen.poll() is not None
+
+
+def test_make_run_starts_with_the_sample_datasets_and_keeps_an_edited_file(tmp_path) -> None:
+    from reportsvc.dev.console import Console
+    from reportsvc.dev.run import seed_datasets
+
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "datasets.toml").write_text("# sample\n")
+    env: dict = {}
+    seed_datasets(tmp_path, env, Console())
+    target = tmp_path / "instance" / "datasets.toml"
+    assert target.read_text() == "# sample\n" and env["REPORT_DATASETS_FILE"] == str(target)
+    target.write_text("# edited\n")
+    seed_datasets(tmp_path, {}, Console())
+    assert target.read_text() == "# edited\n"
+    chosen = {"REPORT_DATASETS_FILE": "/elsewhere.toml"}
+    seed_datasets(tmp_path, chosen, Console())
+    assert chosen == {"REPORT_DATASETS_FILE": "/elsewhere.toml"}

@@ -134,3 +134,11 @@ def test_a_family_offers_its_variants_by_dotted_name(restore_registry) -> None:
             reports.get("fam")
     finally:
         registry.unregister("fam")
+
+
+def test_start_up_discovery_stops_on_two_installed_packages_with_one_name(restore_registry, monkeypatch) -> None:
+    entries = [FakeEntryPoint("orders", _type("orders"), "acme-reports"),
+               FakeEntryPoint("orders", _type("orders"), "globex-reports")]
+    monkeypatch.setattr(discovery.metadata, "entry_points", lambda group: entries if group == discovery.GROUP else [])
+    with pytest.raises(ReportTypeConflict, match="acme-reports.*globex-reports"):
+        discover()
