@@ -35,7 +35,9 @@ def _csrf_error(err: CSRFError) -> Any:
 
 
 def _rate_limited(err: Any) -> Any:
-    if wants_json() or request.endpoint != "auth.login":
+    # /login is the HTML sign-in form (outside /console, so wants_json() would say JSON): its refusal is the
+    # sign-in page with the message, for a browser as for any other client.
+    if request.endpoint != "auth.login":
         if wants_json():
             response = error_response(429, "rate_limited", f"too many requests: limit {err.description}; "
                                       "retry after the Retry-After seconds")

@@ -124,3 +124,17 @@ def test_many_failures_across_addresses_only_slow_the_account_down(app, settings
 
     with app.app_context():  # the owner's success reset the account-wide count
         assert db.session.execute(text("SELECT failed_logins FROM users WHERE name = :n"), {"n": name}).scalar() == 0
+
+
+def test_the_login_pages_own_429_is_the_sign_in_page_with_the_message(app, settings):
+    settings(rate_limit_login_ip="1 per 30 seconds")
+    c = app.test_client()
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    assert c.post("/login", data={"name": "nobody", "password": "wrong"}, headers=browser).status_code == 401
+    limited = c.post("/login", data={"name": "nobody", "password": "wrong", "next": "/console/queues"},
+                     headers=browser)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.mimetype == "text/html"
+    page = limited.get_data(as_text=True)
+    assert _error_text(page) == "Too many sign-in attempts. Wait a minute and try again."
+    assert 'name="password"' in page and 'value="/console/queues"' in page  # the form, ready for the next try
