@@ -198,7 +198,7 @@ class _Layout:
             c.setLineWidth(0.8)
             c.line(MARGIN, self.y, MARGIN + sum(self.widths), self.y)
             self._cells([self._lines(t, i, BOLD) for i, t in enumerate(texts)], height, None, font=BOLD)
-        notes = [f"{self.rows_done:,} rows" if self.rows_done else "No rows."]
+        notes = [f"{self.rows_done:,} row{'' if self.rows_done == 1 else 's'}" if self.rows_done else "No rows."]
         if data.truncated:
             notes.append(f"Cut at {self.rows_done:,} rows: the query returned more than the limit of "
                          f"{data.max_rows or self.rows_done:,} (REPORT_MAX_ROWS); narrow the parameters.")
