@@ -58,6 +58,7 @@ class BenchEngines:
             # The per-client create limit (60/minute) protects a real deployment; a load test is one
             # client. A limit no bench reaches keeps the limiter's own cost in the measurement.
             RATE_LIMIT_REPORT_CREATE=os.environ.get("BENCH_RATE_LIMIT_REPORT_CREATE", "1000000/minute"),
+            RATE_LIMIT_OPERATOR_ACTIONS=os.environ.get("BENCH_RATE_LIMIT_OPERATOR_ACTIONS", "1000000/minute"),
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         )
         env.update(extra)

@@ -104,6 +104,7 @@ def base_settings(engines: Engines, tmp_path_factory: pytest.TempPathFactory) ->
         "RATE_LIMIT_REPORT_CREATE": "off",
         "RATE_LIMIT_LOGIN_IP": "off",
         "RATE_LIMIT_LOGIN_ACCOUNT": "off",
+        "RATE_LIMIT_OPERATOR_ACTIONS": "off",
     })
     return settings
 

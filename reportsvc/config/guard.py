@@ -23,3 +23,6 @@ class GuardSettings:
     notify_email_domains: tuple[str, ...] = ()
     #: NOTIFY_EMAIL_RECIPIENTS_PER_HOUR: distinct notify_email addresses one account may use per hour; 0: no limit.
     notify_recipients_per_hour: int = 20
+    #: RATE_LIMIT_OPERATOR_ACTIONS: per account, for the costly operator calls (dead-letter count, requeue and
+    #: delete (bulk jobs), retries, releasing a message or a worker); "" switches it off.
+    rate_limit_operator_actions: str = "30/minute;300/hour"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from reportsvc.config.env import decimal, flag, whole
+from reportsvc.config.env import decimal, flag, rate_limit, whole
 from reportsvc.config.guard import GuardSettings
 from reportsvc.config.settings import ConfigError
 
@@ -33,4 +33,5 @@ def load_guard(env: Mapping[str, str]) -> GuardSettings:
         login_slowdown_seconds=decimal(env, "LOGIN_SLOWDOWN_SECONDS", 2.0, 0, 30),
         notify_email_domains=_domains(env.get("NOTIFY_EMAIL_DOMAINS", "")),
         notify_recipients_per_hour=whole(env, "NOTIFY_EMAIL_RECIPIENTS_PER_HOUR", 20, 0, 100_000),
+        rate_limit_operator_actions=rate_limit(env, "RATE_LIMIT_OPERATOR_ACTIONS", "30/minute;300/hour"),
     )

@@ -211,7 +211,12 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     """One operator action: who, what, on what, and how it ended."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_created_id", text("created_at DESC"), text("id DESC")),)
+    __table_args__ = (
+        Index("ix_audit_log_created_id", text("created_at DESC"), text("id DESC")),
+        # The audit page's filters (issue 15): each a range of one index in the page's order.
+        Index("ix_audit_log_action_created_id", "action", text("created_at DESC"), text("id DESC")),
+        Index("ix_audit_log_actor_created_id", "actor", text("created_at DESC"), text("id DESC")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(

@@ -71,6 +71,14 @@ def _retry_after(err: Any) -> int:
 
 
 LIMITED_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+#: The operator calls that cost the broker or the database most; one shared budget per account.
+OPERATOR_ACTIONS = (
+    "api.retry", "console.retry",
+    "queues_api.requeue_dead", "queues_api.delete_dead", "queues_api.count_dead", "queues_api.cancel_bulk_job",
+    "queues_api.release", "queues_api.release_worker_route",
+    "console_queues.dead_selected", "console_queues.dead_count", "console_queues.dead_all",
+    "console_queues.release_worker",
+)
 
 
 def _create_key() -> str:
@@ -92,6 +100,9 @@ def _wrap_limits(app: Flask) -> None:
         "auth.login": [(lambda: settings().rate_limit_login_ip, None, "login-ip"),
                        (lambda: settings().rate_limit_login_account, _login_account_key, "login-account")],
     }
+    operator_action = (lambda: settings().guard.rate_limit_operator_actions, _create_key, "operator-action")
+    for endpoint in OPERATOR_ACTIONS:
+        plan[endpoint] = [operator_action]
     for endpoint, limits in plan.items():
         view: Any = app.view_functions.get(endpoint)
         if view is None:
