@@ -186,8 +186,13 @@ def bulk_job(job_id: str) -> Response:
         abort(400, description="Job ids are UUIDs.")
     if job is None:
         abort(404, description="No bulk job with that id.")
-    template = "console/queues/_job.html" if is_htmx() else "console/queues/job.html"
-    return _vary(render_template(template, job=job.to_dict()))
+    # Only the card's own poll (it targets itself) gets the fragment: the "all matching" buttons reach this page
+    # through HTMX too, following the 303 with hx-select="#main", and a fragment there left an empty page.
+    own_poll = is_htmx() and request.headers.get("HX-Target") == "bulk-job"
+    template = "console/queues/_job.html" if own_poll else "console/queues/job.html"
+    response = _vary(render_template(template, job=job.to_dict()))
+    response.headers.add("Vary", "HX-Target")
+    return response
 
 
 @bp.post("/queues/<name>/messages/<message_id>/<action>")
