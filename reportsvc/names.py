@@ -6,12 +6,16 @@ queue views and metrics can name queues, without importing the worker.
 
 NAMESPACE = "dramatiq"
 REPORTS_QUEUE = "reports"
+#: The batch lane's queue: generate messages of `priority: batch` reports (the interactive lane is REPORTS_QUEUE).
+BATCH_QUEUE = "reports-batch"
 NOTIFICATIONS_QUEUE = "notifications"
 MAINTENANCE_QUEUE = "maintenance"
+#: Priority lanes: a report's priority names the queue its generate messages travel on.
+LANES = {"interactive": REPORTS_QUEUE, "batch": BATCH_QUEUE}
 #: Queues whose depth the console, the metrics and the operations report show.
-QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE)
+QUEUES = (REPORTS_QUEUE, BATCH_QUEUE, NOTIFICATIONS_QUEUE)
 #: Every queue the service's actors consume.
-ALL_QUEUES = (REPORTS_QUEUE, NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE)
+ALL_QUEUES = (REPORTS_QUEUE, BATCH_QUEUE, NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE)
 
 # Actor names as they appear in message bodies.
 GENERATE_ACTOR = "generate_report"

@@ -293,8 +293,8 @@ def make_worker(app) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped
         if isinstance(middleware, TimeLimit) and not middleware.manager.is_alive():
             middleware.manager.start()
 
-    def start(threads: int = 4) -> Any:
-        w = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    def start(threads: int = 4, queues: set[str] | None = None) -> Any:
+        w = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=100)
         w.start()
         started.append(w)
         return w

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
-from reportsvc.names import GENERATE_ACTOR, REPORTS_QUEUE
+from reportsvc.names import GENERATE_ACTOR, LANES, REPORTS_QUEUE
 from reportsvc.ops import messaging, webhooks
 from reportsvc.state import audit, lifecycle
 from reportsvc.state.models import ReportRequest
@@ -22,14 +22,25 @@ log = logging.getLogger("reportsvc.ops.jobs")
 
 
 def queue_of(report: Any) -> str:
-    """The queue a report's generate message goes to (one queue for now; lanes pick by priority)."""
-    return REPORTS_QUEUE
+    """The queue a report's generate messages travel on: its priority lane's (a row or a dict with `priority`)."""
+    priority = report.get("priority") if isinstance(report, dict) else getattr(report, "priority", None)
+    return LANES.get(priority or "interactive", REPORTS_QUEUE)
 
 
-def send_generate(report_id: uuid.UUID) -> str | None:
-    """Enqueue the report's generate message and record its id; None when Redis refused it."""
+def _queue_of_id(report_id: uuid.UUID) -> str:
+    from sqlalchemy import select
+
+    from reportsvc.extensions import db
+
+    priority = db.session.execute(select(ReportRequest.priority).where(ReportRequest.id == report_id)).scalar()
+    db.session.rollback()
+    return LANES.get(priority or "interactive", REPORTS_QUEUE)
+
+
+def send_generate(report_id: uuid.UUID, queue: str | None = None) -> str | None:
+    """Enqueue the report's generate message (on its lane's queue) and record its id; None when Redis refused it."""
     try:
-        message = messaging.send(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
+        message = messaging.send(GENERATE_ACTOR, queue or _queue_of_id(report_id), str(report_id))
     except Exception as exc:  # Redis down: the reconciler delivers it later
         _enqueue_failed(report_id, exc)
         return None
@@ -53,8 +64,9 @@ def submit(
     requested_by: str | None,
     callback_url: str | None = None,
     schedule: lifecycle.ScheduleLink | None = None,
+    priority: str | None = None,
 ) -> ReportRequest:
-    """Create a PENDING report, then enqueue it.
+    """Create a PENDING report, then enqueue it on its lane (default: batch for a schedule's, else interactive).
 
     The message is built first, so the row is inserted already naming its message id (one INSERT, one
     commit); it is sent only after that commit (outbox order: a worker never gets a message for a row
@@ -63,10 +75,12 @@ def submit(
     report raises `lifecycle.SlotTaken` before anything is sent.
     """
     report_id = uuid.uuid4()
-    message = messaging.message_for(GENERATE_ACTOR, REPORTS_QUEUE, str(report_id))
+    priority = priority or ("batch" if schedule is not None else "interactive")
+    message = messaging.message_for(GENERATE_ACTOR, LANES[priority], str(report_id))
     report = lifecycle.create(
         report_type=report_type, title=title, params=params, notify_email=notify_email, requested_by=requested_by,
         report_id=report_id, message_id=message.message_id, callback_url=callback_url, schedule=schedule,
+        priority=priority,
     )
     try:
         messaging.enqueue(message)
@@ -111,7 +125,7 @@ def cancel(report_id: uuid.UUID, *, actor: str | None, via: str | None = None) -
                 from reportsvc.queues import live_actions as queue_actions
                 from reportsvc.redis_client import get_redis
 
-                removed = queue_actions.remove_pending(get_redis(), REPORTS_QUEUE, message_id)
+                removed = queue_actions.remove_pending(get_redis(), _queue_of_id(report_id), message_id)
             except Exception as exc:
                 # The worker skips a CANCELLED report anyway; removal is housekeeping.
                 log.warning("Job %s cancelled; could not remove message %s: %s", report_id, message_id, exc)

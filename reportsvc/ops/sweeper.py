@@ -227,7 +227,7 @@ def _pending_batch(settings: Settings, after: tuple[datetime, uuid.UUID] | None)
     """The next BATCH PENDING rows past the grace period, keyset-ordered after `after`."""
     rows = db.session.execute(
         text(
-            "SELECT id, message_id, created_at FROM report_requests WHERE status = 'PENDING' "
+            "SELECT id, message_id, created_at, priority FROM report_requests WHERE status = 'PENDING' "
             "AND updated_at < now() - make_interval(secs => :grace) "
             "AND (CAST(:after_ts AS timestamptz) IS NULL OR (created_at, id) > (:after_ts, :after_id)) "
             "ORDER BY created_at, id LIMIT :batch"

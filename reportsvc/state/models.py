@@ -39,6 +39,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             name="report_requests_status_check",
         ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="report_requests_progress_check"),
+        CheckConstraint("priority IN ('interactive','batch')", name="report_requests_priority_check"),
         # Keyset pagination newest-first, optionally within one status.
         Index("ix_report_requests_created_id", text("created_at DESC"), text("id DESC")),
         Index("ix_report_requests_status_created_id", "status", text("created_at DESC"), text("id DESC")),
@@ -112,6 +113,9 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
     #: An operator asked to cancel the report while it was RUNNING; its worker stops at its next check.
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested_by: Mapped[str | None] = mapped_column(String(255))
+    #: Its lane (issue 17): "interactive" (API and console) or "batch" (schedules); each lane is its own queue.
+    priority: Mapped[str] = mapped_column(String(16), nullable=False, default="interactive",
+                                          server_default="interactive")
     #: The schedule that made the report (NULL once that schedule is deleted; `schedule_name` remembers it).
     schedule_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("report_schedules.id", ondelete="SET NULL")
@@ -163,6 +167,7 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "finished_at": _iso(self.finished_at),
             "file_expired_at": _iso(self.file_expired_at),
             "callback_url": self.callback_url,
+            "priority": self.priority,
             "cancel_requested_at": _iso(self.cancel_requested_at),
             "cancel_requested_by": self.cancel_requested_by,
             "schedule_id": str(self.schedule_id) if self.schedule_id else None,

@@ -296,6 +296,7 @@ SCHEMAS: dict[str, Any] = {
             "callback_url": {"type": "string", "format": "uri", "maxLength": 2000, "nullable": True,
                              "description": "POSTed a signed JSON webhook when the report is READY, FAILED "
                                             "or CANCELLED (needs WEBHOOK_SECRET on the server)"},
+            "priority": {"type": "string", "enum": ["interactive", "batch"], "default": "interactive"},
             "params": {"type": "object"},
         },
     },

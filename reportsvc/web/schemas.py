@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +37,8 @@ class CreateReport(BaseModel):
     title: str | None = Field(None, max_length=200)
     notify_email: str | None = Field(None, max_length=254)
     callback_url: str | None = Field(None, max_length=2000)
+    #: The lane: its own queue and workers (see README "Priority lanes").
+    priority: Literal["interactive", "batch"] = "interactive"
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("title")
@@ -138,5 +140,6 @@ def validate_create(raw: Any, *, fault_injection: bool, notify_domains: tuple[st
         "title": body.title,
         "notify_email": body.notify_email,
         "callback_url": body.callback_url,
+        "priority": body.priority,
         "params": clean_params,
     }

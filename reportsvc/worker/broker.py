@@ -28,7 +28,7 @@ from dramatiq.middleware import (
 )
 from redis.exceptions import NoScriptError
 
-from reportsvc.names import NAMESPACE
+from reportsvc.names import BATCH_QUEUE, NAMESPACE
 from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
 from reportsvc.redis_client import connection_options
 
@@ -213,6 +213,9 @@ def build_broker(settings: Settings) -> RedisBroker:
     pool = redis.ConnectionPool.from_url(settings.redis_url,
                                          **connection_options(settings.redis_socket_timeout_seconds))
     broker = IndexingRedisBroker(connection_pool=pool, namespace=NAMESPACE, middleware=middleware)
+    # The batch lane carries generate_report messages too (sent by name with their queue): declaring it here
+    # is what lets a worker consume it (`dramatiq reportsvc.tasks --queues reports-batch`, or all queues).
+    broker.declare_queue(BATCH_QUEUE)
     _apply_policy(broker, settings)
     return broker
 

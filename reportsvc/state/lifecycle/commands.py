@@ -54,9 +54,9 @@ _CREATE = text(
     "WITH r AS ("
     " INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params,"
     " notify_email, requested_by, message_id, callback_url, schedule_id, scheduled_for, schedule_name,"
-    " notify_emails)"
+    " notify_emails, priority)"
     " VALUES (:id, 'PENDING', 0, 'Queued', :report_type, :title, :params, :notify_email, :requested_by,"
-    " :message_id, :callback_url, :schedule_id, :scheduled_for, :schedule_name, :notify_emails)"
+    " :message_id, :callback_url, :schedule_id, :scheduled_for, :schedule_name, :notify_emails, :priority)"
     # A schedule's slot that already has its report (another scheduler, a retry after a crash): no row.
     " ON CONFLICT ON CONSTRAINT uq_report_requests_schedule_slot DO NOTHING"
     " RETURNING id, created_at, updated_at"
@@ -101,6 +101,7 @@ def create(
     message_id: str | None = None,
     callback_url: str | None = None,
     schedule: ScheduleLink | None = None,
+    priority: str = "interactive",
 ) -> ReportRequest:
     """Insert a PENDING report and its 'created' event; the caller sends the message after this returns.
 
@@ -121,11 +122,14 @@ def create(
         "requested_by": requested_by,
         "message_id": message_id,
         "callback_url": callback_url,
+        "priority": priority,
     }
     link = schedule or ScheduleLink(None, None, None, ())
     columns = {"schedule_id": link.schedule_id, "scheduled_for": link.scheduled_for,
                "schedule_name": link.schedule_name, "notify_emails": list(link.recipients)}
     detail: dict[str, Any] = {"report_type": report_type, "requested_by": requested_by}
+    if priority != "interactive":
+        detail["priority"] = priority
     if link.schedule_id is not None:
         detail |= {"schedule_id": str(link.schedule_id), "schedule": link.schedule_name,
                    "scheduled_for": link.scheduled_for.isoformat() if link.scheduled_for else None}
