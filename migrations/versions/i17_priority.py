@@ -1,7 +1,7 @@
 """priority lanes: report_requests.priority (interactive | batch)
 
 Revision ID: i17_priority
-Revises: i17_report_logs
+Revises: i15_audit_filters
 Create Date: 2026-12-05 09:30:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i17_priority'
-down_revision = 'i17_report_logs'
+down_revision = 'i15_audit_filters'
 branch_labels = None
 depends_on = None
 
