@@ -13,6 +13,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Table, TableStyle
 
+from reportsvc.reports import fonts
 from reportsvc.reports.operations_data import as_utc
 
 # A restrained palette: one navy accent, greys for structure, two muted series colors.
@@ -27,7 +28,7 @@ COMPLETED = colors.HexColor("#2F6F9F")
 FAILED = colors.HexColor("#C2524A")
 GRID = colors.HexColor("#E4E7EB")
 
-FONT, FONT_BOLD, FONT_ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, FONT_BOLD, FONT_ITALIC = fonts.REGULAR, fonts.BOLD, fonts.ITALIC
 
 PAGE_SIZE = A4
 MARGIN = 18 * mm

@@ -19,11 +19,12 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
+from reportsvc.reports import fonts
 from reportsvc.reports.table_chart import CHART_MAX_POINTS, chart_drawing
 from reportsvc.reports.table_data import TableData
 from reportsvc.reports.table_format import format_value, is_number, right_aligned
 
-FONT, BOLD, SIZE, LEADING = "Helvetica", "Helvetica-Bold", 8, 10
+FONT, BOLD, SIZE, LEADING = fonts.REGULAR, fonts.BOLD, 8, 10
 MARGIN, PAD, MAX_LINES = 36, 3, 4
 #: Rows held to measure column widths (and the chart's points, up to CHART_MAX_POINTS).
 SAMPLE_ROWS = 200
