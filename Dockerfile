@@ -10,7 +10,7 @@ COPY app.py ./
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
-RUN useradd --create-home --uid 10001 reportsvc && mkdir -p /data/reports && chown -R reportsvc /data
+RUN useradd --create-home --uid 10001 reportsvc && mkdir -p /data/reports /data/s3 && chown -R reportsvc /data
 USER reportsvc
 ENV STORAGE_DIR=/data/reports APP_PORT=3000
 EXPOSE 3000

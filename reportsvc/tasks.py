@@ -5,13 +5,20 @@ Wiring only: the broker is configured from the environment before the actor modu
 Flask app with on first use.
 """
 
+import sys
+
 from reportsvc import create_app, reports
 from reportsvc.config import get_settings
+from reportsvc.state.storage import StorageUnavailable, check_storage
 from reportsvc.worker import context
 from reportsvc.worker.broker import setup_broker
 
 setup_broker(get_settings())
 reports.discover()  # at worker start, not on the first message: a type conflict stops the worker at once
+try:
+    check_storage(get_settings())
+except StorageUnavailable as exc:  # a bad bucket stops the worker at start-up, not at its first report
+    sys.exit(f"reportsvc: report storage unusable: {exc}")
 context.set_factory(create_app)
 
 from reportsvc.worker.generate import generate_report  # noqa: E402

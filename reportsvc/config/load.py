@@ -20,6 +20,7 @@ from reportsvc.config.guard_load import load_guard
 from reportsvc.config.hotpath_load import load_hotpath
 from reportsvc.config.push_load import load_push
 from reportsvc.config.settings import MAX_RETENTION_DAYS, ConfigError, Settings
+from reportsvc.config.storage_env import storage_settings
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +110,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedule_batch_size=whole(env, "SCHEDULE_BATCH_SIZE", 50, 1, 10_000),
         schedule_misfire_grace_seconds=decimal(env, "SCHEDULE_MISFIRE_GRACE_SECONDS", 120.0, 0, 86400),
         report_log_lines=whole(env, "REPORT_LOG_LINES", 500, 0, 100_000),
+        storage=storage_settings(env),
     )
 
 

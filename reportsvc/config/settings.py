@@ -8,6 +8,7 @@ from pathlib import Path
 from reportsvc.config.guard import GuardSettings
 from reportsvc.config.hotpath import HotPathSettings
 from reportsvc.config.push import PushSettings
+from reportsvc.config.storage import StorageSettings
 
 #: The service's version, shown in the console footer and the OpenAPI document.
 VERSION = "0.1.0"
@@ -129,6 +130,8 @@ class Settings:
     # -- each report's own log (issue 17; see reportsvc.worker.report_log) --
     #: Log lines kept per report across its attempts (REPORT_LOG_LINES); past it, "N lines dropped".
     report_log_lines: int = 500
+    #: STORAGE_BACKEND and the S3 settings (issue 14; see reportsvc.config.storage).
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def retention_enabled(self) -> bool:

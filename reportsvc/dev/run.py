@@ -35,11 +35,13 @@ from typing import Any
 from reportsvc.dev.console import Console
 from reportsvc.dev.engine_base import DevServerError, PortInUseError, port_is_free, port_owner
 from reportsvc.dev.postgres import EmbeddedPostgres
+from reportsvc.dev.seaweed import EmbeddedSeaweed
 from reportsvc.dev.settings import (
     DEFAULT_APP_HOST,
     DEV_DATABASE,
     DEV_PG_PORT,
     DEV_REDIS_PORT,
+    DEV_S3_PORT,
     PROJECT_ROOT,
     DevPlan,
     app_host,
@@ -108,6 +110,7 @@ class Engines:
         self.console = console
         self.pg: EmbeddedPostgres | None = None
         self.valkey: EmbeddedValkey | None = None
+        self.seaweed: EmbeddedSeaweed | None = None
 
     def start(self, plan: DevPlan, pg_port: int = DEV_PG_PORT, redis_port: int = DEV_REDIS_PORT) -> None:
         """Start what `plan` asks for; raises PortInUseError / DevServerError."""
@@ -134,9 +137,24 @@ class Engines:
             valkey.start()
         else:
             say("using the configured Redis (REDIS_URL / REDIS_HOST)")
+        if plan.embedded_s3:
+            bucket, key, secret = (plan.env_overrides[name] for name in
+                                   ("S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+            say(f"starting embedded SeaweedFS S3 on 127.0.0.1:{DEV_S3_PORT} (bucket {bucket}, data: instance/seaweed)")
+            seaweed = EmbeddedSeaweed(self.root / "instance" / "seaweed", bucket, s3_port=DEV_S3_PORT,
+                                      access_key=key, secret_key=secret, die_with_parent=True)
+            self.seaweed = seaweed
+            seaweed.start()
 
     def stop(self) -> None:
-        """Stop Valkey, then PostgreSQL; report but do not raise errors."""
+        """Stop SeaweedFS, Valkey, then PostgreSQL; report but do not raise errors."""
+        if self.seaweed is not None:
+            self.console.say("stopping embedded SeaweedFS")
+            try:
+                self.seaweed.stop()
+            except (DevServerError, OSError) as exc:
+                self.console.say(f"could not stop SeaweedFS cleanly: {exc}")
+            self.seaweed = None
         if self.valkey is not None:
             self.console.say("stopping embedded Valkey")
             try:

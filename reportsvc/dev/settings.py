@@ -13,6 +13,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_PG_PORT = 54329
 DEV_REDIS_PORT = 63799
+#: S3 port of the embedded SeaweedFS (STORAGE_BACKEND=s3, no S3_ENDPOINT_URL); gRPC on 63833, the rest picked free.
+DEV_S3_PORT = 53833
+DEV_S3_BUCKET = "reportsvc"
 DEV_DATABASE = "reportsvc"
 DEFAULT_APP_PORT = 3000
 #: A dev server (debuggable, with a generated admin password printed to the terminal) is for this machine
@@ -43,6 +46,8 @@ class DevPlan:
     embedded_db: bool
     embedded_redis: bool
     env_overrides: dict[str, str] = field(default_factory=dict)
+    #: STORAGE_BACKEND=s3 with no S3_ENDPOINT_URL: SeaweedFS runs under instance/seaweed.
+    embedded_s3: bool = False
 
 
 def make_plan(env: Mapping[str, str], pg_port: int = DEV_PG_PORT, redis_port: int = DEV_REDIS_PORT) -> DevPlan:
@@ -54,7 +59,21 @@ def make_plan(env: Mapping[str, str], pg_port: int = DEV_PG_PORT, redis_port: in
         overrides["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}/{DEV_DATABASE}"
     if embedded_redis:
         overrides["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    return DevPlan(embedded_db, embedded_redis, overrides)
+    embedded_s3 = s3_embedded(env)
+    if embedded_s3:
+        from reportsvc.dev.seaweed import DEV_ACCESS_KEY, DEV_SECRET_KEY
+
+        overrides.update({"S3_ENDPOINT_URL": f"http://127.0.0.1:{DEV_S3_PORT}", "S3_ADDRESSING": "path",
+                          "S3_BUCKET": env.get("S3_BUCKET", "").strip() or DEV_S3_BUCKET,
+                          "S3_REGION": env.get("S3_REGION", "").strip() or "us-east-1",
+                          "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "").strip() or DEV_ACCESS_KEY,
+                          "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "").strip() or DEV_SECRET_KEY})
+    return DevPlan(embedded_db, embedded_redis, overrides, embedded_s3)
+
+
+def s3_embedded(env: Mapping[str, str]) -> bool:
+    """True when reports go to S3 (STORAGE_BACKEND=s3) but no S3_ENDPOINT_URL names a server: run one."""
+    return env.get("STORAGE_BACKEND", "").strip().lower() == "s3" and not _set(env, "S3_ENDPOINT_URL")
 
 
 def app_port(env: Mapping[str, str]) -> int:

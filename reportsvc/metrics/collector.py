@@ -17,7 +17,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from reportsvc.metrics.buffer import flush
 from reportsvc.metrics.samples import sample_depths, workers_alive
-from reportsvc.metrics.series import COUNTERS, COUNTERS_KEY, HISTOGRAMS, PREFIX, TYPED, le_label, parse_field
+from reportsvc.metrics.series import (
+    COUNTERS,
+    COUNTERS_KEY,
+    HISTOGRAMS,
+    LABELS,
+    PREFIX,
+    TYPED,
+    le_label,
+    parse_field,
+)
 
 log = logging.getLogger("reportsvc.metrics")
 
@@ -39,7 +48,7 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
     label_names_of: dict[str, list[str]] = {}
     for name, help_text in COUNTERS.items():
         base = name[: -len("_total")]
-        label_names_of[name] = ["report_type"] if name in TYPED else []
+        label_names_of[name] = LABELS.get(name) or (["report_type"] if name in TYPED else [])
         counters[name] = CounterMetricFamily(f"{PREFIX}_{base}", help_text, labels=label_names_of[name])
     hist: dict[str, dict[tuple[tuple[str, str], ...], dict[str, Any]]] = {h: {} for h in HISTOGRAMS}
     for key_b, val_b in raw.items():

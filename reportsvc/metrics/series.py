@@ -8,6 +8,7 @@ PREFIX = "reportsvc"
 COUNTERS_KEY = "reportsvc:metrics:counters"
 
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, math.inf)
+STORAGE_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.inf)
 WAIT_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, math.inf)
 
 # name -> help, for every counter (series appear once they have moved; known ones are also pre-declared).
@@ -28,15 +29,24 @@ COUNTERS: dict[str, str] = {
     "retention_files_deleted_total": "PDF files deleted by the retention policy.",
     "retention_reports_deleted_total": "Finished reports deleted by the retention policy.",
     "retention_audit_rows_deleted_total": "Audit log rows deleted by the retention policy.",
+    "storage_errors_total": "Report store operations that failed (store down, refused, timed out), by backend "
+                            "and operation.",
+    "storage_files_missing_total": "Downloads of a READY report whose file the store did not have, by backend.",
+    "storage_orphans_deleted_total": "Stored files no report names (fenced-out or abandoned runs) deleted.",
 }
 HISTOGRAMS: dict[str, tuple[str, tuple[float, ...]]] = {
     "report_duration_seconds": ("Run time of one attempt, claim to READY or failure, by outcome.",
                                 DURATION_BUCKETS),
     "report_queue_wait_seconds": ("Time a generate message waited (enqueued or due, to started).", WAIT_BUCKETS),
+    "storage_operation_seconds": ("Latency of one report store operation, by backend and operation.",
+                                  STORAGE_BUCKETS),
 }
 #: Counters labelled by ``report_type``.
 TYPED = {"reports_created_total", "reports_completed_total", "reports_failed_total", "reports_cancelled_total",
          "report_attempts_total", "report_attempts_failed_total", "reports_retried_total"}
+#: Counters with labels of their own (the rest have none, or report_type when TYPED).
+LABELS: dict[str, list[str]] = {"storage_errors_total": ["backend", "operation"],
+                                "storage_files_missing_total": ["backend"]}
 
 
 # --------------------------------------------------------------------------- series encoding

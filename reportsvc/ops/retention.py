@@ -34,7 +34,7 @@ from reportsvc import metrics
 from reportsvc.config import Settings
 from reportsvc.extensions import db
 from reportsvc.state import audit, lifecycle
-from reportsvc.state.storage import LocalStorage, Storage, StorageError
+from reportsvc.state.storage import Storage, StorageError, StorageUnavailable, storage_for
 
 log = logging.getLogger("reportsvc.ops.retention")
 
@@ -167,7 +167,7 @@ def purge(settings: Settings, now: datetime | None = None, batch_size: int = BAT
         return _count(limits)
     started = time.monotonic()
     result = PurgeResult()
-    storage = LocalStorage(settings.storage_dir)
+    storage = storage_for(settings)
     # Reports first: their files would otherwise be expired (an UPDATE and an event each) only to be deleted.
     if limits.report is not None:
         _purge_reports(limits.report, settings.retention_report_days, storage, batch_size, result)
@@ -256,7 +256,7 @@ def _delete_file(storage: Storage, report_id: uuid.UUID, key: str) -> bool:
     except StorageError as exc:
         # A key outside the storage root names nothing retention may delete: just stop pointing at it.
         log.warning("Job %s file key is not a storage key (%s); forgetting it, nothing deleted", report_id, exc)
-    except OSError as exc:
+    except (OSError, StorageUnavailable) as exc:
         log.error("Job %s file %s could not be deleted (%s); the next run tries again", report_id, key, exc)
         return False
     return True

@@ -21,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from reportsvc.config import Settings
-from reportsvc.ops import alerts, bulkjobs, retention, schedules, sweeper
+from reportsvc.ops import alerts, bulkjobs, retention, schedules, storage_sweep, sweeper
 from reportsvc.queues import stats
 from reportsvc.redis_client import get_redis
 
@@ -104,6 +104,8 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
 
     def due_schedules() -> str:
         return schedules.poll(settings).summary()
+    def orphans() -> str:
+        return storage_sweep.sweep_orphans(settings).summary()
 
     scheduler.add_job(_in_app(app, stall_sweep), "interval", seconds=settings.stall_sweep_interval_seconds,
                       id="stall_sweep", name="stall sweep", next_run_time=soon)
@@ -117,6 +119,8 @@ def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     scheduler.add_job(_in_app(app, bulk_jobs), "interval", seconds=15, id="bulk_jobs", name="bulk job watchdog")
     scheduler.add_job(_in_app(app, due_schedules), "interval", seconds=settings.schedule_poll_seconds,
                       id="schedules", name="due schedules", next_run_time=soon)
+    scheduler.add_job(_in_app(app, orphans), "interval", seconds=settings.storage.orphan_sweep_interval_seconds,
+                      id="storage_orphans", name="stored file housekeeping")
     if settings.retention_enabled:
         # The first run waits a little so a restart does not start with a burst of deletions beside start-up work.
         first = datetime.now(UTC) + timedelta(seconds=min(settings.retention_interval_seconds, 60))

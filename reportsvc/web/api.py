@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from reportsvc.extensions import db
 from reportsvc.ops import jobs, pauses
 from reportsvc.redis_client import get_redis
 from reportsvc.state import queries, report_logs
 from reportsvc.state.models import ReportRequest
-from reportsvc.state.storage import LocalStorage, StorageError
+from reportsvc.state.storage import StorageUnavailable
 from reportsvc.web.access import current_actor
 from reportsvc.web.cursors import invalid_cursor, opened, sealed
+from reportsvc.web.downloads import FileMissing, pdf_response
 from reportsvc.web.errors import ApiError, without_tracebacks
 from reportsvc.web.notify_limit import RECIPIENTS_MESSAGE, recipient_refusal
 from reportsvc.web.requests import read_json_body
 from reportsvc.web.schemas import InputError, validate_create
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger("reportsvc.web")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -149,40 +151,31 @@ def parse_log_query(args: Any) -> dict[str, Any]:
 
 @bp.get("/reports/<report_id>/download")
 def download(report_id: str) -> Response:
-    """The PDF of a READY report."""
+    """The PDF of a READY report (streamed, or a 302 to a presigned URL when that is switched on)."""
     report = _load(report_id)
-    path = _pdf_path(report)
+    _check_downloadable(report)
     try:
-        return _send_pdf(report, path)
-    except OSError:
-        # The file went between the checks and the open. Retention marks the row expired before it deletes
-        # the file, so reading the row again tells an expired PDF (410) from a lost one (404).
+        return pdf_response(report)
+    except FileMissing:
+        # Retention marks the row expired before it deletes the file, so reading the row again tells an
+        # expired PDF (410 file_expired) from a lost one (410 file_missing).
         db.session.expire(report)
-        _pdf_path(_load(report_id))
-        raise ApiError(404, "file_missing", "the report's file is not available") from None
+        _check_downloadable(_load(report_id))
+        raise ApiError(410, "file_missing", "the report is READY but its file is missing from storage; "
+                       "retry the report to render it again") from None
+    except StorageUnavailable as exc:
+        log.warning("Job %s download refused, the report store is unavailable: %s", report.id, exc)
+        raise ApiError(503, "storage_unavailable", "the report store cannot be reached right now; "
+                       "try again shortly") from None
 
 
-def _pdf_path(report: ReportRequest) -> Path:
-    """Where the report's PDF should be; ApiError 410 / 409 / 404 when it has none to serve."""
+def _check_downloadable(report: ReportRequest) -> None:
+    """ApiError 410 / 409 when the report has no PDF to serve."""
     if report.status == "READY" and report.file_expired_at is not None:
         raise ApiError(410, "file_expired", f"the report's PDF was deleted by the retention policy on "
                        f"{report.file_expired_at.isoformat(timespec='seconds')}; create the report again for a new one")
     if report.status != "READY" or not report.file_path:
         raise ApiError(409, "not_ready", f"report is {report.status}; only READY reports can be downloaded")
-    try:
-        path = LocalStorage(_settings().storage_dir).local_path(report.file_path)
-    except StorageError:
-        path = None
-    if path is None:
-        raise ApiError(404, "file_missing", "the report's file is not available")
-    return path
-
-
-def _send_pdf(report: ReportRequest, path: Path) -> Response:
-    # send_file stats and opens the file before it returns (OSError if it is gone, a directory...);
-    # once open, a later delete cannot cut the download short.
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=f"report-{report.id}.pdf", max_age=0)
 
 
 @bp.delete("/reports/<report_id>")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -30,12 +28,13 @@ from reportsvc.extensions import db
 from reportsvc.ops import jobs
 from reportsvc.state import queries
 from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportRequest
-from reportsvc.state.storage import LocalStorage, StorageError
+from reportsvc.state.storage import StorageUnavailable
 from reportsvc.web.access import current_actor
 from reportsvc.web.console import bp
 from reportsvc.web.console_format import when_full
 from reportsvc.web.console_forms import blank_form, parse
 from reportsvc.web.cursors import invalid_cursor, opened, sealed
+from reportsvc.web.downloads import FileMissing, pdf_response
 from reportsvc.web.errors import error_page
 from reportsvc.web.notify_limit import RECIPIENTS_MESSAGE, recipient_refusal
 from reportsvc.web.requests import is_htmx
@@ -254,39 +253,33 @@ def retry(report_id: str) -> Any:
 def download(report_id: str) -> Any:
     """The PDF of a READY report, or a console page saying why not."""
     report = _load(report_id)
-    path, refusal = _pdf_path(report)
-    if path is None:
+    refusal = _refusal(report)
+    if refusal is not None:
         return refusal
     try:
-        # send_file stats and opens the file before it returns; once open, a later delete cannot cut it short.
-        return send_file(path, mimetype="application/pdf", as_attachment=True,
-                         download_name=f"report-{report.id}.pdf", max_age=0)
-    except OSError:
-        # The file went between the checks and the open. Retention marks the row expired before it deletes
-        # the file, so reading the row again tells an expired PDF (410) from a lost one (404).
+        return pdf_response(report)
+    except FileMissing:
+        # Retention marks the row expired before it deletes the file, so reading the row again tells an
+        # expired PDF from a lost one.
         db.session.expire(report)
-        return _pdf_path(_load(report_id))[1] or _file_missing()
+        return _refusal(_load(report_id)) or error_page(
+            410, "The report is READY but its file is missing from storage. Retry it to render a new PDF.",
+            "File missing")
+    except StorageUnavailable:
+        return error_page(503, "The report store cannot be reached right now. Try the download again shortly.",
+                          "Storage unavailable")
 
 
-def _pdf_path(report: ReportRequest) -> tuple[Path | None, Any]:
-    """(where the report's PDF should be, None), or (None, the 410 / 409 / 404 page saying why there is none)."""
+def _refusal(report: ReportRequest) -> Any:
+    """None when the report has a PDF to serve, else the 410 / 409 page saying why not."""
     if report.status == "READY" and report.file_expired_at is not None:
-        return None, error_page(410, f"This report's PDF was deleted on {when_full(report.file_expired_at)} by the "
-                                "retention policy (RETENTION_PDF_DAYS). Generate the report again to get a new PDF.",
-                                "PDF deleted")
+        return error_page(410, f"This report's PDF was deleted on {when_full(report.file_expired_at)} by the "
+                          "retention policy (RETENTION_PDF_DAYS). Generate the report again to get a new PDF.",
+                          "PDF deleted")
     if report.status != "READY" or not report.file_path:
-        return None, error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
-                                "Not ready yet")
-    try:
-        path = LocalStorage(_settings().storage_dir).local_path(report.file_path)
-    except StorageError:
-        path = None
-    return (path, None) if path is not None else (None, _file_missing())
-
-
-def _file_missing() -> Any:
-    return error_page(404, "The report is READY but its file is missing from storage. "
-                      "Generate it again to get a new PDF.", "File missing")
+        return error_page(409, f"This report is {report.status}; only READY reports have a PDF to download.",
+                          "Not ready yet")
+    return None
 
 
 @bp.app_template_global()

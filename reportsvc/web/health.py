@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from reportsvc.extensions import db
 from reportsvc.redis_client import get_redis
+from reportsvc.state.storage import storage_for
 
 bp = Blueprint("health", __name__)
 
@@ -18,7 +19,7 @@ def healthz() -> Response:
 
 
 def dependency_status() -> dict[str, str]:
-    """'ok' or the error for PostgreSQL and Redis."""
+    """'ok' or the error for PostgreSQL, Redis and the report store."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -32,12 +33,17 @@ def dependency_status() -> dict[str, str]:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
+    try:
+        storage_for(current_app.extensions["reportsvc.settings"]).check()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"down: {type(exc).__name__}"
     return checks
 
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """200 when PostgreSQL and Redis answer, 503 naming what is down."""
+    """200 when PostgreSQL, Redis and the report store answer, 503 naming what is down."""
     checks = dependency_status()
     down = [name for name, state in checks.items() if state != "ok"]
     response = jsonify({"status": "ok" if not down else "unavailable", "checks": checks, "down": down})

@@ -6,7 +6,6 @@ here, state changes go through `lifecycle`, content comes from `reports`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from reportsvc.config import get_settings
 from reportsvc.names import REPORTS_QUEUE
 from reportsvc.ops import webhooks
 from reportsvc.state import lifecycle
-from reportsvc.state.storage import LocalStorage, report_key
+from reportsvc.state.storage import StoredPdf, get_storage, report_key
 from reportsvc.worker import context, report_log
 from reportsvc.worker.broker import ExactRetries
 from reportsvc.worker.simulate import SimulatedFailure, Simulation
@@ -151,14 +150,17 @@ class Run:
         self.simulation.maybe_hang(self.check)
         self.check()
 
-        storage = LocalStorage(get_settings().storage_dir)
-        key = report_key(claim.report_id)
+        # The key names this run: a fenced-out run's late write can never be the file its report points at.
+        stored = StoredPdf.of(report_key(claim.report_id, claim.run_id), pdf)
+        storage = get_storage()
 
         def publish() -> tuple[str, int]:
-            return key, storage.save(key, pdf)
+            # Under the claim's row lock; an object store that is down raises, and the attempt fails and
+            # retries on the normal schedule with nothing visible (the row stays RUNNING until then).
+            return stored.key, storage.save(stored.key, pdf)
 
-        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(key, len(pdf)),
-                                type_version=report_type.version, sha256=hashlib.sha256(pdf).hexdigest()):
+        if not lifecycle.finish(claim.report_id, claim.run_id, publish=publish, expected=(stored.key, stored.size),
+                                type_version=report_type.version, sha256=stored.sha256):
             # READY requires no cancel request: a request that landed first is why the write matched nothing.
             if lifecycle.current_status(claim.report_id) == "RUNNING":
                 raise CancelRequested(claim.report_id)

@@ -166,9 +166,11 @@ def stored_files(settings) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def assert_published_once(client, settings, ids) -> None:  # type: ignore[no-untyped-def]
-    """Exactly one PDF per report and nothing else on disk, each matching the checksum its row records."""
-    assert stored_files(settings) == sorted(f"{rid}.pdf" for rid in ids)
-    for rid in ids:
+    """Exactly one PDF per report (stored as <report_id>/<run_id>.pdf) and nothing else on disk, each matching
+    the checksum its row records."""
+    files = stored_files(settings)
+    assert sorted(f.split("/", 1)[0] for f in files) == sorted(ids) and all(f.endswith(".pdf") for f in files)
+    for rid, name in zip(sorted(ids), files, strict=True):
         body = client.get(f"/reports/{rid}").get_json()
-        data = (settings.storage_dir / f"{rid}.pdf").read_bytes()
+        data = (settings.storage_dir / name).read_bytes()
         assert body["file_sha256"] == hashlib.sha256(data).hexdigest() and body["file_size"] == len(data), rid

@@ -28,7 +28,7 @@ def test_cancel_with_the_worker_killed_ends_cancelled_by_the_sweep(client, chaos
     kinds = [e["kind"] for e in events]
     assert "stalled" not in kinds and "requeued" not in kinds and kinds[-1] == "cancelled"
     assert events[-1]["detail"]["by"] == "stall sweep" and "went quiet" in events[-1]["message"]
-    assert list(chaos_settings.storage_dir.glob("*.pdf")) == []
+    assert list(chaos_settings.storage_dir.rglob("*.pdf")) == []
     # A fresh worker picking up the dead worker's redelivered message skips the CANCELLED report.
     start_worker()
     time.sleep(2)

@@ -137,7 +137,7 @@ def test_frozen_worker_resumed_after_recovery_never_overwrites_the_published_pdf
         start_worker(threads=2)
         final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=40)
         assert final["status"] == "READY"
-        path = chaos_settings.storage_dir / f"{report_id}.pdf"
+        (path,) = (chaos_settings.storage_dir / report_id).glob("*.pdf")  # <report_id>/<run_id>.pdf
         published = path.read_bytes()
         inode = path.stat().st_ino
         body = client.get(f"/reports/{report_id}").get_json()
@@ -150,7 +150,8 @@ def test_frozen_worker_resumed_after_recovery_never_overwrites_the_published_pdf
     wait_for(lambda: f"Job {report_id} claim lost" in frozen.log_text(), timeout=30)
     time.sleep(1.0)  # anything it might still write would land now
     assert path.read_bytes() == published and path.stat().st_ino == inode  # not rewritten, not replaced
-    assert stored_files(chaos_settings) == [f"{report_id}.pdf"]  # no temporary file left behind either
+    # nothing else: no temporary file, and no PDF under the frozen run's own key either
+    assert stored_files(chaos_settings) == [path.relative_to(chaos_settings.storage_dir).as_posix()]
     body = client.get(f"/reports/{report_id}").get_json()
     assert body["status"] == "READY" and body["file_sha256"] == hashlib.sha256(published).hexdigest()
     kinds = [e["kind"] for e in body["events"]]

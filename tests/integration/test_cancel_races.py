@@ -17,7 +17,7 @@ PDF = b"%PDF-1.4 race\n%%EOF\n"
 def _worker_side(app, report_id: uuid.UUID, claim) -> str:  # type: ignore[no-untyped-def]
     """What the generate actor does with a claim: publish and finish, or land a cancel it finds requested."""
     storage = LocalStorage(app.extensions["reportsvc.settings"].storage_dir)
-    key = report_key(report_id)
+    key = report_key(report_id, claim.run_id)
     with app.app_context():
         if lifecycle.finish(report_id, claim.run_id, publish=lambda: (key, storage.save(key, PDF)),
                             expected=(key, len(PDF))):
@@ -30,7 +30,7 @@ def _settled(app, client, report_id: uuid.UUID) -> str:  # type: ignore[no-untyp
     """The report's end state, checked for being exactly one of the two."""
     body = client.get(f"/reports/{report_id}").get_json()
     kinds = Counter(e["kind"] for e in body["events"])
-    on_disk = (app.extensions["reportsvc.settings"].storage_dir / report_key(report_id)).exists()
+    on_disk = any((app.extensions["reportsvc.settings"].storage_dir / str(report_id)).glob("*.pdf"))
     if body["status"] == "READY":
         assert kinds["completed"] == 1 and kinds["cancelled"] == 0 and on_disk and body["file_size"] == len(PDF)
     else:

@@ -1,5 +1,6 @@
 """A PDF that disappears between the download's checks and the open of the file (retention ran in
-between) is a 410 / 404, never a 500: the real routes, with the file deleted at the last moment."""
+between) is a 410 (file_expired, or file_missing when no row says why), never a 500: the real routes, with
+the file deleted at the last moment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 ROUTES = {"api": "/reports/{rid}/download", "console": "/console/reports/{rid}/download"}
-MODULES = {"api": "reportsvc.web.api", "console": "reportsvc.web.console_reports"}
 
 
 def _ready_report(app) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
@@ -37,23 +37,23 @@ def _retention_run(app, rid: str, path: Path) -> None:  # type: ignore[no-untype
     path.unlink()
 
 
-def _just_before_open(monkeypatch, module: str, action: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
-    """Run action after the route's checks, right before Flask's send_file stats and opens the file."""
-    import importlib
+def _just_before_open(monkeypatch, action: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
+    """Run action after the route's checks, right before the storage backend opens the file."""
+    from reportsvc.state.storage import LocalStorage
 
-    import flask
+    real_stream = LocalStorage.stream
 
-    def racing_send_file(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def racing_stream(self, key, *args, **kwargs):  # type: ignore[no-untyped-def]
         action()
-        return flask.send_file(*args, **kwargs)
+        return real_stream(self, key, *args, **kwargs)
 
-    monkeypatch.setattr(importlib.import_module(module), "send_file", racing_send_file)
+    monkeypatch.setattr(LocalStorage, "stream", racing_stream)
 
 
 @pytest.mark.parametrize("where", ["api", "console"])
 def test_file_expired_by_retention_during_download_is_410(app, client, monkeypatch, where) -> None:  # type: ignore[no-untyped-def]
     rid, path = _ready_report(app)
-    _just_before_open(monkeypatch, MODULES[where], lambda: _retention_run(app, rid, path))
+    _just_before_open(monkeypatch, lambda: _retention_run(app, rid, path))
     response = client.get(ROUTES[where].format(rid=rid))
     assert response.status_code == 410
     if where == "api":
@@ -63,11 +63,11 @@ def test_file_expired_by_retention_during_download_is_410(app, client, monkeypat
 
 
 @pytest.mark.parametrize("where", ["api", "console"])
-def test_file_lost_during_download_is_404(app, client, monkeypatch, where) -> None:  # type: ignore[no-untyped-def]
+def test_file_lost_during_download_is_410_file_missing(app, client, monkeypatch, where) -> None:  # type: ignore[no-untyped-def]
     rid, path = _ready_report(app)
-    _just_before_open(monkeypatch, MODULES[where], path.unlink)  # gone, and no row says why
+    _just_before_open(monkeypatch, path.unlink)  # gone, and no row says why
     response = client.get(ROUTES[where].format(rid=rid))
-    assert response.status_code == 404
+    assert response.status_code == 410
     if where == "api":
         assert response.get_json()["error"]["code"] == "file_missing"
     else:
@@ -79,17 +79,17 @@ def test_file_deleted_once_open_still_downloads(app, client, where) -> None:  # 
     rid, path = _ready_report(app)
     response = client.get(ROUTES[where].format(rid=rid), buffered=False)
     assert response.status_code == 200
-    path.unlink()  # after send_file opened it: the open handle still reads the whole file
+    path.unlink()  # after the backend opened it: the open handle still reads the whole file
     assert b"".join(response.response) == b"%PDF-1.4 test"
     response.close()
 
 
 @pytest.mark.parametrize("where", ["api", "console"])
-def test_storage_path_that_is_a_directory_is_404(app, client, where) -> None:  # type: ignore[no-untyped-def]
+def test_storage_path_that_is_a_directory_is_410_file_missing(app, client, where) -> None:  # type: ignore[no-untyped-def]
     rid, path = _ready_report(app)
     path.unlink()
     path.mkdir()  # something that exists but cannot be opened as a file
     try:
-        assert client.get(ROUTES[where].format(rid=rid)).status_code == 404
+        assert client.get(ROUTES[where].format(rid=rid)).status_code == 410
     finally:
         path.rmdir()

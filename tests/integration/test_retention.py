@@ -22,7 +22,7 @@ def _storage_dir(app) -> Path:  # type: ignore[no-untyped-def]
 def _report(app, status: str, age_days: float = 0) -> uuid.UUID:  # type: ignore[no-untyped-def]
     """A report driven through the lifecycle to `status` (READY with a real file), then aged by UPDATE."""
     from reportsvc.state import lifecycle
-    from reportsvc.state.storage import LocalStorage, report_key
+    from reportsvc.state.storage import LocalStorage
 
     with app.app_context():
         rid = lifecycle.create(report_type="operations", title=f"{status} {age_days}d", params={},
@@ -31,7 +31,7 @@ def _report(app, status: str, age_days: float = 0) -> uuid.UUID:  # type: ignore
             claim = lifecycle.claim(rid, worker="test:1", message_id=None)
             assert claim is not None
             if status == "READY":
-                storage, key = LocalStorage(_storage_dir(app)), report_key(rid)
+                storage, key = LocalStorage(_storage_dir(app)), f"{rid}.pdf"  # the key form rows had before runs
                 assert lifecycle.finish(rid, claim.run_id, publish=lambda: (key, storage.save(key, PDF)))
             elif status == "FAILED":
                 lifecycle.fail_attempt(rid, claim.run_id, error="boom", traceback_text=None, retry_in_ms=None)

@@ -147,7 +147,7 @@ def create(
                          created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
                          error_message=None,
                          run_id=None, worker=None, heartbeat_at=None, started_at=None, finished_at=None,
-                         file_size=None, file_expired_at=None)
+                         file_size=None, file_expired_at=None, file_sha256=None)
 
 
 def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: str | None = None) -> bool:

@@ -37,7 +37,7 @@ _EXPIRE_FILES = text(
 
 #: Stop naming files that are gone; only rows already marked expired (never a live download).
 _FORGET_FILES = text(
-    "UPDATE report_requests SET file_path = NULL, updated_at = now()"
+    "UPDATE report_requests SET file_path = NULL, file_sha256 = NULL, updated_at = now()"
     " WHERE id = ANY(:ids) AND file_expired_at IS NOT NULL AND file_path IS NOT NULL"
     " RETURNING id"
 )
