@@ -44,8 +44,9 @@ def _error(description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     texts = {
         400: "malformed input (bad id, filter or JSON)", 401: "no or bad credentials", 403: "role too low",
-        404: "not found", 409: "conflict with the current state", 410: "the PDF was deleted by retention",
-        413: "body too large",
+        404: "not found", 409: "conflict with the current state",
+        410: "the PDF is gone: deleted by retention (file_expired) or missing from storage (file_missing)",
+        413: "body too large", 503: "the report store is unavailable (storage_unavailable); retry shortly",
         415: "body is not JSON", 422: "invalid field (details name it)", 429: "rate limited (see Retry-After)",
     }
     return {str(c): _error(texts[c]) for c in codes}
@@ -97,8 +98,8 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("Liveness", {"200": _json({"type": "object"}, "the process is up")},
                                 public=True, tags=("health",))},
-        "/readyz": {"get": _op("Readiness: PostgreSQL and Redis", {
-            "200": _json(_ref("Ready"), "both answer"), "503": _json(_ref("Ready"), "something is down")},
+        "/readyz": {"get": _op("Readiness: PostgreSQL, Redis and the report store", {
+            "200": _json(_ref("Ready"), "all answer"), "503": _json(_ref("Ready"), "something is down")},
             public=True, tags=("health",))},
         "/metrics": {"get": _op("Prometheus metrics (public when METRICS_PUBLIC=1)", {
             "200": {"description": "Prometheus text format",
@@ -151,9 +152,11 @@ def build_spec() -> dict[str, Any]:
                        params=[REPORT_ID], tags=("reports",))},
         "/reports/{report_id}/download": {
             "get": _op("The PDF of a READY report", {
-                "200": {"description": "the PDF (attachment report-<id>.pdf)",
+                "200": {"description": "the PDF (attachment report-<id>.pdf; ETag = its SHA-256)",
                         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(400, 404, 409, 410)}, params=[REPORT_ID], tags=("reports",))},
+                "302": {"description": "a presigned URL of the PDF (STORAGE_PRESIGNED_DOWNLOADS=1)"},
+                "304": {"description": "If-None-Match named the PDF's ETag"},
+                **_errors(400, 404, 409, 410, 503)}, params=[REPORT_ID], tags=("reports",))},
         "/reports/{report_id}/retry": {
             "post": _op("Retry a FAILED report", {"202": _json(_ref("IdStatus"), "queued again"),
                                                   **_errors(400, 404, 409)},

@@ -147,4 +147,4 @@ def test_unknown_route_and_method_are_json(client):
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}

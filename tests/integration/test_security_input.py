@@ -130,7 +130,7 @@ def test_download_never_leaves_the_storage_dir(app, client, tmp_path):
         db.session.commit()
     for url in (f"/reports/{report_id}/download", f"/console/reports/{report_id}/download"):
         response = client.get(url)
-        assert response.status_code == 404, (url, response.status_code)
+        assert response.status_code == 410, (url, response.status_code)
         assert b"secret" not in response.data
 
 
