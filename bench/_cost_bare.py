@@ -82,7 +82,7 @@ def bare_page(report_id: str) -> None:
     if row is None:
         return
     pdf = _page_type.render(_page_type.gather(None, _page_type.PageParams(), title=row[0]))
-    key = report_key(uuid.UUID(report_id))
+    key = report_key(uuid.UUID(report_id), run_id)
     size = STORAGE.save(key, pdf)
     conn.execute(
         "UPDATE report_requests SET status = 'READY', progress = 100, file_path = %s, file_size = %s,"

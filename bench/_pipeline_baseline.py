@@ -103,7 +103,7 @@ def bare_generate(report_id: str) -> None:
     data = operations.gather(BareSource(conn), params or {}, title=title)
     conn.rollback()
     pdf = operations.render(data)
-    key = report_key(uuid.UUID(report_id))
+    key = report_key(uuid.UUID(report_id), run_id)
     size = STORAGE.save(key, pdf)
     conn.execute(
         "UPDATE report_requests SET status = 'READY', progress = 100, file_path = %s, file_size = %s,"
