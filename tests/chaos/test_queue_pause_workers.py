@@ -56,4 +56,5 @@ def test_fifty_reports_stay_pending_for_30_s_under_two_workers_then_all_ready_on
     rows = _states(app)
     assert all(r.attempts == 1 for r in rows), [r.attempts for r in rows]
     assert _claims(app) == 50
-    assert sorted(p.name for p in chaos_settings.storage_dir.glob("*.pdf")) == sorted(f"{i}.pdf" for i in ids)
+    # one PDF per report, stored as <report_id>/<run_id>.pdf
+    assert sorted(p.parent.name for p in chaos_settings.storage_dir.rglob("*.pdf")) == sorted(ids)

@@ -18,7 +18,8 @@ def _events(client, report_id):
 
 
 def _pdfs(settings):
-    return sorted(p.name for p in settings.storage_dir.glob("*.pdf"))
+    """One name per stored PDF: its report's (files are stored as <report_id>/<run_id>.pdf)."""
+    return sorted(f"{p.parent.name}.pdf" for p in settings.storage_dir.rglob("*.pdf"))
 
 
 def test_killed_worker_never_restarted_second_worker_finishes(client, chaos_settings, start_worker,
