@@ -113,7 +113,12 @@ def _handle(row: ReportSchedule, now: datetime, settings: Settings, result: Poll
 
 
 def poll(settings: Settings, now: datetime | None = None) -> PollResult:
-    """Take one batch of due schedules and make their reports (see the module docstring)."""
+    """Take one batch of due schedules and make their reports (see the module docstring).
+
+    When Redis refuses a report's message, the create path records that on the session and commits,
+    which ends this transaction and its row locks early; the rest of the batch then runs unlocked. That
+    costs no correctness: another scheduler taking the same schedule meanwhile finds its slot taken.
+    """
     now = now or _now()
     result = PollResult()
     session = db.session()
