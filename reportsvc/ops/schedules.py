@@ -186,7 +186,12 @@ def update(row: ReportSchedule, fields: dict[str, Any], *, actor: str, via: str)
         if row.enabled:
             values["next_run_at"] = parsed.next_after(_now())
     schedule_id = row.id
-    updated = store.change(schedule_id, values, actor)
+    try:
+        updated = store.change(schedule_id, values, actor)
+    except store.NameTaken:
+        audit.record(actor, "schedule.update", f"schedule:{schedule_id}", "refused",
+                     {"via": via, "reason": "name in use"})
+        raise
     audit.record(actor, "schedule.update", f"schedule:{schedule_id}", "ok" if updated else "refused",
                  {"via": via, "fields": sorted(fields)})
     return updated

@@ -71,6 +71,15 @@ def test_duplicate_name_is_409(client):
     assert len(client.get("/schedules").get_json()["items"]) == 1
 
 
+def test_renaming_onto_another_schedules_name_is_409_and_audited_as_refused(client):
+    create(client)
+    other = create(client, name="other").get_json()
+    response = client.patch(f"/schedules/{other['id']}", json={"name": "ops weekly"})
+    assert response.status_code == 409
+    assert client.get(f"/schedules/{other['id']}").get_json()["name"] == "other"
+    assert ("schedule.update", "refused") in audit_actions(client)
+
+
 def test_malformed_and_unknown_ids(client):
     assert client.get("/schedules/not-a-uuid").get_json()["error"]["code"] == "invalid_id"
     assert client.get(f"/schedules/{uuid.uuid4()}").status_code == 404
