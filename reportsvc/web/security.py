@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from reportsvc.web.errors import error_page, error_response, wants_json
 
@@ -104,6 +105,21 @@ def parse_json(raw: bytes | str) -> Any:
         raise InvalidJson("the body is not valid JSON") from None
 
 
+def _read_unsized_body() -> None:
+    """A body sent without Content-Length (chunked) is read here, at most MAX_CONTENT_LENGTH + 1 bytes: one
+    byte over is a 413. (Werkzeug's own limit cuts such a body short silently: it then read as bad JSON.)"""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return
+    limit = request.max_content_length
+    if limit is None:
+        return
+    raw = request.environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    # What get_data(cache=True) keeps: form and JSON parsing read the body from here.
+    request._cached_data = raw  # type: ignore[attr-defined]
+
+
 def check_input() -> Any:
     """before_request: refuse control characters / surrogates in any text input, naming the field."""
     # view_args is None when no route matched; then the 404/405 handler answers and no view runs.
@@ -117,6 +133,7 @@ def check_input() -> Any:
             return _refuse(400, _printable(key), problem)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
+    _read_unsized_body()
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         request.get_data(cache=True)  # keep the raw body readable for views that want it (JSON API: 415)
         for key, value in request.form.items(multi=True):
