@@ -160,9 +160,14 @@ def validate_params(report_type: str, raw: Mapping[str, Any] | None, *, only_giv
     return get(report_type).parse_params(raw).model_dump(mode="json", exclude_unset=only_given)
 
 
+def _clean(message: str) -> str:
+    # Pydantic prefixes a validator's own words with "Value error, "; the 422 says them plainly.
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def _errors_from(exc: ValidationError) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for err in exc.errors(include_url=False):
         path = ".".join(str(part) for part in err.get("loc", ()))
-        out.append({"field": f"params.{path}" if path else "params", "message": err.get("msg", "invalid")})
+        out.append({"field": f"params.{path}" if path else "params", "message": _clean(err.get("msg", "invalid"))})
     return out

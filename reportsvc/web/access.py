@@ -159,7 +159,8 @@ def _unauthenticated() -> Response:
 
 
 def _forbidden(principal: Principal, role: str) -> Any:
-    message = f"this needs the {role} role; {principal.name} is a {principal.role}"
+    article = "an" if principal.role[:1] in "aeiou" else "a"
+    message = f"this needs the {role} role; {principal.name} is {article} {principal.role}"
     if wants_json():
         return error_response(403, "forbidden", message)
     return error_page(403, f"You are signed in as {principal.name} ({principal.role}); this needs the {role} role.",

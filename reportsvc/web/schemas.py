@@ -84,12 +84,20 @@ class InputError(ValueError):
         self.errors = errors
 
 
+def clean_message(message: str) -> str:
+    """Pydantic's message without its "Value error, " / "Assertion failed, " prefix (our validators' own words)."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
 def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """Flatten a pydantic error into [{field, message}] with dotted field paths."""
     out = []
     for err in exc.errors():
         path = ".".join(str(part) for part in err["loc"]) or "body"
-        out.append({"field": f"{prefix}{path}", "message": err["msg"]})
+        out.append({"field": f"{prefix}{path}", "message": clean_message(err["msg"])})
     return out
 
 

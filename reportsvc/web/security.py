@@ -101,7 +101,9 @@ def parse_json(raw: bytes | str) -> Any:
     except RecursionError:
         # The C parser recurses once per level: '[' * 3000 exhausts the stack before it sees an error.
         raise JsonTooDeep(f"the body is not valid JSON: nested too deeply (at most {MAX_DEPTH} levels)") from None
-    except (ValueError, UnicodeDecodeError):
+    except ValueError as exc:
+        if "digits" in str(exc):  # Python's int limit (4300 digits): valid JSON, but not a number we read
+            raise InvalidJson("the body holds a number with too many digits (at most 4300)") from None
         raise InvalidJson("the body is not valid JSON") from None
 
 
