@@ -66,7 +66,7 @@ def database_url_from(env: Mapping[str, str]) -> str:
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         if not url.startswith("postgresql+psycopg://"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
-        return url
+        return multi_host_url(url)
     if env.get("DB_HOST"):
         port = whole(env, "DB_PORT", 5432, 1, 65535)
         user = quote(env.get("DB_USER", "postgres"), safe="")
@@ -75,6 +75,19 @@ def database_url_from(env: Mapping[str, str]) -> str:
         name = env.get("DB_NAME", "reportsvc")
         return f"postgresql+psycopg://{auth}@{env['DB_HOST']}:{port}/{name}"
     return DEFAULT_EMBEDDED_DATABASE_URL
+
+
+def multi_host_url(url: str) -> str:
+    """libpq's multi-host form (`//user@h1:5432,h2:5432/db?target_session_attrs=read-write`) in the form
+    SQLAlchemy parses (`//user@/db?host=h1:5432&host=h2:5432&...`); psycopg then tries the hosts in order."""
+    scheme, rest = url.split("://", 1)
+    netloc, slash, tail = rest.partition("/")
+    auth, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    path, question, query = tail.partition("?")
+    listed = "&".join(f"host={quote(host.strip(), safe=':[]')}" for host in hosts.split(",") if host.strip())
+    return f"{scheme}://{auth}{at}/{path}?{listed}" + (f"&{query}" if query else "")
 
 
 def redis_url_from(env: Mapping[str, str]) -> str:
