@@ -13,7 +13,6 @@ Queue depths over time come from the capped Redis list `reportsvc.metrics` keeps
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import text
 
 from reportsvc import metrics
 from reportsvc.extensions import db
 from reportsvc.names import QUEUES
+from reportsvc.web.charts import legend, line_chart
 
 bp = Blueprint("console_dashboard", __name__, url_prefix="/console")
 
@@ -34,8 +34,6 @@ PANEL_TTL = 2.0
 REFRESH_SECONDS = 5
 CLOSED_HOURS_TTL = 300.0
 
-COLORS = {"created": "#2754c5", "completed": "#17663a", "failed": "#b42318",
-          "waiting": "#2754c5", "delayed": "#c08a00", "held": "#6b4fbb", "dead": "#b42318"}
 
 
 @dataclass
@@ -184,96 +182,29 @@ def reset_cache() -> None:
         _closed["key"] = None
 
 
-# --------------------------------------------------------------------------- SVG
+# --------------------------------------------------------------------------- charts
 
-
-def _nice_max(peak: float) -> float:
-    if peak <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(peak))
-    for m in (1, 2, 2.5, 5, 10):
-        if peak <= m * exp:
-            return m * exp
-    return 10 * exp
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
-
-
-def line_chart(
-    series: dict[str, list[float]],
-    x_labels: list[str],
-    *,
-    title: str,
-    width: int = 640,
-    height: int = 200,
-    label_every: int = 10,
-) -> Markup:
-    """A small multi-series line chart as inline SVG (server-side, no JavaScript)."""
-    left, right, top, bottom = 44, 10, 12, 24
-    plot_w, plot_h = width - left - right, height - top - bottom
-    n = max((len(v) for v in series.values()), default=0)
-    peak = max((max(v) for v in series.values() if v), default=0)
-    y_max = _nice_max(peak)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>']
-    for i in range(5):
-        y = top + plot_h * i / 4
-        value = y_max * (1 - i / 4)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                     'stroke="#dde1e7" stroke-width="1"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 3.5:.1f}" text-anchor="end" font-size="10" fill="#5d6678">'
-                     f'{_fmt(value)}</text>')
-
-    def x_at(i: int) -> float:
-        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
-
-    for i, label in enumerate(x_labels):
-        if label and (i % label_every == 0 or i == len(x_labels) - 1):
-            parts.append(f'<text x="{x_at(i):.1f}" y="{height - 6}" text-anchor="middle" font-size="10" fill="#5d6678">'
-                         f'{escape(label)}</text>')
-    if n == 0:
-        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" '
-                     f'font-size="12" fill="#5d6678">No samples yet</text>')
-    for name, values in series.items():
-        if not values:
-            continue
-        color = COLORS.get(name, "#5d6678")
-        points = " ".join(f"{x_at(i):.1f},{top + plot_h * (1 - v / y_max):.1f}" for i, v in enumerate(values))
-        if len(values) == 1:
-            cx, cy = points.split(",")
-            parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"><title>{escape(name)}</title></circle>')
-        else:
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.8" '
-                         f'stroke-linejoin="round"><title>{escape(name)}</title></polyline>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def legend(names: list[str]) -> Markup:
-    """Colour keys for a chart."""
-    items = "".join(f'<span class="nowrap"><svg width="10" height="10" aria-hidden="true"><rect width="10" '
-                    f'height="10" rx="2" fill="{COLORS.get(n, "#5d6678")}"/></svg> {escape(n)}</span> '
-                    for n in names)
-    return Markup(f'<p class="small muted">{items}</p>')
+#: Queue depth samples come every 10 s at most (while anything samples); further apart than this is a gap.
+DEPTH_GAP_SECONDS = 60.0
 
 
 def charts(panel: Panel) -> dict[str, Markup]:
-    """Every chart of the panel as SVG markup."""
-    minute_labels = [m.strftime("%H:%M") for m in panel.minutes]
-    hour_labels = [h.strftime("%H:00") for h in panel.hours]
+    """Every chart of the panel as SVG markup, each on a time axis proportional to time."""
+    minute_times = [m.timestamp() for m in panel.minutes]
+    hour_times = [h.timestamp() for h in panel.hours]
+    now = panel.now.timestamp()
     out = {
-        "per_minute": line_chart({k: list(map(float, v)) for k, v in panel.per_minute.items()}, minute_labels,
-                                 title="Reports per minute, last hour", label_every=10),
-        "per_hour": line_chart({k: list(map(float, v)) for k, v in panel.per_hour.items()}, hour_labels,
-                               title="Reports per hour, last 24 hours", label_every=4),
+        "per_minute": line_chart({k: list(map(float, v)) for k, v in panel.per_minute.items()}, minute_times,
+                                 start=minute_times[0], end=minute_times[-1], max_gap=120,
+                                 title="Reports per minute, last hour"),
+        "per_hour": line_chart({k: list(map(float, v)) for k, v in panel.per_hour.items()}, hour_times,
+                               start=hour_times[0], end=hour_times[-1], max_gap=7200,
+                               title="Reports per hour, last 24 hours"),
     }
-    depth_labels = [datetime.fromtimestamp(t, UTC).strftime("%H:%M") for t in panel.depth_times]
-    every = max(1, len(depth_labels) // 6)
     for q, states in panel.depths.items():
-        out[f"depth_{q}"] = line_chart({k: list(map(float, v)) for k, v in states.items()}, depth_labels,
-                                       title=f"Queue {q}: messages over time", height=160, label_every=every)
+        out[f"depth_{q}"] = line_chart({k: list(map(float, v)) for k, v in states.items()}, panel.depth_times,
+                                       start=now - 3600, end=now, max_gap=DEPTH_GAP_SECONDS, height=160,
+                                       title=f"Queue {q}: messages over time")
     return out
 
 

@@ -21,7 +21,7 @@ def test_empty_dashboard_renders(client):
     page = _get(client)
     assert "<title>Dashboard" in page
     assert page.count("<svg class=\"chart\"") >= 4  # per minute, per hour, one per queue
-    assert 'hx-trigger="every 5s"' in page
+    assert 'hx-trigger="every 5s, sse:queue"' in page  # polls, and refreshes on a pushed queue event
     assert "Failure rate, last hour" in page and "–" in page
 
 

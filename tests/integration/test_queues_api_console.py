@@ -14,7 +14,7 @@ def test_pages_render_and_link_reports(app, client, redis_client):
     ids = fabricate_dead(app, redis_client, specs)
     page = client.get("/console/queues")
     assert page.status_code == 200 and 'data-queue="reports"' in page.get_data(as_text=True)
-    assert 'hx-trigger="every 2s"' in page.get_data(as_text=True)
+    assert 'hx-trigger="every 2s, sse:queue"' in page.get_data(as_text=True)
     fragment = client.get("/console/queues", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert fragment.lstrip().startswith("{#") is False and 'id="queue-counts"' in fragment and "<html" not in fragment
     dead = client.get("/console/queues/reports/dead").get_data(as_text=True)
