@@ -79,7 +79,7 @@ def _submit(row: ReportSchedule, slot: datetime | None, requested_by: str) -> Re
     params = reports.validate_params(row.report_type, row.params)
     link = lifecycle.ScheduleLink(row.id, slot, row.name, tuple(row.recipients or ()))
     return jobs.submit(report_type=row.report_type, title=_title(row, slot or _now()), params=params,
-                       notify_email=None, requested_by=requested_by, schedule=link)
+                       notify_email=None, requested_by=requested_by, schedule=link, callback_url=row.callback_url)
 
 
 def _handle(row: ReportSchedule, now: datetime, settings: Settings, result: PollResult) -> None:

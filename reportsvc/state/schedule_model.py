@@ -39,6 +39,8 @@ class ReportSchedule(db.Model):  # type: ignore[name-defined]
     recipients: Mapped[list[str]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )
+    #: Completion webhook of every report this schedule makes (reportsvc.ops.webhooks).
+    callback_url: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
     #: Why the schedule is paused: an operator's pause, or the type/params the scheduler found invalid.
     paused_reason: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +68,7 @@ class ReportSchedule(db.Model):  # type: ignore[name-defined]
             "cron": self.cron,
             "timezone": self.timezone,
             "recipients": list(self.recipients or []),
+            "callback_url": self.callback_url,
             "enabled": self.enabled,
             "paused_reason": self.paused_reason,
             "misfire": self.misfire,

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from reportsvc import reports
 from reportsvc.ops import cron
 from reportsvc.state.schedule_model import ReportSchedule
-from reportsvc.web.schemas import EMAIL, InputError, _no_control_chars, pydantic_errors
+from reportsvc.web.schemas import EMAIL, InputError, _no_control_chars, check_callback_url, pydantic_errors
 
 MAX_RECIPIENTS = 50
-EDITABLE = ("name", "cron", "timezone", "report_type", "params", "title", "recipients", "misfire")
+EDITABLE = ("name", "cron", "timezone", "report_type", "params", "title", "recipients", "misfire", "callback_url")
 
 
 class ScheduleBody(BaseModel):
@@ -31,6 +31,12 @@ class ScheduleBody(BaseModel):
     title: str | None = Field(None, max_length=200)
     recipients: list[str] | None = Field(None, max_length=MAX_RECIPIENTS)
     misfire: Literal["latest", "skip"] | None = None
+    callback_url: str | None = Field(None, max_length=2000)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        return check_callback_url(value)
 
     @field_validator("name", "title")
     @classmethod
@@ -113,6 +119,7 @@ def validate_new(raw: Any) -> dict[str, Any]:
         "title": given.get("title") or None,
         "recipients": given.get("recipients") or [],
         "misfire": given.get("misfire") or "latest",
+        "callback_url": given.get("callback_url") or None,
     }
     if fields["cron"]:
         _check(fields, errors)

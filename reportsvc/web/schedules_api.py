@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from reportsvc import reports
 from reportsvc.ops import cron
@@ -60,6 +60,12 @@ def schedule_body(row: ReportSchedule, *, detail: bool = False,
     return body
 
 
+def _webhooks_configured(fields: dict[str, Any]) -> None:
+    """A callback_url needs WEBHOOK_SECRET on the server, as on POST /reports."""
+    if fields.get("callback_url") and not current_app.extensions["reportsvc.settings"].push.webhook_secret:
+        raise ApiError(422, "webhooks_disabled", "callback_url needs WEBHOOK_SECRET set on the server")
+
+
 @bp.post("/schedules")
 def create_schedule() -> Response:
     """Create a schedule; 201 with it and Location."""
@@ -67,6 +73,7 @@ def create_schedule() -> Response:
         fields = validate_new(read_json_body())
     except InputError as exc:
         raise _invalid(exc) from None
+    _webhooks_configured(fields)
     try:
         row = service.create(fields, actor=current_actor(), via="api")
     except store.NameTaken:
@@ -107,6 +114,7 @@ def update_schedule(schedule_id: str) -> Response:
         fields = validate_change(row, read_json_body())
     except InputError as exc:
         raise _invalid(exc) from None
+    _webhooks_configured(fields)
     try:
         updated = service.update(row, fields, actor=current_actor(), via="api")
     except store.NameTaken:

@@ -25,6 +25,8 @@ SCHEMAS: dict[str, Any] = {
                       "description": "{date}, {week} and {month} are filled from the slot"},
             "recipients": {"type": "array", "maxItems": 50, "items": {"type": "string", "format": "email"}},
             "misfire": {"type": "string", "enum": ["latest", "skip"], "default": "latest"},
+            "callback_url": {"type": "string", "format": "uri", "maxLength": 2000, "nullable": True,
+                             "description": "completion webhook of every report it makes (needs WEBHOOK_SECRET)"},
         },
     },
     "Schedule": {
@@ -34,7 +36,8 @@ SCHEMAS: dict[str, Any] = {
             "timezone": {"type": "string"}, "description": {"type": "string"},
             "report_type": {"type": "string"}, "params": {"type": "object"}, "title": _NULLABLE,
             "recipients": {"type": "array", "items": {"type": "string"}}, "enabled": {"type": "boolean"},
-            "paused_reason": _NULLABLE, "misfire": {"type": "string", "enum": ["latest", "skip"]},
+            "paused_reason": _NULLABLE, "callback_url": _NULLABLE,
+            "misfire": {"type": "string", "enum": ["latest", "skip"]},
             "next_run_at": _NULLABLE, "last_run_at": _NULLABLE, "last_report_id": _NULLABLE,
             "next_runs": {"type": "array", "items": {"type": "string"}},
             "runs": {"type": "array", "items": {"type": "object", "properties": {

@@ -61,19 +61,24 @@ class CreateReport(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _callback(cls, value: str | None) -> str | None:
-        # Syntax only: where the host resolves to is checked at each delivery (DNS can change).
-        if value is None or value == "":
-            return None
-        parts = urlsplit(_no_control_chars(value))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials")
-        try:
-            parts.port  # noqa: B018 (raises on a port out of range)
-        except ValueError:
-            raise ValueError("has an invalid port") from None
-        return value
+        return check_callback_url(value)
+
+
+def check_callback_url(value: str | None) -> str | None:
+    """A callback_url as given, None for empty, or ValueError: syntax only (where the host resolves to is
+    checked at each delivery, since DNS can change)."""
+    if value is None or value == "":
+        return None
+    parts = urlsplit(_no_control_chars(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials")
+    try:
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value
 
 
 class InputError(ValueError):

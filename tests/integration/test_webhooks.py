@@ -181,3 +181,25 @@ def test_callback_url_without_webhook_secret_is_refused(client, settings, base_s
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "webhooks_disabled"
     assert client.get("/reports").get_json()["items"] == []
+
+
+def test_a_schedule_with_a_callback_url_gives_it_to_every_report_it_makes(client, worker, hooks_on, receiver):
+    created = client.post("/schedules", json={"name": "nightly", "cron": "0 3 * * *", "callback_url": receiver.url})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    schedule = created.get_json()
+    assert schedule["callback_url"] == receiver.url
+    run = client.post(f"/schedules/{schedule['id']}/run")
+    assert run.status_code in (200, 201, 202), run.get_data(as_text=True)
+    wait_for(lambda: receiver.requests, timeout=20)
+    data = json.loads(receiver.requests[0][2])
+    assert data["status"] == "READY"
+    assert client.get(f"/reports/{data['id']}").get_json()["callback_url"] == receiver.url
+
+
+def test_a_schedule_callback_url_is_checked_like_a_reports(client, hooks_on, settings, base_settings):
+    bad = client.post("/schedules", json={"name": "bad", "cron": "0 3 * * *", "callback_url": "ftp://x/y"})
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_input"
+    settings(push=replace(base_settings.push, webhook_secret=None))
+    off = client.post("/schedules", json={"name": "off", "cron": "0 3 * * *", "callback_url": "https://example.com/h"})
+    assert off.status_code == 422 and off.get_json()["error"]["code"] == "webhooks_disabled"
+    assert client.get("/schedules").get_json()["items"] == []
