@@ -1,7 +1,7 @@
 """webhooks: report_schedules.callback_url (each report a schedule makes carries it)
 
 Revision ID: i18_schedule_callback
-Revises: i15_audit_filters
+Revises: i17_priority
 Create Date: 2026-12-05 09:20:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'i18_schedule_callback'
-down_revision = 'i15_audit_filters'
+down_revision = 'i17_priority'
 branch_labels = None
 depends_on = None
 
