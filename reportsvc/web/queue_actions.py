@@ -15,6 +15,7 @@ from flask import url_for
 
 from reportsvc import queues
 from reportsvc.ops import bulkjobs, deadletters
+from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
 from reportsvc.web.errors import ApiError, invalid_input
@@ -61,22 +62,37 @@ def parse_filter(raw: Any) -> deadletters.LetterFilter:
         raise invalid_input(exc.field, str(exc)) from None
 
 
+def _as_redis_ids(client: Any, name: str, ids: list[str]) -> list[str]:
+    """The list shows both ids of a letter: a Dramatiq message_id is turned into its Redis id through the
+    broker's message index (one pipelined GET per id, reportsvc's own keys); a Redis id, or an id known to
+    neither, stays as sent (an unknown one is then reported under ``missing``)."""
+    pipe = client.pipeline(transaction=False)
+    for i in ids:
+        pipe.get(MESSAGE_INDEX_PREFIX + i)
+    out = []
+    for i, raw in zip(ids, pipe.execute(), strict=True):
+        queue, _, redis_id = (raw.decode() if isinstance(raw, bytes) else str(raw or "")).partition("|")
+        out.append(redis_id if redis_id and queues.canonical_queue(queue) == name else i)
+    return list(dict.fromkeys(out))
+
+
 def dead_action(name: str, action: str, selection: Selection, actor: str) -> tuple[dict[str, Any], int]:
     """Run (ids) or start (all) a requeue/delete and audit it; (JSON body, status)."""
     client = get_redis()
     target = f"queue:{name}"
     if selection.ids is not None:
+        ids = _as_redis_ids(client, name, selection.ids)
         fn = deadletters.requeue if action == "requeue" else deadletters.delete
         try:
-            result = fn(client, name, selection.ids, actor=actor)
+            result = fn(client, name, ids, actor=actor)
         except Exception as exc:
             audit.record(actor, f"dead.{action}", target, "failed",
-                         {"ids": len(selection.ids), "error": str(exc)[:300]})
+                         {"ids": len(ids), "error": str(exc)[:300]})
             raise
-        outcome = "ok" if result.done == len(selection.ids) else ("noop" if result.done == 0 else "partial")
+        outcome = "ok" if result.done == len(ids) else ("noop" if result.done == 0 else "partial")
         audit.record(actor, f"dead.{action}", target, outcome,
-                     {"requested": len(selection.ids), **result.as_dict(), "ids": selection.ids[:50]})
-        return {"action": action, "queue": name, "requested": len(selection.ids), **result.as_dict()}, 200
+                     {"requested": len(ids), **result.as_dict(), "ids": ids[:50]})
+        return {"action": action, "queue": name, "requested": len(ids), **result.as_dict()}, 200
     assert selection.filter is not None
     job = bulkjobs.submit(action=action, queue=name, flt=selection.filter, actor=actor)
     audit.record(actor, f"dead.{action}_all", target, "accepted" if job.state != "failed" else "failed",
