@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import copy
 import json
 import logging
+import queue
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 from flask import Flask
@@ -88,6 +92,8 @@ class JsonFormatter(logging.Formatter):
             payload["message_id"] = message_id
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # formatted already by the thread that logged it (_JobQueueHandler)
+            payload["exc"] = record.exc_text
         return json.dumps(payload)
 
 
@@ -119,6 +125,41 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     # boto3 says where it found credentials at INFO on every client it builds (once per process).
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     logger._reportsvc_configured = True  # type: ignore[attr-defined]
+
+
+class _JobQueueHandler(QueueHandler):
+    """Hands records to the writer thread with what only the logging thread knows already resolved: the job's
+    ids (a context variable of that thread), the message's arguments and the exception text. The writer's
+    handlers then format it exactly as they would have (same time, level, logger, ids)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """A copy with ids, message and exception text fixed, safe to format in another thread."""
+        out = copy.copy(record)
+        out.report_id, out.message_id = _job_ids(record)
+        out.msg, out.args = record.getMessage(), None
+        if record.exc_info:
+            out.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            out.exc_info = None
+        return out
+
+
+def write_from_thread() -> None:
+    """Route the root logger's handlers through one writer thread (a QueueHandler and its listener).
+
+    For Dramatiq worker processes, whose handler writes into a pipe to the parent process: a job thread then
+    only appends to a queue, and never waits for the handler's lock or the pipe. Lines keep their order.
+    Records still queued when the process is killed (not stopped) are lost.
+    Only stream handlers move to the writer thread: a handler that needs the logging thread (the per-report
+    log capture, reportsvc.worker.report_log, reads a thread-local) stays where it is."""
+    root = logging.getLogger()
+    streams = [each for each in root.handlers if isinstance(each, logging.StreamHandler)]
+    if not streams or any(isinstance(each, QueueHandler) for each in root.handlers):
+        return
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = QueueListener(records, *streams, respect_handler_level=True)
+    root.handlers = [_JobQueueHandler(records), *(each for each in root.handlers if each not in streams)]
+    listener.start()
+    atexit.register(listener.stop)
 
 
 def init_app(app: Flask) -> None:

@@ -18,3 +18,10 @@ class HotPathSettings:
     #: PostgreSQL is noticed before a statement fails); one used more recently is handed out as it is.
     #: 0 pings on every checkout (SQLAlchemy's pool_pre_ping, the behaviour before this setting).
     db_ping_idle_seconds: float = 1.0
+    #: WORKER_LOG_QUEUE: a worker process's job threads hand log records to one writer thread (a QueueHandler)
+    #: instead of each writing to Dramatiq's pipe to the parent under the handler's lock. Same lines, same
+    #: order; off (0) writes from the job thread, as before.
+    worker_log_queue: bool = True
+    #: WORKER_HEARTBEAT_SHARED: one heartbeat thread per worker process beats every claim it holds in one UPDATE
+    #: (reportsvc.worker.heartbeat); off (0) starts and joins a heartbeat thread per job, as before.
+    worker_heartbeat_shared: bool = True

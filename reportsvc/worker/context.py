@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import dramatiq
 
+from reportsvc import logs
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -42,7 +44,10 @@ def get_app() -> Flask:
             if _app is None:
                 if _factory is None:
                     raise RuntimeError("no Flask app for the actors: import reportsvc.tasks or call create_app()")
-                _app = _factory()
+                app = _factory()
+                if app.extensions["reportsvc.settings"].hotpath.worker_log_queue:
+                    logs.write_from_thread()
+                _app = app
     return _app
 
 

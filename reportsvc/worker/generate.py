@@ -7,7 +7,6 @@ here, state changes go through `lifecycle`, content comes from `reports`.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 import uuid
@@ -25,6 +24,7 @@ from reportsvc.ops import webhooks
 from reportsvc.state import lifecycle
 from reportsvc.state.storage import StoredPdf, get_storage, report_key
 from reportsvc.worker import context, report_log
+from reportsvc.worker import heartbeat as heartbeats
 from reportsvc.worker.broker import ExactRetries
 from reportsvc.worker.simulate import SimulatedFailure, Simulation
 
@@ -56,44 +56,10 @@ class CancelRequested(Exception):
     """An operator asked to cancel this RUNNING report: stop, publish nothing, end it CANCELLED."""
 
 
-class Heartbeat(threading.Thread):
-    """Keeps the claim's heartbeat fresh while the report renders; notices a lost claim or a cancel request."""
-
-    def __init__(self, report_id: uuid.UUID, run_id: uuid.UUID, interval: float,
-                 capture: report_log.Capture | None = None) -> None:
-        super().__init__(name=f"heartbeat-{report_id}", daemon=True)
-        self.report_id, self.run_id, self.interval, self.capture = report_id, run_id, interval, capture
-        self.stop_event = threading.Event()
-        self.lost = threading.Event()
-        self.cancel = threading.Event()
-
-    def run(self) -> None:
-        """Beat every interval until stopped; a database hiccup is retried on the next beat."""
-        app = context.get_app()
-        while not self.stop_event.wait(self.interval):
-            try:
-                with app.app_context():
-                    hold = lifecycle.heartbeat(self.report_id, self.run_id)
-                    if self.capture is not None:
-                        self.capture.flush()  # the console's Logs tab is live while the report runs
-                if hold == "lost":
-                    self.lost.set()
-                    return
-                if hold == "cancel":
-                    self.cancel.set()
-            except Exception as exc:
-                log.warning("Job %s heartbeat failed: %s", self.report_id, exc)
-
-    def stop(self) -> None:
-        """Stop beating and wait for the thread."""
-        self.stop_event.set()
-        self.join(timeout=5)
-
-
 class Run:
     """One attempt at one report under one claim."""
 
-    def __init__(self, claim: lifecycle.Claim, simulation: Simulation, heartbeat: Heartbeat,
+    def __init__(self, claim: lifecycle.Claim, simulation: Simulation, heartbeat: heartbeats.Heartbeat,
                  report_type: reports.ReportType) -> None:
         self.claim = claim
         self.report_type = report_type
@@ -222,8 +188,8 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
         _fail_not_installed(claim)
         return
     simulation = Simulation.from_params(claim.params, enabled=settings.fault_injection)
-    heartbeat = Heartbeat(report_id, claim.run_id, settings.heartbeat_interval_seconds, capture)
-    heartbeat.start()
+    heartbeat = heartbeats.start(report_id, claim.run_id, settings.heartbeat_interval_seconds,
+                                 shared=settings.hotpath.worker_heartbeat_shared, capture=capture)
     started = time.monotonic()
     try:
         Run(claim, simulation, heartbeat, report_type).execute()

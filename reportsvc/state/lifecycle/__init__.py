@@ -10,6 +10,7 @@ Callers use this package as one module (`lifecycle.claim(...)`); the modules beh
 
 - `_common`: the bottom every other module imports (tables, session, Outcome, events, `_transition`)
 - `worker`: a worker's fenced writes (claim, heartbeat, progress, finish, fail_attempt, cancel_running)
+- `heartbeats`: many claims' heartbeats in one statement (heartbeat_many), for a process's heartbeat thread
 - `commands`: operator and API transitions (create, record_message, cancel or ask a running report to stop,
   retry, dead-letter requeue)
 - `recovery`: the stall sweeper's transition (release_stalled; a dead worker's cancel-requested report ends CANCELLED)
@@ -34,6 +35,7 @@ from reportsvc.state.lifecycle.commands import (
 )
 from reportsvc.state.lifecycle.emails import email_claim
 from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
+from reportsvc.state.lifecycle.heartbeats import heartbeat_many
 from reportsvc.state.lifecycle.recovery import release_stalled
 from reportsvc.state.lifecycle.timeline import has_event, note, note_many
 from reportsvc.state.lifecycle.webhooks import webhook_claim
@@ -66,6 +68,7 @@ __all__ = [
     "forget_expired_files",
     "has_event",
     "heartbeat",
+    "heartbeat_many",
     "note",
     "note_many",
     "progress",
