@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from reportsvc.cli.schedules import schedules_group
+from reportsvc.cli.storage import storage_group
 
 
 @click.command("scheduler")
@@ -322,3 +323,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(reports_group)
     app.cli.add_command(queues_group)
     app.cli.add_command(schedules_group)
+    app.cli.add_command(storage_group)
