@@ -30,3 +30,5 @@ REPORT_ACTORS: frozenset[str] = frozenset({GENERATE_ACTOR, EMAIL_ACTOR, WEBHOOK_
 SCHEDULER_BEATS_KEY = "reportsvc:schedulers"
 #: Redis pub/sub channel of the console's live events (reportsvc.state.lifecycle publishes after commit).
 EVENTS_CHANNEL = "reportsvc:events"
+#: Bumped by every report transition (with its event): cached status counts older than it are stale.
+COUNTS_GENERATION_KEY = "reportsvc:counts:generation"

@@ -183,7 +183,8 @@ def parse_report_id(raw: str) -> uuid.UUID | None:
 #     bounded by that limit) and otherwise estimated from pg_class.reltuples x pg_stats' most-common-
 #     value frequency for `status` (kept fresh by autovacuum's ANALYZE), flagged `exact=False` so the
 #     page shows "≈".
-# The result is cached in-process for COUNTS_TTL_SECONDS so that polling tabs share one computation.
+# The result is cached in-process for COUNTS_TTL_SECONDS so that polling tabs share one computation, unless a
+# report changed status meanwhile (the lifecycle bumps a generation counter in Redis with each event).
 
 EXACT_COUNT_LIMIT = 10_000
 COUNTS_TTL_SECONDS = 2.0
@@ -205,12 +206,26 @@ def status_counts(*, max_age: float = COUNTS_TTL_SECONDS) -> dict[str, StatusCou
     import time
 
     now = time.monotonic()
+    generation = _counts_generation()
     cached = _counts_cache["value"]
-    if cached is not None and now - float(_counts_cache["at"]) < max_age:  # type: ignore[arg-type]
+    if (cached is not None and now - float(_counts_cache["at"]) < max_age  # type: ignore[arg-type]
+            and _counts_cache.get("generation") == generation):
         return dict(cached)  # type: ignore[call-overload]
     value = _compute_status_counts()
-    _counts_cache.update(at=time.monotonic(), value=value)
+    _counts_cache.update(at=time.monotonic(), value=value, generation=generation)
     return dict(value)
+
+
+def _counts_generation() -> bytes | None:
+    """The counter every report transition bumps (lifecycle.announce); None when Redis does not answer."""
+    from reportsvc.names import COUNTS_GENERATION_KEY
+    from reportsvc.redis_client import get_redis
+
+    try:
+        value: bytes | None = get_redis().get(COUNTS_GENERATION_KEY)  # type: ignore[assignment]
+    except Exception:  # counts then live by their TTL alone
+        return None
+    return value
 
 
 def clear_status_counts_cache() -> None:

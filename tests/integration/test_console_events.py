@@ -68,3 +68,17 @@ def test_stream_needs_a_signed_in_user(anon_client):
     response = anon_client.get("/console/events")
     assert response.status_code in (302, 401)
     assert "text/event-stream" not in response.headers.get("Content-Type", "")
+
+
+def test_a_transition_makes_cached_tab_counts_stale_at_once(app, client):
+    import uuid
+
+    from reportsvc.state import lifecycle, queries
+
+    report_id = client.post("/reports", json={}).get_json()["id"]
+    with app.app_context():
+        queries.clear_status_counts_cache()
+        assert queries.status_counts(max_age=3600)["PENDING"].value == 1  # cached for an hour, were it not for events
+        lifecycle.cancel(uuid.UUID(report_id), actor="test")  # straight through the lifecycle: no cache clearing
+        counts = queries.status_counts(max_age=3600)
+    assert counts["PENDING"].value == 0 and counts["CANCELLED"].value == 1

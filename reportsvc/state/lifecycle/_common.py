@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from reportsvc import metrics
 from reportsvc.extensions import db
-from reportsvc.names import EVENTS_CHANNEL
+from reportsvc.names import COUNTS_GENERATION_KEY, EVENTS_CHANNEL
 from reportsvc.state.models import ReportEvent, ReportRequest
 
 # One logger for the whole package, named as the module was before the split, so log lines and any
@@ -57,7 +57,12 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
         return
     data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
     try:
-        get_redis().publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
+        # One round trip: the event, and the counts generation that makes every process's cached tab
+        # counts stale (so counts never contradict the rows an event just refreshed).
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
+        pipe.incr(COUNTS_GENERATION_KEY)
+        pipe.execute()
     except Exception as exc:  # never let the live view fail a transition that committed
         # Redis is down: stop trying for a while, or every transition would wait out a connect timeout.
         _quiet_until = time.monotonic() + ANNOUNCE_PAUSE_SECONDS
