@@ -29,10 +29,11 @@ from reportsvc.ops import jobs
 from reportsvc.state import queries
 from reportsvc.state.models import ACTIVE_STATUSES, STATUSES, ReportRequest
 from reportsvc.state.storage import StorageUnavailable
+from reportsvc.web import security
 from reportsvc.web.access import current_actor
 from reportsvc.web.console import bp
 from reportsvc.web.console_format import when_full
-from reportsvc.web.console_forms import blank_form, parse
+from reportsvc.web.console_forms import blank_form, form_for, parse
 from reportsvc.web.cursors import invalid_cursor, opened, sealed
 from reportsvc.web.downloads import FileMissing, pdf_response
 from reportsvc.web.errors import error_page
@@ -132,6 +133,21 @@ def live_rows() -> Response:
 def counts() -> Response:
     """The status counts as out-of-band spans for the tabs (cheap: see queries.status_counts)."""
     return _vary(make_response(render_template("console/reports/_counts_oob.html", counts=queries.status_counts())))
+
+
+@security.form_refusal("console.create")
+def _refused_field(field: str, message: str) -> Response:
+    """The input guard refused a field of the generate form (a control character): for HTMX, the form again
+    with the error beside that field, not the whole error page inside the card."""
+    settings = _settings()
+    chosen = str(request.form.get("report_type", "") or "")[:64]
+    form = form_for(chosen) if chosen else blank_form()
+    names = {*form.values, "report_type", "title", "notify_email", *(f.input_name for f in form.fields)}
+    form.values.update({name: "".join(ch for ch in str(request.form.get(name, ""))[:500] if ch.isprintable())
+                        for name in names if name in request.form})
+    form.errors.setdefault(field if field in names else "", []).append(message)
+    html = render_template("console/reports/_form.html", form=form, fault_injection=settings.fault_injection)
+    return _vary(make_response(html, 422))
 
 
 @bp.post("/reports")

@@ -17,6 +17,7 @@ by MAX_CONTENT_LENGTH (413).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -163,7 +164,23 @@ def _printable(name: str) -> str:
     return "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "?" for ch in name)[:100]
 
 
+#: endpoint -> how that console form answers a refused field to HTMX (its own fragment, the error beside the
+#: input) instead of the whole error page landing inside the form's card. Filled by the form's module.
+FORM_REFUSALS: dict[str, Callable[[str, str], Any]] = {}
+
+
+def form_refusal(endpoint: str) -> Callable[[Callable[[str, str], Any]], Callable[[str, str], Any]]:
+    """Register `fn(field, message)` as the HTMX answer of `endpoint`'s form to a refused field."""
+    def register(fn: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+        FORM_REFUSALS[endpoint] = fn
+        return fn
+    return register
+
+
 def _refuse(status: int, field: str, message: str, *, in_path: bool = False) -> Any:
+    fragment = FORM_REFUSALS.get(request.endpoint or "")
+    if fragment is not None and not in_path and request.headers.get("HX-Request") == "true":
+        return fragment(field, message)
     if wants_json():
         return error_response(status, "invalid_input", f"{field}: {message}",
                               details=[{"field": field, "message": message}])
