@@ -121,8 +121,9 @@ def generate_password() -> str:
 
 
 def get_user(name: str) -> User | None:
-    """The account with this name (case-sensitive), or None."""
-    return db.session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    """The account with this name, whatever its case (`ADMIN` is `admin`: names are unique case-insensitively,
+    by the index uq_users_name_lower), or None."""
+    return db.session.execute(select(User).where(func.lower(User.name) == name.lower())).scalar_one_or_none()
 
 
 def get_user_by_id(user_id: int) -> User | None:

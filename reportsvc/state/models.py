@@ -254,6 +254,8 @@ class User(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         CheckConstraint("role IN ('viewer','operator','admin')", name="users_role_check"),
         UniqueConstraint("name", name="uq_users_name"),
+        # `ADMIN` and `admin` are one name (issue 15): sign-in and lookups compare lower(name).
+        Index("uq_users_name_lower", text("lower(name)"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
