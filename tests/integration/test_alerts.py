@@ -265,3 +265,12 @@ def test_every_metric_the_prometheus_rules_use_exists_in_metrics(app, client, al
     exported = client.get("/metrics").get_data(as_text=True)
     missing = [n for n in sorted(names) if not re.search(rf"^{n}(\{{| )", exported, re.M)]
     assert missing == []
+
+
+def test_the_scheduler_process_evaluates_the_alert_rules_on_its_interval(app, alerting):
+    from reportsvc.ops.scheduler import build_scheduler
+
+    settings = alerting(alert_interval_seconds=3.0)
+    scheduler = build_scheduler(app, settings)
+    job = scheduler.get_job("alerts")
+    assert job is not None and job.trigger.interval.total_seconds() == 3.0
