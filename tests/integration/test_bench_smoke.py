@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.memory", ("memory_growth",)),
         ("bench.pipeline", ("pipeline_1x8",)),
         ("bench.table_memory", ("table_memory",)),
+        ("bench.storage", ("storage_pipeline_s3_vs_local", "storage_download_s3_vs_local")),
     ],
 )
 def test_bench_small_prints_ratios(module: str, expected: tuple[str, ...]) -> None:
