@@ -15,7 +15,7 @@ psutil, reaped children included) is read for each process tree before and after
 * **bare**: `bench/_cost_bare.py`: token check, INSERT, send; claim UPDATE, render, write, READY UPDATE,
   email from the same actor.
 
-`--also NAME=VALUE` (repeatable) measures the product once more with that setting, e.g. a hot-path
+`--also NAME=VALUE[,NAME=VALUE...]` (repeatable) measures the product once more with those settings, e.g. a hot-path
 setting's previous value, for a before/after in the same run. Prints a table of ms per report, Redis
 commands per report (INFO commandstats), and
 
@@ -196,9 +196,9 @@ def run(args: argparse.Namespace) -> None:
         for variant in ("bare", "reportsvc"):
             results[variant] = run_variant(found, variant, n, warm)
             say(results[variant].line())
-        for setting in args.also:
-            key, _, value = setting.partition("=")
-            other = run_variant(found, "reportsvc", n, warm, {key: value})
+        for settings in args.also:
+            extra = dict(setting.partition("=")[::2] for setting in settings.split(","))
+            other = run_variant(found, "reportsvc", n, warm, extra)
             results[other.variant] = other
             say(other.line())
         for variant, cost in results.items():
@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p = common.parser("CPU ms per one-page report, by process class: reportsvc vs a bare baseline")
     p.add_argument("--n", type=int, default=1000, help="reports per variant (default 1000)")
     p.add_argument("--statements", action="store_true", help="also print the product's statements per report")
-    p.add_argument("--also", action="append", default=[], metavar="NAME=VALUE",
-                   help="also measure reportsvc with this setting (a before/after in one run); repeatable")
+    p.add_argument("--also", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE]",
+                   help="also measure reportsvc with these settings (a before/after in one run); repeatable")
     return common.run_main(run, p.parse_args(argv))
 
 
