@@ -82,8 +82,8 @@ def scheduler_missing(client: redis.Redis, settings: Settings) -> Observation:
     """Fires when a scheduler that used to beat has not been seen for ALERT_SCHEDULER_SECONDS.
 
     Seen by the other schedulers (the one that stopped cannot tell); a scheduler that stops cleanly leaves the
-    set. With a single scheduler, Prometheus's rule on reportsvc_scheduler_last_seen_timestamp_seconds (and the
-    console banner) is what notices it is gone.
+    set. With a single scheduler, only Prometheus's rule on reportsvc_scheduler_last_seen_timestamp_seconds
+    notices it is gone: nothing inside reportsvc is left to evaluate this rule.
     """
     limit = settings.push.alert_scheduler_seconds
     now = time.time()
