@@ -125,7 +125,8 @@ def _gauge_families() -> list[Metric]:
     with contextlib.suppress(redis.RedisError):
         out.append(_paused_family(client, [s.queue for s in stats]))
     with contextlib.suppress(redis.RedisError):
-        out.append(GaugeMetricFamily(f"{PREFIX}_workers_alive", "Worker processes that beat in the last 15 s.",
+        out.append(GaugeMetricFamily(f"{PREFIX}_workers_alive",
+                                     "Worker processes that beat within REPORT_LOCK_SECONDS (GET /workers' alive).",
                                      value=workers_alive(client)))
     with contextlib.suppress(redis.RedisError):
         newest: Any = client.zrevrange(SCHEDULER_BEATS_KEY, 0, 0, withscores=True)

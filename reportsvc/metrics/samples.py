@@ -20,7 +20,6 @@ DEPTH_SAMPLE_SECONDS = 10
 #: Samples kept: one hour at one per 10 s (LTRIM keeps the list capped).
 DEPTH_SAMPLES_KEPT = 360
 WORKER_BEAT_SECONDS = 5.0
-WORKER_DEAD_AFTER = 15.0
 
 
 def worker_name() -> str:
@@ -42,10 +41,15 @@ def forget_worker(client: redis.Redis, name: str | None = None) -> None:
     client.zrem(WORKERS_KEY, name or worker_name())
 
 
-def workers_alive(client: redis.Redis, now: float | None = None) -> int:
-    """Worker processes that beat within WORKER_DEAD_AFTER seconds (ZCOUNT: O(log n))."""
+def workers_alive(client: redis.Redis, now: float | None = None, *, dead_after: float | None = None) -> int:
+    """Worker processes that beat within `dead_after` seconds (default: REPORT_LOCK_SECONDS, the one definition
+    of a live worker that GET /workers, Dramatiq and the stall sweep use too) (ZCOUNT: O(log n))."""
     now = time.time() if now is None else now
-    return int(client.zcount(WORKERS_KEY, now - WORKER_DEAD_AFTER, "+inf"))
+    if dead_after is None:
+        from reportsvc.config import get_settings
+
+        dead_after = float(get_settings().report_lock_seconds)
+    return int(client.zcount(WORKERS_KEY, now - dead_after, "+inf"))
 
 
 def sample_depths(client: redis.Redis, queues: Sequence[str], *, force: bool = False) -> bool:
