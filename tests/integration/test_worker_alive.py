@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from reportsvc.metrics import collector
 from reportsvc.metrics.samples import WORKERS_KEY
 
 
-def _alive_metric(client) -> float:  # type: ignore[no-untyped-def]
-    from reportsvc.metrics import collector
+@pytest.fixture(autouse=True)
+def _fresh_gauges():  # type: ignore[no-untyped-def]
+    """Gauges are cached for GAUGE_TTL per process: read them afresh, and leave no cached value to later tests."""
+    collector._gauge_cache.at = 0.0
+    yield
+    collector._gauge_cache.at = 0.0
 
-    collector._gauge_cache.at = 0.0  # gauges are cached for GAUGE_TTL per process: read afresh
+
+def _alive_metric(client) -> float:  # type: ignore[no-untyped-def]
+    collector._gauge_cache.at = 0.0
     for line in client.get("/metrics").get_data(as_text=True).splitlines():
         if line.startswith("reportsvc_workers_alive "):
             return float(line.split()[1])
