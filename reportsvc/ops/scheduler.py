@@ -68,6 +68,10 @@ def run_retention(client: redis.Redis, settings: Settings) -> str:
 
 def build_scheduler(app: Flask, settings: Settings) -> BlockingScheduler:
     """A blocking APScheduler with every recurring job of the service."""
+    # APScheduler logs "Adding job tentatively" per job added before start, and two INFO lines per job run
+    # (every 5 s for the sweep); the listener below says what each run did, so only its warnings and errors
+    # are worth a line. Quieted before the first add_job.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                                               "misfire_grace_time": 30})
     client = get_redis()
@@ -150,9 +154,6 @@ def run(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    # APScheduler logs two INFO lines per job run (every 5 s for the sweep); the listener above says what
-    # each run did, so only its warnings and errors are worth a line.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     log.info("scheduler started: stall sweep every %gs (lock %ds, max stalls %d), reconcile every %gs",
              settings.stall_sweep_interval_seconds, settings.report_lock_seconds, settings.max_stalled_count,
              settings.reconcile_interval_seconds)
