@@ -139,11 +139,11 @@ def test_action_without_js_redirects_back(client) -> None:  # type: ignore[no-un
     assert evil.headers["Location"].endswith(f"/console/reports/{rid}")
 
 
-def test_download_ready_and_not_ready(client, worker) -> None:  # type: ignore[no-untyped-def]
+def test_download_ready_and_not_ready(client, make_worker) -> None:  # type: ignore[no-untyped-def]
     rid = client.post("/reports", json={"title": "pdf"}).get_json()["id"]
-    early = client.get(f"/console/reports/{rid}/download")
-    if early.status_code != 200:  # may already be READY on a fast machine
-        assert early.status_code == 409 and "only READY reports" in early.get_data(as_text=True)
+    early = client.get(f"/console/reports/{rid}/download")  # no worker yet: certainly not READY
+    assert early.status_code == 409 and "only READY reports" in early.get_data(as_text=True)
+    make_worker()
     wait_status(client, rid, {"READY"})
     response = client.get(f"/console/reports/{rid}/download")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
