@@ -51,11 +51,14 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
         label_names_of[name] = LABELS.get(name) or (["report_type"] if name in TYPED else [])
         counters[name] = CounterMetricFamily(f"{PREFIX}_{base}", help_text, labels=label_names_of[name])
     hist: dict[str, dict[tuple[tuple[str, str], ...], dict[str, Any]]] = {h: {} for h in HISTOGRAMS}
+    seen: set[tuple[str, tuple[str, ...]]] = set()
     for key_b, val_b in raw.items():
         name, series_labels = parse_field(key_b.decode())
         value = float(val_b)
         if name in counters:
-            counters[name].add_metric([series_labels.get(k, "") for k in label_names_of[name]], value)
+            label_values = [series_labels.get(k, "") for k in label_names_of[name]]
+            counters[name].add_metric(label_values, value)
+            seen.add((name, tuple(label_values)))
             continue
         for h in HISTOGRAMS:
             if name.startswith(h + "_"):
@@ -69,6 +72,7 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
                     series["sum"] = value
                 elif suffix == "count":
                     series["count"] = value
+    _zero_samples(counters, label_names_of, seen)
     out: list[Metric] = list(counters.values())
     for h, (help_text, bounds) in HISTOGRAMS.items():
         hist_labels = sorted({k for key in hist[h] for k, _ in key})
@@ -83,6 +87,25 @@ def _counter_families(raw: dict[bytes, bytes]) -> list[Metric]:
             hfam.add_metric([found.get(k, "") for k in hist_labels], buckets, series["sum"])
         out.append(hfam)
     return out
+
+
+def _zero_samples(counters: dict[str, CounterMetricFamily], label_names_of: dict[str, list[str]],
+                  seen: set[tuple[str, tuple[str, ...]]]) -> None:
+    # A counter never incremented still gets a 0 sample (for each report type, when typed): an alert on
+    # rate() or increase() needs the series to exist before the first event, not only after it.
+    from reportsvc import reports
+
+    for name, family in counters.items():
+        labels = label_names_of[name]
+        if labels == []:
+            candidates: list[tuple[str, ...]] = [()]
+        elif labels == ["report_type"]:
+            candidates = [(rt,) for rt in reports.names()]
+        else:
+            continue
+        for values in candidates:
+            if (name, values) not in seen:
+                family.add_metric(list(values), 0.0)
 
 
 def _paused_family(client: redis.Redis, queues: list[str]) -> Metric:
