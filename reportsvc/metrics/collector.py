@@ -161,7 +161,10 @@ def _gauge_families() -> list[Metric]:
             "SELECT (SELECT count(*) FROM report_requests WHERE status = 'PENDING'),"
             " (SELECT count(*) FROM report_requests WHERE status = 'RUNNING' AND heartbeat_at IS NOT NULL),"
             " (SELECT extract(epoch FROM now() - min(created_at)) FROM report_requests WHERE status = 'PENDING'),"
-            " (SELECT reltuples FROM pg_class WHERE oid = 'report_requests'::regclass)"
+            # Before the first ANALYZE reltuples is -1 (or 0): the statistics' live-tuple count fills in, as for
+            # the console's counts (state/queries.py).
+            " (SELECT GREATEST(c.reltuples, COALESCE(s.n_live_tup, 0), 0) FROM pg_class c"
+            "  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'report_requests'::regclass)"
         )).one()
         db.session.rollback()
     except Exception as exc:
@@ -177,7 +180,7 @@ def _gauge_families() -> list[Metric]:
         out.append(GaugeMetricFamily(f"{PREFIX}_oldest_pending_age_seconds", "Age of the oldest PENDING report.",
                                      value=float(row[2] or 0.0)))
         out.append(GaugeMetricFamily(f"{PREFIX}_reports_rows_estimate",
-                                     "Planner estimate of rows in report_requests (pg_class.reltuples).",
+                                     "Estimate of rows in report_requests (planner's, else the statistics' live rows).",
                                      value=max(0.0, float(row[3] or 0.0))))
     return out
 
