@@ -89,17 +89,19 @@ class _Handler(logging.Handler):
             capture.add(record)
 
 
-_installed = False
 _install_lock = threading.Lock()
 
 
 def install() -> None:
-    """Put the capturing handler on the root logger once per process."""
-    global _installed
+    """Put the capturing handler on the root logger unless it is there (checked each attempt, not remembered:
+    whatever reconfigures logging in the process, e.g. Alembic's fileConfig during an in-process upgrade,
+    replaces the root logger's handlers, and a remembered flag would then capture nothing)."""
+    root = logging.getLogger()
+    if any(isinstance(each, _Handler) for each in root.handlers):
+        return
     with _install_lock:
-        if not _installed:
-            logging.getLogger().addHandler(_Handler(level=logging.DEBUG))
-            _installed = True
+        if not any(isinstance(each, _Handler) for each in root.handlers):
+            root.addHandler(_Handler(level=logging.DEBUG))
 
 
 @contextmanager

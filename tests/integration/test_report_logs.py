@@ -126,3 +126,17 @@ def test_logs_tab_is_live_while_running(client, worker):
     wait_status(client, report_id, {"READY"}, timeout=15)
     done = client.get(f"/console/reports/{report_id}/logs").get_data(as_text=True)
     assert "data-poll=" not in done.split('id="report-logs"')[1].split(">")[0]
+
+
+def test_lines_are_captured_after_something_replaced_the_root_handlers(client, worker):
+    """An in-process `alembic upgrade` (fileConfig) replaces the root logger's handlers: capture must survive."""
+    from reportsvc.worker import report_log
+
+    first = client.post("/reports", json={}).get_json()["id"]
+    wait_status(client, first, {"READY"}, timeout=15)
+    _settled(client, first, "READY")
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, report_log._Handler)]  # as fileConfig does
+    second = client.post("/reports", json={}).get_json()["id"]
+    wait_status(client, second, {"READY"}, timeout=15)
+    assert _settled(client, second, "READY")
