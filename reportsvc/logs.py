@@ -120,8 +120,6 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
                 each.setFormatter(TextFormatter())
             elif not isinstance(each.formatter, TextFormatter | JobIdsFormatter):
                 each.setFormatter(JobIdsFormatter(each.formatter))
-    # Alembic announces each autogenerate plugin at INFO whenever Flask-Migrate loads (every process start).
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # boto3 says where it found credentials at INFO on every client it builds (once per process).
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     logger._reportsvc_configured = True  # type: ignore[attr-defined]
