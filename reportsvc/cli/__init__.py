@@ -49,7 +49,7 @@ def purge_command(dry_run: bool) -> None:
 
 # --------------------------------------------------------------------------- accounts (issue 6)
 
-users_group = AppGroup("users", help="Console / API accounts: create, list, disable.")
+users_group = AppGroup("users", help="Console / API accounts: create, list, disable, sign out everywhere.")
 tokens_group = AppGroup("tokens", help="API bearer tokens: create (printed once), list, revoke.")
 
 
@@ -135,6 +135,20 @@ def _set_disabled(name: str, disabled: bool) -> None:
         _refused(action, name, exc)
     _audit(action, f"user:{name}", "ok")
     click.echo(f"{done} {name}")
+
+
+@users_group.command("sign-out")
+@click.argument("name")
+def users_sign_out(name: str) -> None:
+    """Sign an account out everywhere: every console session ends (its API tokens keep working)."""
+    from reportsvc.state import accounts
+
+    try:
+        accounts.end_sessions(name)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    _audit("user.end_sessions", f"user:{name}", "ok")
+    click.echo(f"signed {name} out everywhere")
 
 
 @users_group.command("set-password")

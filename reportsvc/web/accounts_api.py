@@ -1,5 +1,5 @@
 """The admin JSON API for accounts and API tokens (blueprint "accounts_api", admin only: see
-access.ADMIN_BLUEPRINTS): list/create/disable/enable users, list/create/revoke tokens.
+access.ADMIN_BLUEPRINTS): list/create/disable/enable users, sign one out everywhere, list/create/revoke tokens.
 
 accounts.py does the work and the refusing (the admin guards included), as for the console and the CLI;
 this module validates the JSON, maps AccountError to a status, and writes the audit log.
@@ -86,6 +86,17 @@ def disable_user(name: str) -> Response:
 def enable_user(name: str) -> Response:
     """Re-enable an account (its old sessions stay ended) (admin)."""
     return _set_disabled(name, False)
+
+
+@bp.post("/users/<name>/sessions/end")
+def end_sessions(name: str) -> Response:
+    """Sign an account out everywhere: every console session it has ends; its API tokens keep working (admin)."""
+    try:
+        user = accounts.end_sessions(name)
+    except AccountError as exc:
+        raise _account_error(exc) from None
+    audit.record(current_actor(), "user.end_sessions", f"user:{user.name}", "ok", {"via": "api"})
+    return jsonify(user.to_dict())
 
 
 def _set_disabled(name: str, disabled: bool) -> Response:

@@ -244,6 +244,11 @@ def build_spec() -> dict[str, Any]:
             "post": _op("Re-enable an account", {"200": _json(_ref("User"), "enabled"), **_errors(404, 409)},
                         params=[_path_param("name", {"type": "string", "maxLength": 64}, "account name")],
                         role="admin", tags=("accounts",))},
+        "/users/{name}/sessions/end": {
+            "post": _op("Sign an account out everywhere: its console sessions end, its tokens keep working", {
+                "200": _json(_ref("User"), "signed out"), **_errors(404)},
+                params=[_path_param("name", {"type": "string", "maxLength": 64}, "account name")],
+                role="admin", tags=("accounts",))},
         "/tokens": {
             "get": _op("API tokens (metadata only)", {"200": _json(_ref("Page"), "tokens"), **_errors(400)},
                        params=[_query("user", {"type": "string", "maxLength": 64}, "only this account's")],

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_ADMIN, TEST_PASSWORD
 
 
 def _user(app, role: str = "operator") -> str:  # type: ignore[no-untyped-def]
@@ -76,3 +76,46 @@ def test_an_admin_signs_any_account_out_everywhere_and_stays_signed_in(app):
     assert refused.status_code in (302, 401)
     operator = _signed_in(app, _user(app, "operator"))
     assert operator.post(f"/console/users/{name}/sessions/end").status_code == 403
+
+
+def _audit_rows(app, name: str) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    from reportsvc.extensions import db
+
+    with app.app_context():
+        return [tuple(r) for r in db.session.execute(text(
+            "SELECT actor, outcome, detail->>'via' FROM audit_log WHERE action = 'user.end_sessions'"
+            " AND target = :t ORDER BY id"), {"t": f"user:{name}"})]
+
+
+def test_an_admin_signs_any_account_out_everywhere_over_the_api(app, admin_client):
+    name = _user(app, "operator")
+    victim = _signed_in(app, name)
+    r = admin_client.post(f"/users/{name}/sessions/end")
+    assert r.status_code == 200 and r.get_json()["name"] == name
+    assert victim.get("/me").status_code == 401
+    assert _audit_rows(app, name) == [(TEST_ADMIN, "ok", "api")]
+    missing = admin_client.post("/users/nobody-here/sessions/end")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    assert _audit_rows(app, "nobody-here") == []
+
+
+def test_a_non_admin_cannot_sign_anyone_out_over_the_api(app, client, viewer_client):
+    name = _user(app, "viewer")
+    victim = _signed_in(app, name)
+    for caller in (client, viewer_client):  # an operator, a viewer
+        r = caller.post(f"/users/{name}/sessions/end")
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    assert victim.get("/me").status_code == 200
+    assert _audit_rows(app, name) == []
+
+
+def test_flask_users_sign_out_ends_every_session_of_the_account(app):
+    name = _user(app, "admin")
+    laptop, phone = _signed_in(app, name), _signed_in(app, name)
+    result = app.test_cli_runner().invoke(args=["users", "sign-out", name])
+    assert result.exit_code == 0 and f"signed {name} out everywhere" in result.output
+    assert laptop.get("/me").status_code == 401 and phone.get("/me").status_code == 401
+    assert _audit_rows(app, name) == [("cli", "ok", "cli")]
+    unknown = app.test_cli_runner().invoke(args=["users", "sign-out", "nobody-here"])
+    assert unknown.exit_code != 0 and "no account named 'nobody-here'" in unknown.output
+    assert _audit_rows(app, "nobody-here") == []
