@@ -14,20 +14,42 @@ from flask import Flask
 from reportsvc.state.models import ReportRequest
 from reportsvc.state.queries import StatusCount
 
+#: What a time may arrive as: a datetime (models), an ISO 8601 string (the queue and audit readers' JSON-ready
+#: dicts, which the API returns as is) or None.
+Moment = datetime | str | None
 
-def when(value: datetime | None) -> str:
-    """`2026-11-29 14:03:22` (UTC); time only when it is today."""
-    if value is None:
+
+def moment(value: Moment) -> datetime | None:
+    """The aware UTC datetime of a datetime or an ISO 8601 string (naive ones are UTC); None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def when(value: Moment) -> str:
+    """`2026-11-29 14:03` (UTC); `14:03:22` when it is today. The console's one short form of a time."""
+    at = moment(value)
+    if at is None:
         return "—"
-    value = value.astimezone(UTC)
-    if value.date() == datetime.now(UTC).date():
-        return value.strftime("%H:%M:%S")
-    return value.strftime("%Y-%m-%d %H:%M")
+    if at.date() == datetime.now(UTC).date():
+        return at.strftime("%H:%M:%S")
+    return at.strftime("%Y-%m-%d %H:%M")
 
 
-def when_full(value: datetime | None) -> str:
-    """Full UTC timestamp for titles and detail pages."""
-    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def when_full(value: Moment) -> str:
+    """`2026-11-29 14:03:22 UTC`: the console's one full form, for titles and detail pages."""
+    at = moment(value)
+    return "—" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso(value: Moment) -> str:
+    """ISO 8601 for machine-readable places only (a <time datetime=...> attribute), never for the text shown."""
+    at = moment(value)
+    return "" if at is None else at.isoformat()
 
 
 def human_seconds(seconds: float) -> str:
@@ -87,7 +109,7 @@ def pretty_json(value: Any) -> str:
 
 
 #: Filter name in templates -> function.
-FILTERS = {"when": when, "when_full": when_full, "duration": duration, "filesize": filesize, "count": count,
+FILTERS = {"when": when, "when_full": when_full, "iso": iso, "duration": duration, "filesize": filesize, "count": count,
            "pretty_json": pretty_json}
 
 
