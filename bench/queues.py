@@ -7,7 +7,9 @@ held), filled pipelined with bodies in Dramatiq 2.2's exact format. For the over
 and a deep (middle) page of each list it prints the median latency on both, measured interleaved,
 and the ratio large/small (target <= 1.5). Then it requeues the large queue's 100,000 dead letters
 the way the bulk job does (500 per Lua script call) and prints the wall time and the longest single
-Redis call during it, from SLOWLOG with slowlog-log-slower-than 0.
+Redis call during it, from SLOWLOG with slowlog-log-slower-than 0. Last, as many dead letters of a third
+queue move to another queue's waiting list (the bulk requeue's default: to the batch lane, with the
+message index repointed), with the same two figures and their ratio to the same-queue requeue.
 
 The requeue figure is the Redis side of a bulk job. The bulk job also does one SQL UPDATE and one
 INSERT per 500-letter batch for the reports those letters carry (not measured here).
@@ -152,8 +154,8 @@ def measure(client: redis.Redis, small: str, large: str, reps: int) -> list[tupl
     return rows
 
 
-def requeue_all(client: redis.Redis, queue: str) -> tuple[int, float, float, int]:
-    """Requeue every dead letter as the bulk job does; (moved, seconds, longest call ms, calls logged).
+def requeue_all(client: redis.Redis, queue: str, to: str | None = None) -> tuple[int, float, float, int]:
+    """Requeue every dead letter as the bulk job does (to queue ``to``: a lane move); (moved, s, longest ms, calls).
 
     Valkey's SLOWLOG also records each command a script runs, so one 500-letter batch leaves ~3,000
     entries: the log is drained after every batch (off the clock) so no call is evicted unseen.
@@ -168,7 +170,8 @@ def requeue_all(client: redis.Redis, queue: str) -> tuple[int, float, float, int
     try:
         while True:
             t = time.monotonic()
-            r = requeue_dead_batch(client, queue, batch_size=500, cursor=cursor, namespace=NS)
+            r = requeue_dead_batch(client, queue, batch_size=500, cursor=cursor, namespace=NS,
+                                   route=None if to is None else lambda _redis_id: to)
             elapsed += time.monotonic() - t
             moved += r.moved
             cursor = r.next_cursor
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic()
             fill(client, "bench_small", **small_size)
             fill(client, "bench_large", **large_size)
+            lane_size = dict(waiting=0, dead=large_size["dead"], delayed=0, held=0, workers=1)
+            fill(client, "bench_lane", **lane_size)
             print(f"# embedded Valkey on port {server.port}; filled in {time.monotonic() - t:.1f} s")
             for q in ("bench_small", "bench_large"):
                 s = Q.queue_stats(client, q)
@@ -227,10 +232,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# requeued {moved} of {dead_n} dead letters in {seconds:.2f} s; "
                   f"{calls} Redis calls logged (script-internal included), longest {longest:.2f} ms")
             assert moved == dead_n, (moved, dead_n)
+            lane_moved, lane_s, lane_longest, lane_calls = requeue_all(client, "bench_lane", to="bench_lane_batch")
+            print(f"# moved {lane_moved} of {dead_n} dead letters to another queue in {lane_s:.2f} s; "
+                  f"{lane_calls} Redis calls logged, longest {lane_longest:.2f} ms")
+            assert lane_moved == dead_n == client.llen(f"{NS}:bench_lane_batch"), (lane_moved, dead_n)
             for name, s_ms, l_ms in rows:
                 print(f"ratio queues_{name} {l_ms / s_ms:.2f} target <= 1.5")
             print(f"requeue_{'100k' if not args.small else 'small'}_seconds {seconds:.2f} target < 20")
             print(f"requeue_longest_call_ms {longest:.2f} target < 50")
+            print(f"ratio requeue_to_lane_vs_same_queue {lane_s / seconds:.2f} target <= 1.5")
+            print(f"requeue_to_lane_{'100k' if not args.small else 'small'}_seconds {lane_s:.2f} target < 20")
+            print(f"requeue_to_lane_longest_call_ms {lane_longest:.2f} target < 50")
         finally:
             server.stop()
     return 0

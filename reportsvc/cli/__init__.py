@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from reportsvc.cli.deadletters import requeue_dead
 from reportsvc.cli.schedules import schedules_group
 from reportsvc.cli.storage import storage_group
 
@@ -276,7 +277,8 @@ def reports_cancel(report_id: str) -> None:
                else f"cancelled {report_id}")
 
 
-queues_group = AppGroup("queues", help="Pause and resume a queue; list the paused ones.")
+queues_group = AppGroup("queues", help="Pause and resume a queue; list the paused ones; requeue dead letters.")
+queues_group.add_command(requeue_dead)
 
 
 def _queue_name(name: str) -> str:

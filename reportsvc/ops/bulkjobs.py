@@ -24,6 +24,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -72,6 +73,7 @@ class BulkJob(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         CheckConstraint("action IN ('requeue','delete')", name="bulk_jobs_action_check"),
         CheckConstraint("state IN ('queued','running','done','failed','cancelled')", name="bulk_jobs_state_check"),
+        CheckConstraint("lane IS NULL OR lane IN ('batch','interactive','original')", name="bulk_jobs_lane_check"),
         Index("ix_bulk_jobs_created_id", text("created_at DESC"), text("id DESC")),
     )
 
@@ -86,6 +88,8 @@ class BulkJob(db.Model):  # type: ignore[name-defined]
     queue: Mapped[str] = mapped_column(String(255), nullable=False)
     filter: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict,
                                                    server_default=text("'{}'::jsonb"))
+    #: Where a requeue sends generate letters (migration i17_bulk_lane); None for deletes and older jobs.
+    lane: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued", server_default="queued")
     snapshot_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     total: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
@@ -106,6 +110,7 @@ class BulkJob(db.Model):  # type: ignore[name-defined]
             "action": self.action,
             "queue": self.queue,
             "filter": self.filter,
+            "lane": self.lane,
             "state": self.state,
             "actor": self.actor,
             "total": self.total,
@@ -130,25 +135,36 @@ def _iso(value: datetime | None) -> str | None:
 T = BulkJob.__table__
 
 
-def create(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str) -> BulkJob:
-    """Insert a queued job; ``total`` = letters dead now within the filter's time bounds (one ZCOUNT)."""
+def create(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str,
+           lane: str | None = None) -> BulkJob:
+    """Insert a queued job; ``total`` = letters dead now within the filter's time bounds (one ZCOUNT).
+
+    A requeue's ``lane`` defaults to the batch lane (``deadletters.BULK_DEFAULT_LANE``); a delete has none.
+    """
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}")
+    if action == "delete" and lane is not None:
+        raise ValueError("a delete has no lane")
+    if action == "requeue":
+        lane = lane or deadletters.BULK_DEFAULT_LANE
+        if lane not in deadletters.LANE_CHOICES:
+            raise ValueError(f"lane must be one of {deadletters.LANE_CHOICES}")
     snapshot_ms = int(time.time() * 1000) + 1
     total = queues.count_dead_matching(
         get_redis(), queue,
         queues.DeadFilter(dead_after=flt.dead_after, dead_before=flt.dead_filter(snapshot_ms=snapshot_ms).dead_before),
     )
     job = BulkJob(id=uuid.uuid4(), action=action, queue=queues.canonical_queue(queue), filter=flt.as_json(),
-                  actor=actor, snapshot_ms=snapshot_ms, total=total, state="queued")
+                  lane=lane, actor=actor, snapshot_ms=snapshot_ms, total=total, state="queued")
     db.session.add(job)
     db.session.commit()
     return job
 
 
-def submit(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str) -> BulkJob:
+def submit(*, action: str, queue: str, flt: deadletters.LetterFilter, actor: str,
+           lane: str | None = None) -> BulkJob:
     """Create the job and send its message; a send that fails marks the job failed."""
-    job = create(action=action, queue=queue, flt=flt, actor=actor)
+    job = create(action=action, queue=queue, flt=flt, actor=actor, lane=lane)
     try:
         messaging.send(BULK_JOB_ACTOR, MAINTENANCE_QUEUE, str(job.id))
     except Exception as exc:
@@ -252,7 +268,10 @@ def run(job_id: uuid.UUID, *, batch_size: int = BATCH_SIZE, pause_s: float = 0.0
         return "busy" if state == "running" else None
     token, row = claimed
     flt = deadletters.LetterFilter.parse(row.filter)
-    step_fn = deadletters.requeue_step if row.action == "requeue" else deadletters.delete_step
+    step_fn: Any = deadletters.delete_step
+    if row.action == "requeue":
+        # Jobs from before lanes existed (lane NULL) keep what they were created to do: their own queue.
+        step_fn = functools.partial(deadletters.requeue_step, lane=row.lane or "original")
     client = get_redis()
     cursor = row.cursor
     log.info("Bulk job %s: %s on %s (filter %s) by %s", job_id, row.action, row.queue, row.filter, row.actor)
@@ -287,7 +306,7 @@ def _audit_end(job_id: uuid.UUID) -> None:
         return
     audit.record(
         job.actor, f"dead.{job.action}_all.finished", f"queue:{job.queue}", job.state,
-        {"job_id": str(job.id), "filter": job.filter, "scanned": job.scanned, "matched": job.matched,
+        {"job_id": str(job.id), "filter": job.filter, "lane": job.lane, "scanned": job.scanned, "matched": job.matched,
          "done": job.done, "skipped": job.skipped, "batches": job.batches, "error": job.error},
     )
 

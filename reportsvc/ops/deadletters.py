@@ -11,7 +11,9 @@ Requeue, per dead letter of ``generate_report``:
    letter is *skipped* with the reason, never requeued: that is what makes a double requeue
    send one message, and stale letters never run a report twice;
 2. then the letter moves back to its queue in one Lua script that checks it is still dead at the
-   score the operator saw (``queues.requeue_dead_ids``), with retries reset;
+   score the operator saw (``queues.requeue_dead_ids``), with retries reset; with a ``lane``
+   (``batch`` or ``interactive``) step 1 also sets the report's ``priority`` and step 2 moves the
+   letter to that lane's queue instead (``queues.dead_move``: same guard, message index repointed);
 3. a report that moved to PENDING but whose letter vanished meanwhile (deleted by someone else)
    gets a fresh message (``jobs.send_generate``), so no report is left PENDING without one.
 
@@ -40,7 +42,7 @@ from sqlalchemy import select
 
 from reportsvc import queues
 from reportsvc.extensions import db
-from reportsvc.names import GENERATE_ACTOR, REPORT_ACTORS
+from reportsvc.names import GENERATE_ACTOR, LANES, REPORT_ACTORS
 from reportsvc.ops import jobs
 from reportsvc.ops.letter_filter import FILTER_KEYS as FILTER_KEYS
 from reportsvc.ops.letter_filter import FilterError as FilterError
@@ -54,6 +56,11 @@ log = logging.getLogger("reportsvc.ops.deadletters")
 BATCH_SIZE = 500
 #: Most ids one synchronous request may name; more goes through a bulk job.
 MAX_IDS = 1000
+#: Where requeued generate letters go: a priority lane, or "original" (the queue each died on).
+LANE_CHOICES = (*LANES, "original")
+#: A bulk requeue (all matching) is batch work by default; named letters go back where they were.
+BULK_DEFAULT_LANE = "batch"
+IDS_DEFAULT_LANE = "original"
 
 
 def report_summaries(views: list[MessageView]) -> dict[str, dict[str, Any]]:
@@ -117,8 +124,12 @@ class ActionResult:
 class _RequeuePlan:
     """Decides which letters of one batch to move, moving their reports FAILED -> PENDING first."""
 
-    def __init__(self, queue: str, actor: str, error: str | None) -> None:
+    def __init__(self, queue: str, actor: str, error: str | None, lane: str = IDS_DEFAULT_LANE) -> None:
+        if lane not in LANE_CHOICES:
+            raise ValueError(f"lane must be one of {', '.join(LANE_CHOICES)}")
         self.queue, self.actor, self.error = queue, actor, error
+        self.priority = None if lane == "original" else lane
+        self.target = None if self.priority is None else LANES[self.priority]
         self.transitioned: dict[str, uuid.UUID] = {}  # redis id -> report moved to PENDING
         self.noted: dict[str, uuid.UUID] = {}  # redis id -> report to note (non-generate actors)
         self.skipped: list[dict[str, str]] = []
@@ -142,8 +153,11 @@ class _RequeuePlan:
                 if rid is not None:
                     self.noted[v.redis_id] = rid
         if generate:
+            detail = {"queue": self.queue, "via": "dead-letter requeue"}
+            if self.target is not None:
+                detail["to_queue"] = self.target
             moved = lifecycle.requeued_from_dead_many(
-                list(generate), actor=self.actor, detail={"queue": self.queue, "via": "dead-letter requeue"},
+                list(generate), actor=self.actor, detail=detail, priority=self.priority,
                 message_ids={rid: v.message_id for rid, v in generate.items() if v.message_id},
             )
             stale = _statuses([r for r in generate if r not in moved])
@@ -156,6 +170,10 @@ class _RequeuePlan:
                     reason = f"report is {status}, not FAILED" if status else "report does not exist"
                     self.skipped.append({"id": v.redis_id, "reason": reason})
         return set(self.allowed)
+
+    def route(self, redis_id: str) -> str | None:
+        """The queue a letter goes to: its report's new lane for a generate letter whose report moved, else its own."""
+        return self.target if redis_id in self.transitioned else None
 
     def settle(self, moved_ids: Collection[str], result: ActionResult) -> None:
         """After the script: fresh messages for reports whose letter vanished, notes for the rest."""
@@ -174,16 +192,19 @@ class _RequeuePlan:
                                 {"queue": self.queue, "actor": self.actor})
 
 
-def requeue(client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str) -> ActionResult:
+def requeue(
+    client: redis.Redis, queue: str, redis_ids: list[str], *, actor: str, lane: str = IDS_DEFAULT_LANE
+) -> ActionResult:
     """Requeue the named dead letters (Redis ids as listed by the console/API); see the module docstring."""
     views = queues.read_dead(client, queue, redis_ids, report_actors=REPORT_ACTORS)
     found = {v.redis_id for v in views}
     result = ActionResult(found=len(views), missing=[i for i in dict.fromkeys(redis_ids) if i not in found])
     if not views:
         return result
-    plan = _RequeuePlan(queues.canonical_queue(queue), actor, None)
+    plan = _RequeuePlan(queues.canonical_queue(queue), actor, None, lane)
     allowed = plan(views)
-    moved = queues.requeue_dead_ids(client, queue, [v.redis_id for v in views if v.redis_id in allowed])
+    moved = queues.requeue_dead_ids(client, queue, [v.redis_id for v in views if v.redis_id in allowed],
+                                    route=plan.route)
     plan.settle(moved, result)
     return result
 
@@ -239,13 +260,13 @@ class StepResult:
 
 def requeue_step(
     client: redis.Redis, queue: str, flt: LetterFilter, *, actor: str, cursor: str | None,
-    snapshot_ms: float | None = None, batch_size: int = BATCH_SIZE,
+    snapshot_ms: float | None = None, batch_size: int = BATCH_SIZE, lane: str = BULK_DEFAULT_LANE,
 ) -> StepResult:
-    """Requeue the matching letters among the next ``batch_size`` (oldest first)."""
-    plan = _RequeuePlan(queues.canonical_queue(queue), actor, flt.error)
+    """Requeue the matching letters among the next ``batch_size`` (oldest first), generate letters to ``lane``."""
+    plan = _RequeuePlan(queues.canonical_queue(queue), actor, flt.error, lane)
     batch = queues.requeue_dead_batch(
         client, queue, batch_size=batch_size, cursor=cursor,
-        filter=flt.dead_filter(snapshot_ms=snapshot_ms, allow=plan),
+        filter=flt.dead_filter(snapshot_ms=snapshot_ms, allow=plan), route=plan.route,
     )
     result = ActionResult(found=len(batch.selected) + len(plan.skipped))
     plan.settle(batch.ids, result)

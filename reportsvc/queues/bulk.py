@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
-from reportsvc.queues.dead_actions import DEFAULT_BATCH, delete_rows, requeue_rows
+from reportsvc.queues.dead_actions import DEFAULT_BATCH, Route, delete_rows, requeue_routed
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
 from reportsvc.queues.messages import DEAD, NO_REPORT_ACTORS, MessageView, decode_message, to_ms
 
@@ -141,10 +141,15 @@ def requeue_dead_batch(
     filter: DeadFilter | None = None,  # noqa: A002 - the operator-facing name
     cursor: str | None = None,
     namespace: str = DEFAULT_NAMESPACE,
+    route: Route | None = None,
 ) -> BatchResult:
-    """Requeue the matching letters among the next ``batch_size`` (oldest first); one script call."""
+    """Requeue the matching letters among the next ``batch_size`` (oldest first); one script call per target.
+
+    ``route`` (Redis id -> queue, asked after the filter ran) moves letters to another queue's waiting list.
+    """
     return _batch(
-        client, queue, namespace, batch_size, filter, cursor, lambda keys, rows: requeue_rows(client, keys, rows)
+        client, queue, namespace, batch_size, filter, cursor,
+        lambda keys, rows: requeue_routed(client, keys, rows, route),
     )
 
 

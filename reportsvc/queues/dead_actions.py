@@ -12,21 +12,27 @@ Guarantees:
   turn ``[]`` into ``{}`` and round big integers) and the script compares the letter's ZSET score
   with the one read, so a letter that was requeued, died again and got a new score is not
   touched with a stale body.
+* with a ``route`` (Redis id -> target queue), letters routed to another queue move there instead, with the
+  same guard (:mod:`.dead_move`); the rest go back to their own queue.
 * ``delete_dead_ids`` (and ``delete_dead_batch``, through :func:`delete_rows`):
   ZREM + HDEL of letters still present.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import redis
 
+from reportsvc.queues.dead_move import move_rows
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
 from reportsvc.queues.messages import DEAD, NO_REPORT_ACTORS, MessageView, decode_message, rewrite_for_requeue, to_str
 
 DEFAULT_BATCH = 500
+
+#: Where a letter goes: Redis id -> target queue name, or None for the letter's own queue.
+Route = Callable[[str], str | None]
 
 _REQUEUE_LUA = """
 local dead, dead_msgs, msgs, waiting = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -79,6 +85,24 @@ def requeue_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, flo
     return [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs, keys.msgs, keys.waiting], args=args)]
 
 
+def requeue_routed(
+    client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]], route: Route | None
+) -> list[str]:
+    """Requeue rows, each to the queue ``route`` names (one script call per target queue); the ids that moved."""
+    if route is None:
+        return requeue_rows(client, keys, rows)
+    by_target: dict[str, list[tuple[str, float, Any]]] = {}
+    for row in rows:
+        by_target.setdefault(route(row[0]) or keys.queue, []).append(row)
+    moved: list[str] = []
+    for target, group in by_target.items():
+        if target == keys.queue:
+            moved += requeue_rows(client, keys, group)
+        else:
+            moved += move_rows(client, keys, QueueKeys.of(target, keys.namespace), group)
+    return moved
+
+
 def delete_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
     """Delete ``(id, score seen, _)`` rows still at that score in one script call; returns the ids removed."""
     args: list[str] = []
@@ -119,11 +143,13 @@ def requeue_dead_ids(
     namespace: str = DEFAULT_NAMESPACE,
     batch_size: int = DEFAULT_BATCH,
     expected_dead_ms: dict[str, float] | None = None,
+    route: Route | None = None,
 ) -> list[str]:
     """Move the given dead letters back to the tail of the waiting list; returns the ids that moved.
 
     ``expected_dead_ms`` (id -> score the caller saw) makes the script refuse a letter that died
-    again since (a different dead-lettering than the one the operator looked at).
+    again since (a different dead-lettering than the one the operator looked at). ``route`` sends
+    letters to another queue's waiting list instead (a lane change).
     """
     keys = QueueKeys.of(queue, namespace)
     ids = list(dict.fromkeys(redis_ids))
@@ -139,7 +165,7 @@ def requeue_dead_ids(
                 continue
             seen = (expected_dead_ms or {}).get(rid)
             rows.append((rid, float(s) if seen is None else seen, b))
-        moved += requeue_rows(client, keys, rows)
+        moved += requeue_routed(client, keys, rows, route)
     return moved
 
 
@@ -171,5 +197,7 @@ __all__ = [
     "delete_rows",
     "read_dead",
     "requeue_dead_ids",
+    "requeue_routed",
     "requeue_rows",
+    "Route",
 ]

@@ -6,6 +6,9 @@ import redis
 
 #: Key prefix of the index: the broker sets `<prefix><message_id>` = `<queue>|<redis id>` on every enqueue.
 MESSAGE_INDEX_PREFIX = "reportsvc:msgindex:"
+#: How long an entry lives: the broker's own TTL (worker/broker.py MESSAGE_INDEX_TTL_MS, 8 days, past
+#: Dramatiq's 7-day dead-letter TTL); a lane move that rewrites an entry gives it the same.
+MESSAGE_INDEX_TTL_MS = 8 * 86_400_000
 
 
 def resolve(client: redis.Redis, message_id: str) -> tuple[str, str] | None:

@@ -128,15 +128,22 @@ def decode_message(
 
 def rewrite_for_requeue(body: bytes | str, queue: str) -> str:
     """Body to enqueue again: retries reset, eta/traceback dropped, same ids (Dramatiq's JSON encoding)."""
+    return requeued_body(body, queue)[0]
+
+
+def requeued_body(body: bytes | str, queue: str) -> tuple[str, str]:
+    """(:func:`rewrite_for_requeue`'s body for ``queue``, the message's Dramatiq ``message_id`` or "")."""
     data = json.loads(to_str(body))
     options = dict(data.get("options") or {})
     options["retries"] = 0
     for key in ("eta", "traceback", "requeue_timestamp"):
         options.pop(key, None)
     data["options"] = options
+    # The worker's Retries and delay consumer re-enqueue on the body's queue_name: it must name the queue it is on.
     data["queue_name"] = queue
+    message_id = data.get("message_id")
     # Same separators as dramatiq.encoder.JSONEncoder so bodies look like Dramatiq wrote them.
-    return json.dumps(data, separators=(",", ":"))
+    return json.dumps(data, separators=(",", ":")), message_id if isinstance(message_id, str) else ""
 
 
 def rewrite_for_promote(body: bytes | str, queue: str) -> str:

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from werkzeug.exceptions import HTTPException
 
 from reportsvc import queues
+from reportsvc.names import LANES
 from reportsvc.ops import bulkjobs, deadletters, pauses
 from reportsvc.redis_client import get_redis
 from reportsvc.state import audit
@@ -91,7 +92,7 @@ def messages(name: str, state: str) -> Response:
     items = [qr.message_json(v, reports) for v in page.items]
     return _vary(render_template(
         "console/queues/messages.html", queue=canonical, state=state, order=order, page=page, items=items,
-        stats=stats, states=STATE_LABELS, filter=request.args.to_dict(),
+        stats=stats, states=STATE_LABELS, filter=request.args.to_dict(), lane_queue=canonical in LANES.values(),
         next_url=url_for(".messages", name=canonical, state=state, cursor=page.next_cursor, order=order)
         if page.next_cursor else None,
         first_url=url_for(".messages", name=canonical, state=state, order=order),
@@ -129,8 +130,11 @@ def dead_selected(name: str, action: str) -> Response:
     ids = _selected_ids()
     if not ids:
         return _back(canonical)
+    raw: dict[str, Any] = {"ids": ids}
+    if action == "requeue" and request.form.get("lane"):
+        raw["lane"] = request.form["lane"]
     try:
-        body, _ = qa.dead_action(canonical, action, qa.parse_selection({"ids": ids}), current_actor())
+        body, _ = qa.dead_action(canonical, action, qa.parse_selection(raw, action), current_actor())
     except ApiError as exc:
         flash(exc.message, "error")
         return _back(canonical)
@@ -155,10 +159,12 @@ def dead_count(name: str) -> Response:
     try:
         flt = qa.parse_filter(raw)
     except ApiError as exc:
-        return _vary(render_template("console/queues/_count.html", queue=canonical, error=exc.message, raw=raw))
+        return _vary(render_template("console/queues/_count.html", queue=canonical, error=exc.message, raw=raw,
+                                     lane_queue=False))
     result = deadletters.count(get_redis(), canonical, flt)
     template = "console/queues/_count.html" if is_htmx() else "console/queues/count_page.html"
-    return _vary(render_template(template, queue=canonical, result=result, raw=raw, error=None))
+    return _vary(render_template(template, queue=canonical, result=result, raw=raw, error=None,
+                                 lane_queue=canonical in LANES.values()))
 
 
 @bp.post("/queues/<name>/dead-all/<action>")
@@ -169,11 +175,13 @@ def dead_all(name: str, action: str) -> Response:
         abort(404)
     try:
         flt = qa.parse_filter(_form_filter())
+        lane = qa.parse_lane(request.form.get("lane")) if action == "requeue" else None
     except ApiError as exc:
         flash(exc.message, "error")
         return _back(canonical)
-    body, _ = qa.dead_action(canonical, action, qa.Selection(None, flt), current_actor())
-    flash(f"Bulk {action} started over {body['total']} dead letters in range.", "success")
+    body, _ = qa.dead_action(canonical, action, qa.Selection(None, flt, lane), current_actor())
+    where = f", to the {body['lane']} lane" if body.get("lane") in ("batch", "interactive") else ""
+    flash(f"Bulk {action} started over {body['total']} dead letters in range{where}.", "success")
     return redirect(url_for(".bulk_job", job_id=body["id"]), 303)  # type: ignore[return-value]
 
 

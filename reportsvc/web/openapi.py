@@ -81,13 +81,23 @@ def _op(summary: str, responses: dict[str, Any], *, params: list[dict[str, Any]]
 REPORT_ID = _path_param("report_id", UUID_SCHEMA, "report id (UUID)")
 QUEUE = _path_param("name", QUEUE_NAME, "queue name (see GET /queues)")
 MESSAGE = _path_param("message_id", MESSAGE_ID, "Redis message id or Dramatiq message id")
+SELECTION_FIELDS: dict[str, Any] = {
+    "ids": {"type": "array", "items": {"type": "string"}},
+    "all": {"type": "boolean"},
+    "filter": {"type": "object"},
+}
 SELECTION = {
     "type": "object",
     "description": '{"ids": [...]} for those dead letters, or {"all": true, "filter": {...}} for a bulk job',
+    "properties": SELECTION_FIELDS,
+}
+REQUEUE_SELECTION = {
+    **SELECTION,
     "properties": {
-        "ids": {"type": "array", "items": {"type": "string"}},
-        "all": {"type": "boolean"},
-        "filter": {"type": "object"},
+        **SELECTION_FIELDS,
+        "lane": {"type": "string", "enum": ["batch", "interactive", "original"],
+                 "description": "where requeued generate_report letters and their reports go: a priority lane, "
+                                "or the queue each died on; default batch with all, original with ids"},
     },
 }
 
@@ -189,7 +199,7 @@ def build_spec() -> dict[str, Any]:
             "post": _op("Requeue dead letters", {
                 "200": _json({"type": "object"}, "done for the listed ids"),
                 "202": _json({"type": "object"}, "bulk job started"), **_errors(400, 404, 413, 415, 422)},
-                params=[QUEUE], body=SELECTION, body_required=True, role="operator", tags=("queues",))},
+                params=[QUEUE], body=REQUEUE_SELECTION, body_required=True, role="operator", tags=("queues",))},
         "/queues/{name}/dead/delete": {
             "post": _op("Delete dead letters", {
                 "200": _json({"type": "object"}, "done for the listed ids"),

@@ -25,19 +25,32 @@ WORKER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
 class Selection:
-    """A validated dead-letter action body: explicit ids, or all letters matching a filter."""
+    """A validated dead-letter action body: explicit ids, or all letters matching a filter; a requeue's lane."""
 
-    def __init__(self, ids: list[str] | None, flt: deadletters.LetterFilter | None) -> None:
+    def __init__(self, ids: list[str] | None, flt: deadletters.LetterFilter | None, lane: str | None = None) -> None:
         self.ids, self.filter = ids, flt
+        default = deadletters.IDS_DEFAULT_LANE if ids is not None else deadletters.BULK_DEFAULT_LANE
+        self.lane = lane or default
 
 
-def parse_selection(body: Any) -> Selection:
-    """``{"ids": [...]}`` or ``{"all": true, "filter": {...}}``; 422 naming the field otherwise."""
+def parse_lane(raw: Any) -> str | None:
+    """A requeue's ``lane`` (None when not given), or 422 naming the field."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or raw not in deadletters.LANE_CHOICES:
+        raise invalid_input("lane", f"must be one of {', '.join(deadletters.LANE_CHOICES)}")
+    return raw
+
+
+def parse_selection(body: Any, action: str = "requeue") -> Selection:
+    """``{"ids": [...]}`` or ``{"all": true, "filter": {...}}``, a requeue's optional ``lane``; 422 naming the field."""
     if not isinstance(body, dict):
         raise invalid_input("body", 'send {"ids": [...]} or {"all": true, "filter": {...}}')
-    unknown = sorted(set(body) - {"ids", "all", "filter"})
+    allowed = {"ids", "all", "filter"} | ({"lane"} if action == "requeue" else set())
+    unknown = sorted(set(body) - allowed)
     if unknown:
-        raise invalid_input(unknown[0], "unknown field; expected ids, or all and filter")
+        raise invalid_input(unknown[0], f"unknown field; expected {', '.join(sorted(allowed))}")
+    lane = parse_lane(body.get("lane"))
     if "ids" in body:
         if body.get("all") or "filter" in body:
             raise invalid_input("ids", "give either ids, or all with an optional filter, not both")
@@ -48,10 +61,10 @@ def parse_selection(body: Any) -> Selection:
             raise invalid_input("ids", f"at most {deadletters.MAX_IDS} ids per request; use all with a filter")
         if not all(isinstance(i, str) and REDIS_ID.match(i) for i in ids):
             raise invalid_input("ids", "every id must be a message id string (letters, digits and . _ : -)")
-        return Selection(list(dict.fromkeys(ids)), None)
+        return Selection(list(dict.fromkeys(ids)), None, lane)
     if body.get("all") is not True:
         raise invalid_input("all", 'must be true to act on every matching dead letter (or send "ids")')
-    return Selection(None, parse_filter(body.get("filter")))
+    return Selection(None, parse_filter(body.get("filter")), lane)
 
 
 def parse_filter(raw: Any) -> deadletters.LetterFilter:
@@ -82,21 +95,25 @@ def dead_action(name: str, action: str, selection: Selection, actor: str) -> tup
     target = f"queue:{name}"
     if selection.ids is not None:
         ids = _as_redis_ids(client, name, selection.ids)
-        fn = deadletters.requeue if action == "requeue" else deadletters.delete
+        lane = {"lane": selection.lane} if action == "requeue" else {}
         try:
-            result = fn(client, name, ids, actor=actor)
+            if action == "requeue":
+                result = deadletters.requeue(client, name, ids, actor=actor, lane=selection.lane)
+            else:
+                result = deadletters.delete(client, name, ids, actor=actor)
         except Exception as exc:
             audit.record(actor, f"dead.{action}", target, "failed",
-                         {"ids": len(ids), "error": str(exc)[:300]})
+                         {"ids": len(ids), **lane, "error": str(exc)[:300]})
             raise
         outcome = "ok" if result.done == len(ids) else ("noop" if result.done == 0 else "partial")
         audit.record(actor, f"dead.{action}", target, outcome,
-                     {"requested": len(ids), **result.as_dict(), "ids": ids[:50]})
-        return {"action": action, "queue": name, "requested": len(ids), **result.as_dict()}, 200
+                     {"requested": len(ids), **lane, **result.as_dict(), "ids": ids[:50]})
+        return {"action": action, "queue": name, "requested": len(ids), **lane, **result.as_dict()}, 200
     assert selection.filter is not None
-    job = bulkjobs.submit(action=action, queue=name, flt=selection.filter, actor=actor)
+    job = bulkjobs.submit(action=action, queue=name, flt=selection.filter, actor=actor,
+                          lane=selection.lane if action == "requeue" else None)
     audit.record(actor, f"dead.{action}_all", target, "accepted" if job.state != "failed" else "failed",
-                 {"job_id": str(job.id), "filter": job.filter, "total_in_range": job.total})
+                 {"job_id": str(job.id), "filter": job.filter, "lane": job.lane, "total_in_range": job.total})
     body = job.to_dict()
     body["status_url"] = url_for("queues_api.bulk_job", job_id=str(job.id))
     return body, 202

@@ -101,7 +101,7 @@ def queue_message(name: str, message_id: str) -> Response:
 
 def _dead_response(name: str, action: str) -> Response:
     canonical = check_queue(name)
-    body, status = dead_action(canonical, action, parse_selection(read_json_body()), current_actor())
+    body, status = dead_action(canonical, action, parse_selection(read_json_body(), action), current_actor())
     response = jsonify(body)
     response.status_code = status
     return response
@@ -109,7 +109,7 @@ def _dead_response(name: str, action: str) -> Response:
 
 @bp.post("/queues/<name>/dead/requeue")
 def requeue_dead(name: str) -> Response:
-    """Requeue dead letters: ``{"ids": [...]}`` (200) or ``{"all": true, "filter": {...}}`` (202 + job)."""
+    """Requeue dead letters: ``{"ids": [...]}`` (200) or ``{"all": true, "filter": {...}}`` (202 + job); ``lane``."""
     return _dead_response(name, "requeue")
 
 

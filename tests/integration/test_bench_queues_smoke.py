@@ -22,3 +22,7 @@ def test_bench_queues_small_prints_ratios_and_requeue_figures() -> None:
     assert re.search(r"^requeue_small_seconds [0-9.]+ target < 20$", out, re.M)
     assert re.search(r"^requeue_longest_call_ms [0-9.]+ target < 50$", out, re.M)
     assert "requeued 5000 of 5000" in out
+    assert re.search(r"^ratio requeue_to_lane_vs_same_queue [0-9.]+ target <= 1\.5$", out, re.M)
+    assert re.search(r"^requeue_to_lane_small_seconds [0-9.]+ target < 20$", out, re.M)
+    assert re.search(r"^requeue_to_lane_longest_call_ms [0-9.]+ target < 50$", out, re.M)
+    assert "moved 5000 of 5000 dead letters to another queue" in out

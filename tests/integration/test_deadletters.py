@@ -208,8 +208,9 @@ def test_bulk_requeue_of_5000_by_filter_is_exact(app, client, redis_client, main
     assert job["done"] == len(expected) and job["matched"] == len(expected) and job["skipped"] == 0
     assert job["scanned"] >= 4000 and job["progress"] == 100
 
-    waiting = {x.decode() for x in redis_client.lrange(WAITING, 0, -1)}
-    assert waiting == expected
+    # A bulk requeue goes to the batch lane by default.
+    waiting = {x.decode() for x in redis_client.lrange("dramatiq:reports-batch", 0, -1)}
+    assert waiting == expected and redis_client.llen(WAITING) == 0
     assert redis_client.zcard(DEAD) == 5300 - len(expected)
     remaining = {x.decode() for x in redis_client.zrange(DEAD, 0, -1)}
     assert remaining == (set(ids) - expected) | set(emails)
@@ -217,7 +218,7 @@ def test_bulk_requeue_of_5000_by_filter_is_exact(app, client, redis_client, main
 
     with app.app_context():
         pending = {str(x) for x in db.session.execute(
-            text("SELECT id FROM report_requests WHERE status = 'PENDING'")).scalars()}
+            text("SELECT id FROM report_requests WHERE status = 'PENDING' AND priority = 'batch'")).scalars()}
         requeued_events = db.session.execute(
             text("SELECT count(*) FROM report_events WHERE kind = 'requeued'")).scalar()
     assert pending == expected_reports and requeued_events == len(expected)

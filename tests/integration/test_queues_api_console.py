@@ -43,11 +43,15 @@ def test_requeue_selected_then_all_matching(app, client, redis_client, maintenan
     count = client.post("/console/queues/reports/dead-count", data={"error": "simulated"},
                         headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-count="3"' in count and "Requeue all 3 matching" in count
+    assert '<option value="batch" selected>' in count  # all matching: the batch lane unless the operator picks
     r = client.post("/console/queues/reports/dead-all/requeue", data={"error": "simulated"})
     assert r.status_code == 303 and "/console/queues/bulk-jobs/" in r.headers["Location"]
     job_url = r.headers["Location"]
     wait_for(lambda: 'data-state="done"' in client.get(job_url).get_data(as_text=True), timeout=30)
-    assert redis_client.zcard(DEAD) == 0 and redis_client.llen(WAITING) == 5
+    assert 'data-lane="batch"' in client.get(job_url).get_data(as_text=True)
+    # The two ticked ones went back to their own queue, the three of "all matching" to the batch lane.
+    assert redis_client.zcard(DEAD) == 0 and redis_client.llen(WAITING) == 2
+    assert redis_client.llen("dramatiq:reports-batch") == 3
     statuses = {client.get(f"/reports/{rid}/status").get_json()["status"] for rid, _, _ in specs}
     assert statuses == {"PENDING"}
     audit_page = client.get("/console/audit").get_data(as_text=True)

@@ -273,12 +273,13 @@ _REQUEUE_VALUES: dict[str, Any] = {
 
 def requeued_from_dead_many(
     report_ids: list[uuid.UUID], *, actor: str | None, detail: dict[str, Any] | None = None,
-    message_ids: dict[uuid.UUID, str] | None = None,
+    message_ids: dict[uuid.UUID, str] | None = None, priority: str | None = None,
 ) -> set[uuid.UUID]:
     """FAILED -> PENDING for every given report still FAILED, in one UPDATE and one transaction.
 
     Returns the ids that moved; the others (not FAILED any more, or missing) are untouched. Each
     moved report gets a 'requeued' event. `attempts` is not reset: it counts attempts for life.
+    With `priority`, the same UPDATE moves the report to that lane (the caller moves its letter there).
     The caller moves the dead letter (or sends a fresh message) after this commits.
     """
     ids = list(dict.fromkeys(report_ids))
@@ -286,11 +287,15 @@ def requeued_from_dead_many(
         return set()
     session = _session()
     message = f"requeued from dead letters by {actor or 'unknown'}"
+    lane: dict[str, Any] = {}
+    if priority is not None:
+        message += f" to the {priority} lane"
+        lane = {"priority": priority}
     try:
         rows = session.execute(
             update(R)
             .where(R.c.id.in_(ids), R.c.status == "FAILED")
-            .values(status="PENDING", updated_at=func.now(), **_REQUEUE_VALUES)
+            .values(status="PENDING", updated_at=func.now(), **_REQUEUE_VALUES, **lane)
             .returning(R.c.id)
         ).all()
         moved = {row.id for row in rows}
@@ -310,7 +315,7 @@ def requeued_from_dead_many(
                         "from_status": "FAILED",
                         "to_status": "PENDING",
                         "message": message,
-                        "detail": {"actor": actor, **(detail or {})},
+                        "detail": {"actor": actor, **lane, **(detail or {})},
                     }
                     for rid in moved
                 ],
