@@ -70,6 +70,37 @@ def test_dead_letters_requeued_from_the_page(page, app, client, redis_client, sh
     assert [(a["actor"], a["outcome"]) for a in audit] == [("e2e-operator", "ok")]
 
 
+def test_requeue_all_matching_goes_to_the_batch_lane_unless_the_operator_picks(  # type: ignore[no-untyped-def]
+    page, app, client, redis_client, make_worker
+) -> None:
+    rids = [uuid.uuid4() for _ in range(4)]
+    now = time.time() * 1000
+    redis_ids = fabricate_dead(app, redis_client, [(rid, "quota exceeded", now - i) for i, rid in enumerate(rids)])
+    page.goto("/console/queues/reports/dead")
+    # Ticked letters: the picker says "the queue they died on" until the operator changes it.
+    assert page.locator("#sel-lane").input_value() == "original"
+    page.locator(f"tr[data-id='{redis_ids[0]}'] input[type=checkbox]").check()
+    page.locator("#sel-lane").select_option("interactive")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Requeue selected").click()
+    page.wait_for_selector(".flash--success")
+    assert [i.decode() for i in redis_client.lrange(WAITING, 0, -1)] == [redis_ids[0]]
+    # All matching: the batch lane is preselected.
+    page.locator("#dead-bulk > summary").click()
+    page.locator("#f-error").fill("quota")
+    page.get_by_role("button", name="Count matching").click()
+    page.wait_for_selector("#dead-count [data-count='3']")
+    assert page.locator("#bulk-lane").input_value() == "batch"
+    make_worker(threads=1, queues={"maintenance"})
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Requeue all 3 matching").click()
+    page.wait_for_selector("#bulk-job[data-state='done']", timeout=30_000)
+    assert "the batch lane" in page.locator("#bulk-job [data-lane]").inner_text()
+    assert sorted(i.decode() for i in redis_client.lrange("dramatiq:reports-batch", 0, -1)) == sorted(redis_ids[1:])
+    priorities = [client.get(f"/reports/{rid}").get_json()["priority"] for rid in rids]
+    assert priorities == ["interactive", "batch", "batch", "batch"]
+
+
 def test_bulk_job_progress_updates_in_place(page, app, client, redis_client, make_worker, shoot) -> None:  # type: ignore[no-untyped-def]
     total = 1500  # three batches of 500
     now = time.time() * 1000
