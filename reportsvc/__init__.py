@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from reportsvc.config import VERSION, Settings, load_settings, use_settings
-from reportsvc.redis_client import connection_options
+from reportsvc.redis_client import limiter_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 __version__ = VERSION
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    redis_client.configure(settings.redis_url)
+    redis_client.configure(settings)
     setup_broker(settings)
     context.set_app(app)
     init_web(app)
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _flask_config(settings: Settings) -> dict[str, object]:
+    limiter_uri, limiter_options = limiter_storage(settings)
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
@@ -83,10 +84,11 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
-        "RATELIMIT_STORAGE_URI": settings.redis_url,
-        # The limiter's own pool gets the same timeouts as every other Redis client: a silent Redis must not
-        # hang POST /reports in the limiter before the send even starts (errors are swallowed: not limited).
-        "RATELIMIT_STORAGE_OPTIONS": connection_options(settings.redis_socket_timeout_seconds),
+        # The limiter's own pool: the same Redis (through Sentinel when configured) and timeouts as every other
+        # client; a silent Redis must not hang POST /reports in the limiter before the send even starts
+        # (errors are swallowed: not limited).
+        "RATELIMIT_STORAGE_URI": limiter_uri,
+        "RATELIMIT_STORAGE_OPTIONS": limiter_options,
         "RATELIMIT_ENABLED": settings.rate_limit_enabled,
         # No X-RateLimit-* headers on every response: computing them costs two more Redis round trips
         # per limited request (GET + TTL after the INCR). A refused request still gets its exact

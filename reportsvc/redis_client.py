@@ -1,13 +1,25 @@
-"""One shared Redis client for the app's own reads (queue views, health, locks), and the timeouts every
-Redis connection of the service uses (this client and the Dramatiq broker's)."""
+"""Every Redis connection of the service is made here: the app's shared client (queue views, health, locks,
+metrics, pub/sub), the Dramatiq broker's pool and the rate limiter's storage, with the same timeouts.
+
+Redis is either one server (REDIS_URL) or a master that Sentinel names (REDIS_SENTINELS): then each new
+connection asks the sentinels where the master is, so after a failover a client reaches the promoted
+replica without a restart. Whoever makes a connection anywhere else would keep talking to a dead master.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
+
+from reportsvc.config.sentinel import SentinelSettings
+
+if TYPE_CHECKING:
+    from reportsvc.config import Settings
 
 #: Seconds to open a TCP connection; a Redis on the same network answers in milliseconds.
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -15,8 +27,23 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 #: behind a NAT or a failover) is found before a non-idempotent command such as an enqueue is written to it.
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 
-_clients: dict[str, redis.Redis] = {}
-_default_url: str | None = None
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the service's Redis is (one server's URL, or Sentinel's master) and how long a call may wait."""
+
+    url: str
+    sentinel: SentinelSettings
+    socket_timeout: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> RedisTarget:
+        """The target the settings name."""
+        return cls(settings.redis_url, settings.sentinel, settings.redis_socket_timeout_seconds)
+
+
+_clients: dict[RedisTarget, redis.Redis] = {}
+_default: RedisTarget | None = None
 
 
 def connection_options(socket_timeout: float) -> dict[str, Any]:
@@ -29,26 +56,65 @@ def connection_options(socket_timeout: float) -> dict[str, Any]:
         "health_check_interval": HEALTH_CHECK_INTERVAL_SECONDS,
         # Never retried by redis-py (its default, said explicitly: versions differ): a timed-out enqueue may
         # have run, and a silent retry would queue the report twice; callers decide what a failure means.
+        # The same holds during a failover: a command the old master took but never answered is not re-sent
+        # to the new one; what the failover lost, the reconciler re-sends from PostgreSQL.
         "retry": Retry(NoBackoff(), 0),
     }
 
 
-def configure(url: str) -> None:
-    """Set the URL get_redis() connects to."""
-    global _default_url
-    _default_url = url
+def _sentinel_options(target: RedisTarget) -> dict[str, Any]:
+    """How to reach the sentinels themselves: the same timeouts, their own password, no retry."""
+    # A sentinel that does not answer is skipped for the next one by master discovery; a retry would only
+    # multiply its timeout.
+    return {"socket_timeout": target.socket_timeout,
+            "socket_connect_timeout": min(CONNECT_TIMEOUT_SECONDS, target.socket_timeout),
+            "password": target.sentinel.sentinel_password, "retry": Retry(NoBackoff(), 0)}
 
 
-def get_redis(url: str | None = None) -> redis.Redis:
-    """A pooled client for url (default: the configured one); short timeouts so a dead Redis fails fast."""
-    target = url or _default_url
-    if target is None:
-        raise RuntimeError("Redis URL is not configured; call redis_client.configure() first")
+def _master_options(target: RedisTarget) -> dict[str, Any]:
+    """connection_options plus the master's own password and database."""
+    return {**connection_options(target.socket_timeout), "password": target.sentinel.password,
+            "db": target.sentinel.db}
+
+
+def new_pool(target: RedisTarget) -> redis.ConnectionPool:
+    """A connection pool of its own (the broker's): to REDIS_URL, or to whichever server Sentinel calls master."""
+    if not target.sentinel.enabled:
+        return redis.ConnectionPool.from_url(target.url, **connection_options(target.socket_timeout))
+    manager = Sentinel(list(target.sentinel.sentinels), sentinel_kwargs=_sentinel_options(target))
+    # Each new connection asks the sentinels for the master; when the answer changes, redis-py drops the idle
+    # connections to the old one, and a connection that finds its server demoted (READONLY) reconnects.
+    return SentinelConnectionPool(target.sentinel.master, manager, **_master_options(target))
+
+
+def client_for(target: RedisTarget) -> redis.Redis:
+    """The process's shared client for `target` (one pool per target)."""
     client = _clients.get(target)
     if client is None:
-        from reportsvc.config import get_settings
-
-        options = connection_options(get_settings().redis_socket_timeout_seconds)
-        client = redis.Redis.from_url(target, **options)
-        _clients[target] = client
+        client = _clients.setdefault(target, redis.Redis(connection_pool=new_pool(target)))
     return client
+
+
+def limiter_storage(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """Flask-Limiter's RATELIMIT_STORAGE_URI and RATELIMIT_STORAGE_OPTIONS for the same Redis (see `limits`)."""
+    target = RedisTarget.of(settings)
+    if not target.sentinel.enabled:
+        return target.url, connection_options(target.socket_timeout)
+    # limits' `redis+sentinel://` storage builds redis-py's Sentinel from these: `sentinel_kwargs` for the
+    # sentinels (given in full, or it would hand the master's password to them), the rest for the master.
+    # Counters are read from the master too (use_replicas off): a replica's lag would under-count a window.
+    return target.url, {**_master_options(target), "sentinel_kwargs": _sentinel_options(target),
+                        "use_replicas": False}
+
+
+def configure(settings: Settings) -> None:
+    """Point get_redis() at the Redis the settings name (create_app calls this)."""
+    global _default
+    _default = RedisTarget.of(settings)
+
+
+def get_redis() -> redis.Redis:
+    """The configured Redis's pooled client; short timeouts so a dead Redis fails fast."""
+    if _default is None:
+        raise RuntimeError("Redis is not configured; call redis_client.configure() first")
+    return client_for(_default)

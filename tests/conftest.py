@@ -385,3 +385,25 @@ def s3_storage(s3_server, settings) -> Settings:  # type: ignore[no-untyped-def]
                               s3_endpoint_url=s3_server.endpoint_url, s3_region="us-east-1",
                               s3_connect_timeout_seconds=1.0, s3_read_timeout_seconds=5.0)
     return settings(storage=storage)
+# --------------------------------------------------------------------------- Redis Sentinel (issue 14)
+
+
+@pytest.fixture
+def sentinel_group(tmp_path: Path) -> Iterator[Any]:
+    """A Sentinel-managed Redis of its own for one test: master, replica and three sentinels (embedded Valkey)."""
+    from reportsvc.dev.sentinel import EmbeddedSentinelGroup
+
+    group = EmbeddedSentinelGroup(tmp_path / "sentinel")
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+def with_sentinel(settings: Settings, group: Any, **changes: Any) -> Settings:
+    """`settings` reaching Redis through the group's sentinels, read as REDIS_SENTINELS would be."""
+    from reportsvc.config.sentinel_env import sentinel_settings
+
+    sentinel = sentinel_settings({"REDIS_SENTINELS": group.addresses, "REDIS_SENTINEL_MASTER": group.master_name})
+    return replace(settings, redis_url=sentinel.url(), sentinel=sentinel, **changes)

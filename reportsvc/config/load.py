@@ -19,6 +19,7 @@ from reportsvc.config.env import (
 from reportsvc.config.guard_load import load_guard
 from reportsvc.config.hotpath_load import load_hotpath
 from reportsvc.config.push_load import load_push
+from reportsvc.config.sentinel_env import sentinel_settings
 from reportsvc.config.settings import MAX_RETENTION_DAYS, ConfigError, Settings
 from reportsvc.config.storage_env import storage_settings
 
@@ -50,9 +51,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"HEARTBEAT_INTERVAL_SECONDS={heartbeat:g} must be at most half of REPORT_LOCK_SECONDS={lock}"
         )
     pdf_days, report_days = _retention_days(env)
+    sentinel = sentinel_settings(env)
     return Settings(
         database_url=database_url_from(env),
-        redis_url=redis_url_from(env),
+        redis_url=sentinel.url() if sentinel.enabled else redis_url_from(env),
         app_port=app_port,
         app_base_url=base_url.rstrip("/"),
         storage_dir=Path(env.get("STORAGE_DIR") or "instance/reports").resolve(),
@@ -111,6 +113,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedule_misfire_grace_seconds=decimal(env, "SCHEDULE_MISFIRE_GRACE_SECONDS", 120.0, 0, 86400),
         report_log_lines=whole(env, "REPORT_LOG_LINES", 500, 0, 100_000),
         storage=storage_settings(env),
+        sentinel=sentinel,
     )
 
 

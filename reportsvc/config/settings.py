@@ -8,6 +8,7 @@ from pathlib import Path
 from reportsvc.config.guard import GuardSettings
 from reportsvc.config.hotpath import HotPathSettings
 from reportsvc.config.push import PushSettings
+from reportsvc.config.sentinel import SentinelSettings
 from reportsvc.config.storage import StorageSettings
 
 #: The service's version, shown in the console footer and the OpenAPI document.
@@ -35,6 +36,8 @@ class Settings:
     """Every knob of the service, validated once at start-up."""
 
     database_url: str
+    #: REDIS_URL (one server), or with REDIS_SENTINELS the `redis+sentinel://` form of `sentinel.url()`;
+    #: reportsvc.redis_client is what connects either way.
     redis_url: str
     app_port: int = 3000
     app_base_url: str = "http://localhost:3000"
@@ -132,6 +135,8 @@ class Settings:
     report_log_lines: int = 500
     #: STORAGE_BACKEND and the S3 settings (issue 14; see reportsvc.config.storage).
     storage: StorageSettings = field(default_factory=StorageSettings)
+    #: REDIS_SENTINELS and the master's name (issue 14; see reportsvc.config.sentinel, reportsvc.redis_client).
+    sentinel: SentinelSettings = field(default_factory=SentinelSettings)
 
     @property
     def retention_enabled(self) -> bool:

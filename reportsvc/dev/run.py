@@ -136,7 +136,7 @@ class Engines:
             self.valkey = valkey
             valkey.start()
         else:
-            say("using the configured Redis (REDIS_URL / REDIS_HOST)")
+            say("using the configured Redis (REDIS_URL / REDIS_HOST / REDIS_SENTINELS)")
         if plan.embedded_s3:
             bucket, key, secret = (plan.env_overrides[name] for name in
                                    ("S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))

@@ -35,8 +35,8 @@ def db_configured(env: Mapping[str, str]) -> bool:
 
 
 def redis_configured(env: Mapping[str, str]) -> bool:
-    """True if the environment points at a Redis server (REDIS_URL or REDIS_HOST)."""
-    return _set(env, "REDIS_URL") or _set(env, "REDIS_HOST")
+    """True if the environment points at a Redis server (REDIS_URL, REDIS_HOST) or at Sentinel (REDIS_SENTINELS)."""
+    return _set(env, "REDIS_URL") or _set(env, "REDIS_HOST") or _set(env, "REDIS_SENTINELS")
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,14 @@ class EmbeddedValkey(ChildServer):
         *,
         die_with_parent: bool = False,
         start_timeout: float = 30.0,
+        replica_of: tuple[str, int] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.port = port
         self.host = host
         self.appendonly = appendonly
+        #: (host, port) of the master this server starts as a replica of (`replicaof`); None: a master.
+        self.replica_of = replica_of
         # PDEATHSIG fires when the spawning *thread* exits, so only callers that start servers from
         # their main thread (the dev supervisor) should turn it on.
         self.die_with_parent = die_with_parent
@@ -73,18 +76,7 @@ class EmbeddedValkey(ChildServer):
         if not port_is_free(self.port, self.host):
             raise PortInUseError(self.port, port_owner(self.port))
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            _valkey_executable(),
-            "--port", str(self.port),
-            "--bind", self.host,
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--save", "",
-            "--daemonize", "no",
-            "--protected-mode", "no",
-            "--logfile", str(self.log_path),
-            "--pidfile", str(self.pid_path),
-        ]  # fmt: skip
+        cmd = self._command()
         with self.log_path.open("ab") as log:
             # Own process group: a Ctrl+C in the terminal must not stop Redis before the workers.
             self._popen = subprocess.Popen(
@@ -109,6 +101,24 @@ class EmbeddedValkey(ChildServer):
         return f"redis://{client_host(self.host)}:{self.port}/{db}"
 
     # -- internals
+
+    def _command(self) -> list[str]:
+        """The valkey-server command line of this server."""
+        cmd = [
+            _valkey_executable(),
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--save", "",
+            "--daemonize", "no",
+            "--protected-mode", "no",
+            "--logfile", str(self.log_path),
+            "--pidfile", str(self.pid_path),
+        ]  # fmt: skip
+        if self.replica_of is not None:
+            cmd += ["--replicaof", self.replica_of[0], str(self.replica_of[1])]
+        return cmd
 
     def _is_ours(self, proc: psutil.Process) -> bool:
         """A valkey-server working in our data dir (valkey chdirs to --dir)."""

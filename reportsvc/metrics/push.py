@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 
 from reportsvc.metrics.series import COUNTERS_KEY, HISTOGRAMS, field_name, le_label
+from reportsvc.redis_client import RedisTarget, client_for
+
+if TYPE_CHECKING:
+    from reportsvc.config import Settings
 
 log = logging.getLogger("reportsvc.metrics")
 
@@ -50,21 +55,19 @@ class Batch:
         return bool(self.ints or self.floats)
 
 
-_redis_url: str | None = None
+_target: RedisTarget | None = None
 
 
-def configure(redis_url: str) -> None:
-    """Where counters go (create_app's Redis)."""
-    global _redis_url
-    _redis_url = redis_url
+def configure(settings: Settings) -> None:
+    """Where counters go: create_app's Redis (through Sentinel when configured)."""
+    global _target
+    _target = RedisTarget.of(settings)
 
 
 def _client() -> redis.Redis | None:
-    if _redis_url is None:
+    if _target is None:
         return None
-    from reportsvc.redis_client import get_redis
-
-    return get_redis(_redis_url)
+    return client_for(_target)
 
 
 def push(batch: Batch, client: redis.Redis | None = None) -> None:

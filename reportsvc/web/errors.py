@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -47,6 +48,11 @@ HTTP_CODES = {
     422: "invalid_input",
     429: "rate_limited",
 }
+
+
+#: Retry-After of a 503 for an unreachable Redis: about what a Sentinel failover takes (README, "Deploying on
+#: several hosts").
+REDIS_RETRY_AFTER_SECONDS = 2
 
 
 def invalid_input(field: str, message: str) -> ApiError:
@@ -92,6 +98,20 @@ def init_app(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return error_response(413, "payload_too_large", f"request body is larger than {limit} bytes")
         return error_response(status, HTTP_CODES.get(status, "http_error"), err.description or err.name)
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def handle_redis_unavailable(err: redis.RedisError) -> Any:
+        # Redis down, or a Sentinel failover under way (the old master gone, the new one not yet promoted):
+        # a 503 the client may retry, never a 500. Reports themselves live in PostgreSQL and are safe.
+        log.warning("Redis unavailable on %s %s: %s", request.method, request.path, err)
+        if not wants_json():
+            return error_page(503, "The queue store (Redis) cannot be reached right now. Try again in a moment.",
+                              "Queue store unavailable")
+        response = error_response(503, "redis_unavailable",
+                                  "the queue store (Redis) cannot be reached right now; retry shortly")
+        response.headers["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception) -> Any:

@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     """Count committed lifecycle events in this process, serve /metrics and the console dashboard."""
     from reportsvc.web import dashboard
 
-    metrics.configure(app.extensions["reportsvc.settings"].redis_url)
+    metrics.configure(app.extensions["reportsvc.settings"])
     metrics.install()
     app.register_blueprint(bp)
     app.register_blueprint(dashboard.bp)

@@ -30,7 +30,7 @@ from redis.exceptions import NoScriptError
 
 from reportsvc.names import BATCH_QUEUE, NAMESPACE
 from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
-from reportsvc.redis_client import connection_options
+from reportsvc.redis_client import RedisTarget, new_pool
 
 if TYPE_CHECKING:
     from reportsvc.config import Settings
@@ -210,9 +210,10 @@ def build_broker(settings: Settings) -> RedisBroker:
     # gone without a reset) blocks POST /reports, and a worker's fetch or ack, for as long as TCP retries.
     # Dramatiq 2.2 never blocks server-side (fetch is a Lua script, the worker sleeps between polls
     # client-side, the heartbeat is a ZADD inside each script), so replies take milliseconds.
-    pool = redis.ConnectionPool.from_url(settings.redis_url,
-                                         **connection_options(settings.redis_socket_timeout_seconds))
-    broker = IndexingRedisBroker(connection_pool=pool, namespace=NAMESPACE, middleware=middleware)
+    # With REDIS_SENTINELS the pool asks Sentinel for the master on each new connection: a failover costs the
+    # consumers one ConnectionClosed each (Dramatiq restarts them) and an enqueue one error (the caller's outbox).
+    broker = IndexingRedisBroker(connection_pool=new_pool(RedisTarget.of(settings)), namespace=NAMESPACE,
+                                 middleware=middleware)
     # The batch lane carries generate_report messages too (sent by name with their queue): declaring it here
     # is what lets a worker consume it (`dramatiq reportsvc.tasks --queues reports-batch`, or all queues).
     broker.declare_queue(BATCH_QUEUE)
@@ -220,9 +221,9 @@ def build_broker(settings: Settings) -> RedisBroker:
     return broker
 
 
-def _connection_key(settings: Settings) -> tuple[str, float]:
+def _connection_key(settings: Settings) -> RedisTarget:
     """What the broker's connection pool is built from: a change means a new pool."""
-    return settings.redis_url, settings.redis_socket_timeout_seconds
+    return RedisTarget.of(settings)
 
 
 def setup_broker(settings: Settings) -> RedisBroker:

@@ -47,6 +47,7 @@ def test_db_configured(env: dict[str, str], expected: bool) -> None:
         ({"REDIS_URL": ""}, False),
         ({"REDIS_URL": "redis://r:6379/0"}, True),
         ({"REDIS_HOST": "cache"}, True),
+        ({"REDIS_SENTINELS": "s1:26379,s2:26379"}, True),
         ({"REDIS_DB": "2"}, False),
         ({"DATABASE_URL": "postgresql+psycopg://u@db/x"}, False),
     ],
