@@ -218,6 +218,19 @@ class ChildServer(ManagedServer):
         """True if our server process is alive."""
         return self._process() is not None
 
+    def freeze(self) -> None:
+        """SIGSTOP the server (fault tests): it holds its sockets but answers nothing until thaw()."""
+        proc = self._process()
+        if proc is None:
+            raise DevServerError(f"{self!r} is not running")
+        proc.suspend()
+
+    def thaw(self) -> None:
+        """SIGCONT a frozen server."""
+        proc = self._process()
+        if proc is not None:
+            proc.resume()
+
     def _reap(self) -> None:
         if self._popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):

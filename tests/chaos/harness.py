@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a worker/scheduler subprocess matching the test settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "EMAIL_"))}
+    env.update(redis_env(settings))
     env.update({
         "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
         "STORAGE_DIR": str(settings.storage_dir),
         "REPORTSVC_FAULT_INJECTION": "1" if settings.fault_injection else "0",
         "REPORT_LOCK_SECONDS": str(settings.report_lock_seconds),
@@ -41,6 +41,19 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
         env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})
     env.update(extra)
+    return env
+
+
+def redis_env(settings: Settings) -> dict[str, str]:
+    """REDIS_URL, or the REDIS_SENTINELS block, that a child process loads back into these settings' Redis."""
+    sentinel = settings.sentinel
+    if not sentinel.enabled:
+        return {"REDIS_URL": settings.redis_url}
+    env = {"REDIS_SENTINELS": ",".join(f"{host}:{port}" for host, port in sentinel.sentinels),
+           "REDIS_SENTINEL_MASTER": sentinel.master, "REDIS_DB": str(sentinel.db)}
+    for name, value in (("REDIS_SENTINEL_PASSWORD", sentinel.sentinel_password), ("REDIS_PASSWORD", sentinel.password)):
+        if value:
+            env[name] = value
     return env
 
 
@@ -104,6 +117,12 @@ def worker_proc(settings: Settings, log_path: Path, threads: int = 4) -> Proc:
     """`dramatiq reportsvc.tasks` with one process."""
     args = [sys.executable, "-m", "dramatiq", "reportsvc.tasks", "--processes", "1", "--threads", str(threads)]
     return Proc(args, process_env(settings), log_path)
+
+
+def web_proc(settings: Settings, log_path: Path, port: int, **extra: str) -> Proc:
+    """`flask --app app run` on `port` (threaded, no reloader)."""
+    args = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"]
+    return Proc(args, process_env(settings, **extra), log_path)
 
 
 def scheduler_proc(settings: Settings, log_path: Path) -> Proc:
