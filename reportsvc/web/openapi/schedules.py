@@ -1,10 +1,11 @@
-"""The /schedules part of /openapi.json: paths and schemas, merged into the document by openapi.build_spec."""
+"""The schedules part of /openapi.json: create, list, read, change, delete, pause, resume, run now."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from reportsvc.state.models import STATUSES
+from reportsvc.web.openapi.helpers import errors, json_response, op, query, ref
 
 _ID = {"name": "schedule_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100},
        "description": "schedule id (UUID)"}
@@ -51,16 +52,17 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def paths(op: Any, json: Any, ref: Any, errors: Any, query: Any) -> dict[str, Any]:
-    """The /schedules operations, built with openapi.py's own helpers (passed in: no import back)."""
-    schedule = json(ref("Schedule"), "the schedule")
+def paths() -> dict[str, Any]:
+    """The /schedules operations."""
+    schedule = json_response(ref("Schedule"), "the schedule")
     return {
         "/schedules": {
             "post": op("Create a schedule", {
-                "201": json(ref("Schedule"), "created; Location points at it"), **errors(400, 409, 413, 415, 422)},
+                "201": json_response(ref("Schedule"), "created; Location points at it"),
+                **errors(400, 409, 413, 415, 422)},
                 body=ref("ScheduleInput"), body_required=True, role="operator", tags=("schedules",)),
             "get": op("List schedules, newest first (keyset pages)", {
-                "200": json(ref("SchedulePage"), "one page"), **errors(400)},
+                "200": json_response(ref("SchedulePage"), "one page"), **errors(400)},
                 params=[query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
                         query("cursor", {"type": "string"}, "next_cursor of the previous page")],
                 tags=("schedules",)),
@@ -72,7 +74,7 @@ def paths(op: Any, json: Any, ref: Any, errors: Any, query: Any) -> dict[str, An
                 "200": schedule, **errors(400, 404, 409, 413, 415, 422)},
                 params=[_ID], body=ref("ScheduleInput"), role="operator", tags=("schedules",)),
             "delete": op("Delete a schedule (its reports stay)", {
-                "200": json({"type": "object"}, "deleted"), **errors(400, 404)},
+                "200": json_response({"type": "object"}, "deleted"), **errors(400, 404)},
                 params=[_ID], role="operator", tags=("schedules",)),
         },
         "/schedules/{schedule_id}/pause": {
@@ -83,6 +85,7 @@ def paths(op: Any, json: Any, ref: Any, errors: Any, query: Any) -> dict[str, An
                 "200": schedule, **errors(400, 404, 422)}, params=[_ID], role="operator", tags=("schedules",))},
         "/schedules/{schedule_id}/run": {
             "post": op("Make one report now (no slot)", {
-                "202": json(ref("Created"), "queued; Location points at the report"), **errors(400, 404, 422)},
+                "202": json_response(ref("Created"), "queued; Location points at the report"),
+                **errors(400, 404, 422)},
                 params=[_ID], role="operator", tags=("schedules",))},
     }
