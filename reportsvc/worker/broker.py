@@ -7,6 +7,7 @@ actors bind to the global broker at declaration time.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,11 +42,23 @@ IDLE_POLL_MAX_MS = 100
 
 
 
+#: The failure moment (message id, epoch ms) of the message this worker thread is processing, noted by the
+#: actor when the attempt failed (see note_failure).
+_failed = threading.local()
+
+
+def note_failure(message_id: str, failed_at_ms: int) -> None:
+    """Say when this thread's current message failed, so its retry is due `delay` after that moment."""
+    _failed.noted = (message_id, failed_at_ms)
+
+
 class ExactRetries(Retries):
     """Retries with a fixed delay schedule instead of Dramatiq's jittered backoff.
 
     The n-th retry waits `schedule[n-1]` ms (the last entry repeats), so
-    "2 s, 4 s, 8 s" is exactly that, which the timeline and tests rely on.
+    "2 s, 4 s, 8 s" is exactly that, which the timeline and tests rely on. The wait counts from the
+    moment the attempt failed (note_failure) when the actor noted it, not from the end of the bookkeeping
+    that follows a failure (timeline, log capture, heartbeat stop: round trips that grow under load).
     """
 
     def __init__(self, *, schedule_ms: tuple[int, ...], max_retries: int) -> None:
@@ -67,11 +80,15 @@ class ExactRetries(Retries):
         Only actors that opt in with the `exact_retries` option follow the schedule; the email actor keeps
         Dramatiq's exponential backoff, so an SMTP outage of many minutes still ends in a delivered email.
         """
+        noted, _failed.noted = getattr(_failed, "noted", None), None
         actor_options = broker.get_actor(message.actor_name).options
         if (exception is not None and not isinstance(exception, dramatiq.Retry)
                 and actor_options.get("exact_retries")):
             retries_done = message.options.get("retries", 0)
-            retry = dramatiq.Retry(str(exception), delay=self.delay_for(retries_done))
+            delay = self.delay_for(retries_done)
+            if noted is not None and noted[0] == message.message_id:
+                delay = max(0, delay - (current_millis() - noted[1]))
+            retry = dramatiq.Retry(str(exception), delay=delay)
             retry.__cause__ = exception
             # Keep `throws` semantics: an exception the actor declares as final is not retried.
             actor = broker.get_actor(message.actor_name)

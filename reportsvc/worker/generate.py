@@ -11,6 +11,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -25,7 +26,7 @@ from reportsvc.state import lifecycle
 from reportsvc.state.storage import StoredPdf, get_storage, report_key
 from reportsvc.worker import context, report_log
 from reportsvc.worker import heartbeat as heartbeats
-from reportsvc.worker.broker import ExactRetries
+from reportsvc.worker.broker import ExactRetries, note_failure
 from reportsvc.worker.simulate import SimulatedFailure, Simulation
 
 log = logging.getLogger("reportsvc.worker")
@@ -139,6 +140,10 @@ def _source_for(report_type: str, progress: Callable[[int, str], None]) -> Any:
     return source_for(report_type, progress)
 
 
+def _at_ms(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
 def _retry_delay_ms(message: dramatiq.Message) -> int | None:
     """The delay of the retry that will follow this failure, or None when this was the last try."""
     broker = dramatiq.get_broker()
@@ -206,12 +211,16 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
             log.warning("Job %s cancel noticed but its claim was lost meanwhile; stopping without writing", report_id)
         return
     except (Exception, TimeLimitExceeded) as exc:
+        failed_ms = int(time.time() * 1000)
         error = _describe(exc, settings.report_time_limit_seconds)
         # A failure the next try would repeat (a dataset's SQL refused, its timeout) is final at once.
         permanent = bool(getattr(exc, "permanent", False))
         retry_in = _retry_delay_ms(message) if message and not permanent else None
+        if retry_in is not None:
+            note_failure(message.message_id, failed_ms)  # the retry is due retry_in after this moment
         outcome = lifecycle.fail_attempt(
             report_id, claim.run_id, error=error, traceback_text=traceback.format_exc(limit=30), retry_in_ms=retry_in,
+            failed_at=_at_ms(failed_ms),
             final_note="not retried: another try would fail the same way" if permanent else "retries exhausted",
         )
         if outcome == "CANCELLED":

@@ -24,13 +24,20 @@ def test_default_schedule_retries_at_2_4_8_seconds_then_fails(client, settings, 
     final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=60)
     assert final["status"] == "FAILED" and final["attempts"] == 4, final
     events = client.get(f"/reports/{report_id}").get_json()["events"]
-    at = {kind: [datetime.fromisoformat(e["created_at"]) for e in events if e["kind"] == kind]
-          for kind in ("claimed", "attempt_failed")}
-    assert len(at["claimed"]) == 4 and len(at["attempt_failed"]) == 4, [e["kind"] for e in events]
-    gaps = [(at["claimed"][i + 1] - at["attempt_failed"][i]).total_seconds() for i in range(3)]
+    claimed = [datetime.fromisoformat(e["created_at"]) for e in events if e["kind"] == "claimed"]
+    failed = [e for e in events if e["kind"] == "attempt_failed"]
+    assert len(claimed) == 4 and len(failed) == 4, [e["kind"] for e in events]
+    # The schedule the worker computed: each retry due 2, 4, 8 s after its attempt failed; the last none.
+    assert [f["detail"]["retry_in_ms"] for f in failed] == [2000, 4000, 8000, None], failed
+    # And kept: each retry started no earlier than due and at most 10 % late, counted from the moment the
+    # attempt failed (the worker's clock, recorded as failed_at), not from when the failure's bookkeeping
+    # (timeline row, log capture, heartbeat stop) committed: under load that bookkeeping is slow, and the
+    # retry's due time does not move with it (see ExactRetries).
+    gaps = [(claimed[i + 1] - datetime.fromisoformat(failed[i]["detail"]["failed_at"])).total_seconds()
+            for i in range(3)]
     for gap, expected in zip(gaps, (2.0, 4.0, 8.0), strict=True):
-        assert abs(gap - expected) <= expected * 0.10, (gaps, _timeline(worker.log_text()))
-    assert events[-1]["to_status"] == "FAILED" or any(e["to_status"] == "FAILED" for e in events[-2:]), events[-2:]
+        assert expected <= gap <= expected * 1.10, (gaps, _timeline(worker.log_text()))
+    assert failed[-1]["to_status"] == "FAILED" and failed[-1]["message"] == "retries exhausted", failed[-1]
 
 
 def _timeline(log: str) -> str:

@@ -22,13 +22,35 @@ def test_two_failures_then_ready_with_exact_gaps(client, worker):
     assert len(failures) == 2 and len(claims) == 3
     assert all("simulated failure" in f["detail"]["error"] and f["detail"]["traceback"] for f in failures)
     assert [f["message"] for f in failures] == ["retrying in 2 s", "retrying in 4 s"]
-    gaps = [
-        (datetime.fromisoformat(claims[i + 1]["created_at"]) - datetime.fromisoformat(failures[i]["created_at"]))
-        .total_seconds()
-        for i in range(2)
-    ]
-    assert abs(gaps[0] - 2.0) <= 0.2, gaps
-    assert abs(gaps[1] - 4.0) <= 0.4, gaps
+    # Each retry starts its delay after the moment its attempt failed (the worker's failed_at), never before.
+    failed_at = [datetime.fromisoformat(f["detail"]["failed_at"]) for f in failures]
+    gaps = [(datetime.fromisoformat(claims[i + 1]["created_at"]) - failed_at[i]).total_seconds() for i in range(2)]
+    assert 2.0 <= gaps[0] <= 2.2 and 4.0 <= gaps[1] <= 4.4, gaps
+
+
+def test_a_retry_is_due_its_delay_after_the_failure_not_after_the_bookkeeping(app, redis_client):
+    import time
+    import uuid
+
+    import dramatiq
+
+    from reportsvc.tasks import generate_report
+    from reportsvc.worker.broker import ExactRetries, note_failure
+
+    broker = dramatiq.get_broker()
+    policy = next(m for m in broker.middleware if isinstance(m, ExactRetries))
+    etas = {}
+    for slow_bookkeeping_ms in (0, 700):
+        message = dramatiq.MessageProxy(generate_report.message(str(uuid.uuid4())))
+        failed_ms = int(time.time() * 1000)
+        note_failure(message.message_id, failed_ms)
+        time.sleep(slow_bookkeeping_ms / 1000)  # timeline, log capture, heartbeat stop after the failure
+        policy.after_process_message(broker, message, exception=RuntimeError("simulated failure"))
+        stored = [json.loads(body) for body in redis_client.hvals("dramatiq:reports.DQ.msgs")]
+        [retry] = [m for m in stored if m["message_id"] == message.message_id]
+        etas[slow_bookkeeping_ms] = retry["options"]["eta"] - failed_ms
+    # Due at failure + 2 s either way (to the millisecond: the two clock reads may straddle one tick).
+    assert all(abs(gap - 2000) <= 1 for gap in etas.values()), etas
 
 
 def test_retries_exhausted_ends_failed_and_dead_lettered(client, worker, settings, redis_client):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, func, select, text, update
@@ -286,14 +287,18 @@ def fail_attempt(
     traceback_text: str | None,
     retry_in_ms: int | None,
     final_note: str = "retries exhausted",
+    failed_at: datetime | None = None,
 ) -> str | None:
     """End a failed attempt: PENDING when a retry follows, FAILED otherwise; None if fenced out.
 
+    `failed_at`: the moment the attempt failed (the worker's clock), which a retry's delay counts from.
     `final_note` is the timeline's word for a FAILED end ("retries exhausted", or why none were tried).
     A report whose cancel was requested ends CANCELLED instead (no retry follows a cancel).
     """
     error = error[:2000]
     detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
+    if failed_at is not None:
+        detail["failed_at"] = failed_at.isoformat()
     unmarked = R.c.cancel_requested_at.is_(None)
     if retry_in_ms is not None:
         note = f"retrying in {retry_in_ms / 1000:g} s"
