@@ -1,10 +1,10 @@
 """The PDFs' fonts: DejaVu Sans (Debian's fonts-dejavu-core), embedded, so a report prints what its user typed.
 
 ReportLab's built-in Helvetica knows Latin-1 only: Greek, Cyrillic, Hebrew, Arabic, arrows, dingbats and
-most symbols printed as empty boxes. DejaVu Sans covers those scripts (ReportLab lays text out left to right
-and does not shape Arabic, so right-to-left text prints its letters in stored order) and its zero-width
-characters print as nothing. Its emoji (the emoticons block, e.g. U+1F600) print in black and white; emoji
-outside DejaVu's set still print as a box (no colour-emoji font is one ReportLab can embed).
+most symbols printed as empty boxes. DejaVu Sans covers those scripts, Arabic's presentation forms included
+(reports/bidi.py joins Arabic letters and puts right-to-left lines in visual order before they are drawn),
+and its zero-width characters print as nothing. Its emoji (the emoticons block, e.g. U+1F600) print in black
+and white; emoji outside DejaVu's set still print as a box (no colour-emoji font is one ReportLab can embed).
 Registered once at import; without the font files (a bare container) the PDFs fall back to Helvetica with
 a warning, rather than failing every report.
 """

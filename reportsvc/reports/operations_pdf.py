@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -24,6 +23,7 @@ from reportsvc.reports.operations_sections import (
     queues_section,
     side_by_side,
     status_table,
+    text_paragraph,
 )
 from reportsvc.reports.operations_style import (
     FONT,
@@ -98,7 +98,7 @@ def render(data: OperationsData, *, compress: bool = True) -> bytes:
     gap = 8 * mm
     half = (width - gap) / 2
     story: list[Flowable] = [
-        Paragraph(escape(data.title), TITLE),
+        text_paragraph(data.title, TITLE, width),
         Spacer(1, 2),
         Paragraph(subtitle, SUBTITLE),
         Spacer(1, 10),

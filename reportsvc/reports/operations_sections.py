@@ -6,9 +6,11 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
+from reportsvc.reports import bidi
 from reportsvc.reports.operations_data import OperationsData
 from reportsvc.reports.operations_style import (
     ACCENT,
@@ -28,6 +30,17 @@ from reportsvc.reports.operations_style import (
     fmt_int,
     fmt_pct,
 )
+
+
+def text_paragraph(text: str, style: ParagraphStyle, width: float) -> Paragraph:
+    """Text a user or an error wrote (escaped). Right-to-left text is broken into lines that fit `width`
+    here, each put in visual order (Paragraph would reorder nothing), and right-aligned."""
+    if not bidi.has_rtl(text):
+        return Paragraph(escape(text), style)
+    lines, rtl = bidi.wrapped(text, style.fontName, style.fontSize, width)
+    if rtl:
+        style = ParagraphStyle(f"{style.name}-rtl", parent=style, alignment=TA_RIGHT)
+    return Paragraph("<br/>".join(escape(line) for line in lines), style)
 
 
 def heading(text: str, style: ParagraphStyle = H2) -> Paragraph:
@@ -88,7 +101,7 @@ def failures_section(data: OperationsData, width: float) -> Flowable:
         return Paragraph("No failures in this window.", NOTE)
     rows: list[list[Any]] = [["#", "Error message", "Reports"]]
     for i, (message, n) in enumerate(data.top_failures, start=1):
-        rows.append([str(i), Paragraph(escape(message), CELL), fmt_int(n)])
+        rows.append([str(i), text_paragraph(message, CELL, width * 0.78 - 12), fmt_int(n)])  # 6 pt padding a side
     table = data_table(rows, [width * 0.06, width * 0.78, width * 0.16], numeric_from=2)
     table.setStyle(TableStyle([("ALIGN", (0, 0), (0, -1), "RIGHT"), ("TEXTCOLOR", (0, 1), (0, -1), MUTED)]))
     return table

@@ -19,7 +19,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from reportsvc.reports import fonts
+from reportsvc.reports import bidi, fonts
 from reportsvc.reports.table_chart import CHART_MAX_POINTS, chart_drawing
 from reportsvc.reports.table_data import TableData
 from reportsvc.reports.table_format import format_value, is_number, right_aligned
@@ -53,7 +53,7 @@ class _Layout:
         self.specs = [data.column_specs.get(c) for c in data.columns]
         self.right = [right_aligned(spec, next((r[i] for r in self.head if r[i] is not None), None))
                       for i, spec in enumerate(self.specs)]
-        self.labels = [(spec.label if spec and spec.label else name) for name, spec in zip(
+        self.labels = [bidi.shaped(spec.label if spec and spec.label else name) for name, spec in zip(
             data.columns, self.specs, strict=True)]
         natural = self._natural_widths()
         portrait_width = A4[0] - 2 * MARGIN
@@ -72,7 +72,7 @@ class _Layout:
         widths = []
         for i, label in enumerate(self.labels):
             spec = self.specs[i]
-            cells = [stringWidth(format_value(r[i], spec), FONT, SIZE) for r in self.head[:SAMPLE_ROWS]]
+            cells = [stringWidth(_text(r[i], spec), FONT, SIZE) for r in self.head[:SAMPLE_ROWS]]
             header = stringWidth(label, BOLD, SIZE)
             if self.right[i]:
                 # Later rows may hold bigger numbers than the sample, and a total is bigger still: room for
@@ -108,17 +108,26 @@ class _Layout:
 
     def _title_block(self) -> None:
         c, data = self.canvas, self.data
+        room = self.pagesize[0] - 2 * MARGIN
         c.setFont(BOLD, 16)
-        c.drawString(MARGIN, self.y - 16, data.title)
+        title = bidi.visual(data.title)
+        if bidi.is_rtl(bidi.shaped(data.title)):  # a right-to-left title starts at the right margin
+            c.drawRightString(MARGIN + room, self.y - 16, title)
+        else:
+            c.drawString(MARGIN, self.y - 16, title)
         self.y -= 26
         c.setFont(FONT, 9)
-        lines = simpleSplit(data.description, FONT, 9, self.pagesize[0] - 2 * MARGIN) if data.description else []
+        lines = [bidi.wrapped(data.description, FONT, 9, room)] if data.description else []
         used = "; ".join(f"{label}: {value}" for label, value in data.params) or "none"
-        lines += simpleSplit(f"Parameters: {used}", FONT, 9, self.pagesize[0] - 2 * MARGIN)
-        lines.append(f"Generated at {data.generated_at.isoformat(sep=' ', timespec='seconds')}")
-        for line in lines:
-            c.drawString(MARGIN, self.y - 9, line)
-            self.y -= 12
+        lines.append(bidi.wrapped(f"Parameters: {used}", FONT, 9, room))
+        lines.append(([f"Generated at {data.generated_at.isoformat(sep=' ', timespec='seconds')}"], False))
+        for block, rtl in lines:
+            for line in block:
+                if rtl:
+                    c.drawRightString(MARGIN + room, self.y - 9, line)
+                else:
+                    c.drawString(MARGIN, self.y - 9, line)
+                self.y -= 12
         self.y -= 6
         if data.chart is not None:
             drawing = chart_drawing(data.chart, data.columns, self.head, self.pagesize[0] - 2 * MARGIN, CHART_HEIGHT)
@@ -131,7 +140,7 @@ class _Layout:
                     HEADER_FILL, font=BOLD, header=True)
 
     def _row(self, row: Sequence[Any]) -> None:
-        texts = [format_value(v, spec) for v, spec in zip(row, self.specs, strict=False)]
+        texts = [_text(v, spec) for v, spec in zip(row, self.specs, strict=False)]
         cells = [self._lines(t, i, FONT) for i, t in enumerate(texts)]
         height = max((len(lines) for lines in cells), default=1) * LEADING + 2 * PAD
         if self.y - height < MARGIN + 16:
@@ -172,8 +181,13 @@ class _Layout:
         for i, lines in enumerate(cells):
             width = self.widths[i]
             line_y = top - PAD - SIZE
+            # Right-to-left text (already shaped) is put in visual order line by line, and right-aligned.
+            rtl = False
+            if any(bidi.has_rtl(line) for line in lines):
+                rtl = bidi.is_rtl(" ".join(lines))
+                lines = [bidi.display(line, rtl) for line in lines]
             for line in lines:
-                if self.right[i]:
+                if self.right[i] or rtl:
                     text.setTextOrigin(x + width - PAD - stringWidth(line, font, SIZE), line_y)
                 else:
                     text.setTextOrigin(x + PAD, line_y)
@@ -222,7 +236,7 @@ class _Layout:
         c = self.canvas
         c.setFont(FONT, 8)
         c.setFillColor(colors.grey)
-        c.drawString(MARGIN, MARGIN - 14, self.data.title)
+        c.drawString(MARGIN, MARGIN - 14, bidi.visual(self.data.title))
         label = f"page {self.page} of "
         right = self.pagesize[0] - MARGIN - 18
         c.drawRightString(right, MARGIN - 14, label)
@@ -238,6 +252,11 @@ class _Layout:
             # the percentage approaches 89 while the message says exactly how far it is.
             percent = 60 + int(29 * (1 - 1 / (1 + self.rows_done / 20_000)))
             self.data.progress(percent, f"{self.rows_done:,} rows fetched, {self.page:,} pages laid out")
+
+
+def _text(value: Any, spec: Any) -> str:
+    """A cell as drawn: formatted, Arabic letters joined (still logical order; lines are reordered when drawn)."""
+    return bidi.shaped(format_value(value, spec))
 
 
 def _fit(natural: list[float], right: list[bool], room: float) -> list[float]:
