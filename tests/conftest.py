@@ -20,6 +20,8 @@ from reportsvc.config import Settings, load_settings
 from tests.ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401  (hooks: CI=true)
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Hot-path settings the suite takes from its own environment, so a run can check the old behaviour too.
+HOTPATH_FROM_ENV = ("EMAIL_INLINE", "WORKER_LOG_LINES", "WORKER_METRICS_BUFFERED")
 TABLES = ("report_logs", "report_events", "audit_log", "bulk_jobs", "report_requests", "alert_events", "alert_state",
           "report_schedules", "queue_pauses")
 
@@ -105,6 +107,8 @@ def base_settings(engines: Engines, tmp_path_factory: pytest.TempPathFactory) ->
         "RATE_LIMIT_LOGIN_IP": "off",
         "RATE_LIMIT_LOGIN_ACCOUNT": "off",
         "RATE_LIMIT_OPERATOR_ACTIONS": "off",
+        # A hot-path setting's old value for the whole suite, e.g. `EMAIL_INLINE=0 pytest tests/chaos`.
+        **{k: os.environ[k] for k in HOTPATH_FROM_ENV if k in os.environ},
     })
     return settings
 

@@ -34,10 +34,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
-    """A running SMTP server on 127.0.0.1 and its inbox."""
+def smtp_server(port: int | None = None) -> Iterator[tuple[Controller, Inbox]]:
+    """A running SMTP server on 127.0.0.1 (on `port`, else a free one) and its inbox."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     try:
         yield controller, inbox

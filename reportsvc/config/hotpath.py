@@ -25,3 +25,7 @@ class HotPathSettings:
     #: WORKER_HEARTBEAT_SHARED: one heartbeat thread per worker process beats every claim it holds in one UPDATE
     #: (reportsvc.worker.heartbeat); off (0) starts and joins a heartbeat thread per job, as before.
     worker_heartbeat_shared: bool = True
+    #: EMAIL_INLINE: the generate job sends the READY email itself once READY has committed (the email actor's
+    #: first attempt, same claim and timeline events); a failure queues the email actor's message for the
+    #: remaining retries. Off (0): every email is a second message on the notifications queue, as before.
+    email_inline: bool = True

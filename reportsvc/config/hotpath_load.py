@@ -14,4 +14,5 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         db_ping_idle_seconds=decimal(env, "DB_PING_IDLE_SECONDS", 1.0, 0, 3600),
         worker_log_queue=flag(env, "WORKER_LOG_QUEUE", True),
         worker_heartbeat_shared=flag(env, "WORKER_HEARTBEAT_SHARED", True),
+        email_inline=flag(env, "EMAIL_INLINE", True),
     )

@@ -284,4 +284,45 @@ def reconcile_orphans(client: redis.Redis, settings: Settings, *, lock_ttl_ms: i
                 result.lock_lost = True
                 break
             after = (rows[-1].created_at, rows[-1].id)
+        if lock:
+            release_owed_emails(client, settings, result)
     return result
+
+
+#: How far back the reconcile looks for a READY report whose email is owed (see `release_owed_emails`);
+#: older ones are left to Dramatiq's own maintenance, which releases a dead worker's messages too (lazily).
+OWED_EMAIL_LOOKBACK_SECONDS = 900
+
+
+def release_owed_emails(client: redis.Redis, settings: Settings, result: SweepResult) -> None:
+    """READY reports past the grace period with a recipient and no email outcome whose generate message a dead
+    worker holds: release that message, and its redelivery sends or queues the email.
+
+    That is a worker killed after READY committed and before its email was sent (EMAIL_INLINE) or queued:
+    the generate message is acknowledged only after, so it is still held. A message held by a live worker
+    (an inline send under way), waiting, or gone (the actor ended, so the email was sent, queued or noted) is
+    left alone: this never sends an email itself, and the email claim drops any duplicate.
+    """
+    rows = db.session.execute(
+        text(
+            "SELECT r.id, r.message_id FROM report_requests r WHERE r.status = 'READY' AND r.message_id IS NOT NULL"
+            " AND r.finished_at >= now() - make_interval(secs => :lookback)"
+            " AND r.finished_at < now() - make_interval(secs => :grace)"
+            " AND (r.notify_email IS NOT NULL OR jsonb_array_length(r.notify_emails) > 0 OR :default_to)"
+            " AND NOT EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id"
+            " AND e.kind IN ('email_sent', 'email_failed', 'email_skipped'))"
+            " ORDER BY r.finished_at LIMIT :batch"
+        ),
+        {"lookback": settings.reconcile_grace_seconds + OWED_EMAIL_LOOKBACK_SECONDS,
+         "grace": settings.reconcile_grace_seconds, "default_to": bool(settings.email_default_to), "batch": BATCH},
+    ).all()
+    db.session.rollback()
+    for row in rows:
+        result.examined += 1
+        delivery = _release_if_orphaned(client, row.message_id, settings.report_lock_seconds * 1000)
+        if delivery is None or delivery.action != "released":
+            result.skipped += 1
+            continue
+        lifecycle.note(row.id, "requeued", f"email owed: {delivery.text}", {"by": "reconcile", "action": "released"})
+        log.warning("Job %s was READY with its email owed and its worker dead: %s", row.id, delivery.text)
+        result.requeued.append(str(row.id))

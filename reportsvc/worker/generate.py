@@ -173,9 +173,9 @@ def process(report_id_text: str) -> None:
         status = lifecycle.current_status(report_id)
         log.info("Job %s skipped: status is %s, nothing to do (message %s)", report_id, status, message_id)
         if status == "READY" and not lifecycle.has_event(report_id, EMAIL_OUTCOMES):
-            # A redelivery after a crash between READY and queueing the email: queue it now
-            # (the email actor drops duplicates, so an email already on its way is not sent twice).
-            _queue_email(report_id)
+            # A redelivery after a crash between READY and the email: send or queue it now (the email
+            # claim drops duplicates, so an email already on its way is not sent twice).
+            _email(report_id, settings)
             webhooks.queue_if_wanted(report_id)
         return
     with report_log.capturing(report_id, claim.attempts, context.worker_id(), settings.report_log_lines) as capture:
@@ -232,7 +232,7 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
             if lifecycle.current_status(report_id) == "READY":
                 # The time limit fired just after READY committed: the report is done, its email is not.
                 log.warning("Job %s interrupted after it was READY (%s); queueing its email", report_id, error)
-                _queue_email(report_id)
+                _email(report_id, settings, inline=False)
                 webhooks.queue_if_wanted(report_id)
                 return
             log.warning("Job %s attempt failed after its claim was lost; not retrying", report_id)
@@ -250,7 +250,8 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
     if claim.callback_url:
         webhooks.queue_outcome(report_id, "READY", claim.attempts)
     if claim.notify_email or settings.email_default_to:
-        _queue_email(report_id)
+        simulation.maybe_pause_before_email()
+        _email(report_id, settings)
     else:
         # The email actor would only load the row to find nobody to tell: spare the message and the query.
         log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
@@ -274,14 +275,11 @@ def _describe(exc: BaseException, time_limit: int) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _queue_email(report_id: uuid.UUID) -> None:
-    from reportsvc.worker.notify import send_report_email
+def _email(report_id: uuid.UUID, settings: Any, *, inline: bool | None = None) -> None:
+    """The READY report's email: sent in this job (EMAIL_INLINE) or queued as the email actor's message."""
+    from reportsvc.worker import notify
 
-    try:
-        send_report_email.send(str(report_id))
-    except Exception as exc:
-        log.warning("Job %s email could not be queued: %s", report_id, exc)
-        lifecycle.note(report_id, "email_failed", "notification could not be queued", {"error": str(exc)[:500]})
+    notify.after_ready(report_id, inline=settings.hotpath.email_inline if inline is None else inline)
 
 
 # Retries and the time limit come from the broker's middleware (REPORT_MAX_RETRIES,

@@ -15,6 +15,9 @@ import uuid
 from dataclasses import dataclass
 
 import dramatiq
+from dramatiq.common import compute_backoff
+from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 from flask_mail import Message as MailMessage
 from sqlalchemy import select
 
@@ -138,6 +141,50 @@ def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> str:
             return "skipped"
         _send(report_id, email, settings, attempt, final_attempt)
     return "sent"
+
+
+def queue(report_id: uuid.UUID, *, retries_done: int = 0) -> None:
+    """Queue the email actor's message; after `retries_done` failed attempts it waits the backoff that follows.
+
+    An inline attempt that failed counts as the message's first: the message then carries retries=1 and runs
+    after the same jittered wait a failed message would, so the attempts and their spacing are the email
+    actor's own whichever process made the first. A send to Redis that fails is put on the timeline.
+    """
+    try:
+        if retries_done:
+            _, delay = compute_backoff(retries_done - 1, factor=EMAIL_MIN_BACKOFF_MS,
+                                       max_backoff=min(EMAIL_MAX_BACKOFF_MS, DEFAULT_MAX_BACKOFF))
+            send_report_email.send_with_options(args=(str(report_id),), delay=delay, retries=retries_done)
+        else:
+            send_report_email.send(str(report_id))
+    except Exception as exc:
+        log.warning("Job %s email could not be queued: %s", report_id, exc)
+        lifecycle.note(report_id, "email_failed", "notification could not be queued", {"error": str(exc)[:500]})
+
+
+def after_ready(report_id: uuid.UUID, *, inline: bool) -> str:
+    """The email of a report whose READY just committed: sent here (`inline`, EMAIL_INLINE) or queued.
+
+    Inline is the email actor's first attempt run in the generate job: the same claim, the same
+    timeline events, no second message. If it fails (SMTP refused or down, the database, the time
+    limit) the email actor's message is queued to go on with the remaining retries on the normal
+    schedule; until this returns the generate message is unacknowledged, so a worker killed before
+    the email was sent or queued leaves a redelivery that finds the email still owed.
+    Returns "queued", "sent", "skipped", "already_sent", "busy" or "failed" (inline, no retry left).
+    """
+    if not inline:
+        queue(report_id)
+        return "queued"
+    max_retries = get_settings().email_max_retries
+    try:
+        return deliver(report_id, 1, final_attempt=max_retries == 0)
+    except (Exception, TimeLimitExceeded) as exc:
+        if max_retries == 0:
+            log.warning("Job %s email failed and EMAIL_MAX_RETRIES is 0: not retried (%s)", report_id, exc)
+            return "failed"
+        log.info("Job %s email not sent inline (%s): queued for its retries", report_id, type(exc).__name__)
+        queue(report_id, retries_done=1)
+        return "queued"
 
 
 # Dramatiq's jittered exponential backoff from 10 s, capped at 20 min a wait: see EMAIL_MIN_BACKOFF_MS.

@@ -21,6 +21,7 @@ class Simulation:
     fail_times: int = 0
     sleep_seconds: float = 0.0
     hang: bool = False
+    pause_before_email: float = 0.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any], *, enabled: bool) -> Simulation:
@@ -32,6 +33,7 @@ class Simulation:
             fail_times=int(raw.get("fail_times", 0)),
             sleep_seconds=float(raw.get("sleep_seconds", 0.0)),
             hang=bool(raw.get("hang", False)),
+            pause_before_email=float(raw.get("pause_before_email", 0.0)),
         )
 
     def maybe_fail(self, attempt: int) -> None:
@@ -57,3 +59,8 @@ class Simulation:
         while self.hang:
             check()
             time.sleep(0.1)
+
+    def maybe_pause_before_email(self) -> None:
+        """Sleep pause_before_email seconds after READY committed, before the email (a window to kill in)."""
+        if self.pause_before_email > 0:
+            time.sleep(self.pause_before_email)

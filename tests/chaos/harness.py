@@ -38,6 +38,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "APP_BASE_URL": settings.app_base_url or "",
     })
+    env["EMAIL_INLINE"] = "1" if settings.hotpath.email_inline else "0"  # EMAIL_* is not inherited
     if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
         env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})
     env.update(extra)
