@@ -160,6 +160,25 @@ def write_from_thread() -> None:
     atexit.register(listener.stop)
 
 
+#: `extra=` of a job's step lines (claimed, active, each phase, READY, email sent): with WORKER_LOG_LINES=summary
+#: the process's own log leaves them out (`quiet_job_steps`) and shows the job's one summary line; the
+#: per-report capture (a handler of its own) keeps every one.
+JOB_STEP = {"job_step": True}
+
+
+def _not_a_step(record: logging.LogRecord) -> bool:
+    return not getattr(record, "job_step", False)
+
+
+def quiet_job_steps() -> None:
+    """Keep JOB_STEP lines out of the root logger's stream handlers (and its queue handler): the record is
+    dropped before it is formatted or crosses Dramatiq's pipe to the parent process. Handlers that are
+    neither (the per-report log capture) still receive it."""
+    for each in logging.getLogger().handlers:
+        if isinstance(each, logging.StreamHandler | QueueHandler) and _not_a_step not in each.filters:
+            each.addFilter(_not_a_step)
+
+
 def init_app(app: Flask) -> None:
     """Configure logging from the app's settings."""
     configure(app.extensions["reportsvc.settings"].log_format)

@@ -29,3 +29,9 @@ class HotPathSettings:
     #: first attempt, same claim and timeline events); a failure queues the email actor's message for the
     #: remaining retries. Off (0): every email is a second message on the notifications queue, as before.
     email_inline: bool = True
+    #: WORKER_METRICS_BUFFERED: a job's metric counts go to the worker process's buffer, pushed to Redis by one
+    #: thread every second (as the web does); off (0) pushes each job's counts in a round trip of its own.
+    worker_metrics_buffered: bool = True
+    #: WORKER_LOG_LINES: "summary" writes one INFO line per finished job to the worker's own log (the steps
+    #: still go to the report's log, the console's Logs tab); "verbose" writes every step there too.
+    worker_log_lines: str = "summary"

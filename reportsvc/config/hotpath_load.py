@@ -6,6 +6,17 @@ from collections.abc import Mapping
 
 from reportsvc.config.env import decimal, flag
 from reportsvc.config.hotpath import HotPathSettings
+from reportsvc.config.settings import ConfigError
+
+
+def choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed` (case-insensitive) from `name`, or `default` when unset or empty."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise ConfigError(f"{name}={env.get(name)!r} is not one of {', '.join(allowed)}")
+    return raw
 
 
 def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
@@ -15,4 +26,6 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         worker_log_queue=flag(env, "WORKER_LOG_QUEUE", True),
         worker_heartbeat_shared=flag(env, "WORKER_HEARTBEAT_SHARED", True),
         email_inline=flag(env, "EMAIL_INLINE", True),
+        worker_metrics_buffered=flag(env, "WORKER_METRICS_BUFFERED", True),
+        worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
     )

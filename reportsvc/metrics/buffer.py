@@ -115,9 +115,16 @@ def begin_job() -> None:
     _local.job_batch = Batch()
 
 
-def end_job() -> None:
-    """Push what the job counted (middleware: after_process_message / after_skip_message)."""
+def end_job(*, buffered: bool = False) -> None:
+    """Push what the job counted (middleware: after_process_message / after_skip_message).
+
+    `buffered` (WORKER_METRICS_BUFFERED) hands it to this process's buffer instead, pushed with every other
+    job's counts by the flusher thread within FLUSH_SECONDS: one round trip per second per worker process
+    instead of one per job. A worker killed with SIGKILL loses at most that last second of counts."""
     batch = getattr(_local, "job_batch", None)
     _local.job_batch = None
     if batch:
-        push(batch)
+        if buffered:
+            _buffer(batch)
+        else:
+            push(batch)

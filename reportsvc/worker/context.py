@@ -45,8 +45,11 @@ def get_app() -> Flask:
                 if _factory is None:
                     raise RuntimeError("no Flask app for the actors: import reportsvc.tasks or call create_app()")
                 app = _factory()
-                if app.extensions["reportsvc.settings"].hotpath.worker_log_queue:
+                hotpath = app.extensions["reportsvc.settings"].hotpath
+                if hotpath.worker_log_queue:
                     logs.write_from_thread()
+                if hotpath.worker_log_lines == "summary":
+                    logs.quiet_job_steps()
                 _app = app
     return _app
 

@@ -20,6 +20,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from reportsvc import reports
 from reportsvc.config import get_settings
+from reportsvc.logs import JOB_STEP
 from reportsvc.names import REPORTS_QUEUE
 from reportsvc.ops import webhooks
 from reportsvc.state import lifecycle
@@ -72,7 +73,7 @@ class Run:
     def phase(self, index: int, work: Callable[[], Any]) -> Any:
         """Run one phase: report progress at its start, spend simulated time, do the work."""
         start, end, label = PHASES[index]
-        log.info("%s [Phase %d/%d] %s", self.tag, index + 1, len(PHASES), label)
+        log.info("%s [Phase %d/%d] %s", self.tag, index + 1, len(PHASES), label, extra=JOB_STEP)
         self.set_progress(start, label)
         self.simulation.spend(index, len(PHASES), lambda frac: self.set_progress(
             start + int((end - start) * frac), label))
@@ -186,7 +187,7 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
     """Run one claimed attempt to its end (READY, a failed attempt, CANCELLED, or a lost claim)."""
     report_id = claim.report_id
     log.info("Job %s active (attempt %d, message %s)", report_id, claim.attempts,
-             message.message_id if message else None)
+             message.message_id if message else None, extra=JOB_STEP)
     try:
         report_type = reports.get(claim.report_type)
     except reports.UnknownReportType:
@@ -246,15 +247,19 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
         raise
     finally:
         heartbeat.stop()
-    log.info("Job %s completed in %.2f s", report_id, time.monotonic() - started)
+    took = time.monotonic() - started
     if claim.callback_url:
         webhooks.queue_outcome(report_id, "READY", claim.attempts)
     if claim.notify_email or settings.email_default_to:
         simulation.maybe_pause_before_email()
-        _email(report_id, settings)
+        email = _email(report_id, settings)
     else:
         # The email actor would only load the row to find nobody to tell: spare the message and the query.
-        log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
+        log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id,
+                 extra=JOB_STEP)
+        email = "none"
+    # The job's one line in the worker's own log under WORKER_LOG_LINES=summary (the steps above are not).
+    log.info("Job %s completed in %.2f s (attempt %d, email %s)", report_id, took, claim.attempts, email)
 
 
 def _fail_not_installed(claim: lifecycle.Claim) -> None:
@@ -275,11 +280,11 @@ def _describe(exc: BaseException, time_limit: int) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _email(report_id: uuid.UUID, settings: Any, *, inline: bool | None = None) -> None:
+def _email(report_id: uuid.UUID, settings: Any, *, inline: bool | None = None) -> str:
     """The READY report's email: sent in this job (EMAIL_INLINE) or queued as the email actor's message."""
     from reportsvc.worker import notify
 
-    notify.after_ready(report_id, inline=settings.hotpath.email_inline if inline is None else inline)
+    return notify.after_ready(report_id, inline=settings.hotpath.email_inline if inline is None else inline)
 
 
 # Retries and the time limit come from the broker's middleware (REPORT_MAX_RETRIES,

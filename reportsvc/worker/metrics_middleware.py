@@ -1,7 +1,8 @@
 """Dramatiq middleware for observability: per-job metrics batch, queue wait, log context, worker beats.
 
 * Every message runs inside a metrics batch: what the job counts (committed lifecycle events, its
-  duration) is pushed to Redis in one round trip when it ends (see `reportsvc.metrics`).
+  duration) goes to the process's buffer when it ends, pushed with other jobs' counts every second
+  (WORKER_METRICS_BUFFERED; 0 pushes each job's batch in its own round trip, see `reportsvc.metrics`).
 * A generate message's queue wait (enqueued, or due for a retry, to started) is observed.
 * The report id and Dramatiq message id are put in the logging context, so every log line of the job
   carries both (`reportsvc.logs`).
@@ -19,6 +20,7 @@ from typing import Any
 from dramatiq.middleware import Middleware
 
 from reportsvc import logs, metrics
+from reportsvc.config import get_settings
 from reportsvc.names import GENERATE_ACTOR, REPORT_ACTORS
 
 log = logging.getLogger("reportsvc.metrics")
@@ -46,7 +48,7 @@ class MetricsMiddleware(Middleware):
 
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
         """Push the job's batch; clear the log context."""
-        metrics.end_job()
+        metrics.end_job(buffered=get_settings().hotpath.worker_metrics_buffered)
         logs.clear_job_context()
 
     after_skip_message = after_process_message  # type: ignore[assignment]
@@ -68,6 +70,10 @@ class MetricsMiddleware(Middleware):
         thread, stop = entry
         stop.set()
         thread.join(timeout=5)
+        try:
+            metrics.flush()  # the last second's buffered job counts (WORKER_METRICS_BUFFERED)
+        except Exception as exc:
+            log.debug("could not push the buffered counts: %s", exc)
         try:
             metrics.forget_worker(broker.client)
         except Exception as exc:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from reportsvc.config import Settings, get_settings
 from reportsvc.extensions import db, mail
+from reportsvc.logs import JOB_STEP
 from reportsvc.names import NOTIFICATIONS_QUEUE
 from reportsvc.state import lifecycle
 from reportsvc.state.models import ReportRequest
@@ -77,16 +78,18 @@ def recipients_of(report: ReportRequest, default_to: str | None) -> tuple[str, .
     return tuple(found)
 
 
-def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
+def _prepare(report_id: uuid.UUID, settings: Settings, extra: dict[str, bool] | None = None) -> Email | None:
     """The email a READY report with a recipient gets, or None (logged) when there is nobody or nothing to tell."""
     try:
         report = db.session.execute(select(ReportRequest).where(ReportRequest.id == report_id)).scalar_one_or_none()
         if report is None or report.status != "READY":
-            log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing")
+            log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing",
+                     extra=extra)
             return None
         recipients = recipients_of(report, settings.email_default_to)
         if not recipients:
-            log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
+            log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id,
+                     extra=extra)
             return None
         subject, body = compose(report, settings.app_base_url)
         return Email(recipients, subject, body)
@@ -95,7 +98,8 @@ def _prepare(report_id: uuid.UUID, settings: Settings) -> Email | None:
         db.session.rollback()
 
 
-def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool) -> None:
+def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool,
+          step: bool) -> None:
     """Hand the email to the SMTP server and record the outcome (that commit also ends the claim)."""
     try:
         # One message to all of them: one delivery, one claim, one outcome on the timeline.
@@ -113,33 +117,37 @@ def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, 
     # the claim is gone with the connection, no event says "sent", and the retry sends again.
     to = ", ".join(email.recipients)
     lifecycle.note(report_id, "email_sent", f"email sent to {to}", {"to": to, "attempt": attempt})
-    log.info("Job %s email sent to %s", report_id, to)
+    log.info("Job %s email sent to %s", report_id, to, extra=JOB_STEP if step else None)
 
 
-def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool) -> str:
+def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool, *, step: bool = False) -> str:
     """Send the email for a READY report and put the outcome on its timeline; returns what happened.
+
+    `step`: a step of the generate job (EMAIL_INLINE), whose summary line names the outcome.
 
     "sent", "skipped" (not READY, no recipient, no SMTP server), "already_sent" or "busy" (a duplicate
     delivery holds the claim right now and will send or retry on its own). A failed send raises.
     """
     settings = get_settings()
-    email = _prepare(report_id, settings)
+    extra = JOB_STEP if step else None
+    email = _prepare(report_id, settings, extra)
     if email is None:
         return "skipped"
     with lifecycle.email_claim(report_id) as claim:
         if claim == "sent":
             # A duplicate message (a redelivered report queues the email again): never send twice.
-            log.info("Job %s email already sent; skipping the duplicate", report_id)
+            log.info("Job %s email already sent; skipping the duplicate", report_id, extra=extra)
             return "already_sent"
         if claim == "busy":
             # Ending without an exception: retrying would only find the email sent, or the holder retrying.
-            log.info("Job %s email is being sent by another delivery right now; dropping this duplicate", report_id)
+            log.info("Job %s email is being sent by another delivery right now; dropping this duplicate", report_id,
+                     extra=extra)
             return "busy"
         if not settings.email_host:
-            log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id)
+            log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id, extra=extra)
             lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": ", ".join(email.recipients)})
             return "skipped"
-        _send(report_id, email, settings, attempt, final_attempt)
+        _send(report_id, email, settings, attempt, final_attempt, step)
     return "sent"
 
 
@@ -177,7 +185,7 @@ def after_ready(report_id: uuid.UUID, *, inline: bool) -> str:
         return "queued"
     max_retries = get_settings().email_max_retries
     try:
-        return deliver(report_id, 1, final_attempt=max_retries == 0)
+        return deliver(report_id, 1, final_attempt=max_retries == 0, step=True)
     except (Exception, TimeLimitExceeded) as exc:
         if max_retries == 0:
             log.warning("Job %s email failed and EMAIL_MAX_RETRIES is 0: not retried (%s)", report_id, exc)

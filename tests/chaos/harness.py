@@ -38,7 +38,11 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "APP_BASE_URL": settings.app_base_url or "",
     })
-    env["EMAIL_INLINE"] = "1" if settings.hotpath.email_inline else "0"  # EMAIL_* is not inherited
+    env.update({  # the hot-path settings of the test's Settings (EMAIL_* is not inherited from this process)
+        "EMAIL_INLINE": "1" if settings.hotpath.email_inline else "0",
+        "WORKER_LOG_LINES": settings.hotpath.worker_log_lines,
+        "WORKER_METRICS_BUFFERED": "1" if settings.hotpath.worker_metrics_buffered else "0",
+    })
     if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
         env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})
     env.update(extra)

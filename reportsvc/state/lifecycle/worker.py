@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
+from reportsvc.logs import JOB_STEP
 from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
 
 
@@ -79,7 +80,7 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker)
+    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker, extra=JOB_STEP)
     announce(report_id, "RUNNING", "claimed", 0)
     return Claim(
         report_id=report_id,
@@ -217,7 +218,7 @@ def finish(
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s RUNNING -> READY", report_id)
+    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
     announce(report_id, "READY", "completed", 100)
     return True
 
@@ -274,7 +275,7 @@ def _finish_expected(
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s RUNNING -> READY", report_id)
+    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
     announce(report_id, "READY", "completed", 100)
     return True
 
