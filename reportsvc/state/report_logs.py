@@ -62,7 +62,8 @@ def append(rows: list[dict[str, Any]]) -> None:
         return
     session = db.session()
     try:
-        session.execute(insert(ReportLog), rows)
+        # One multi-row VALUES statement (a Core insert): no ORM bulk-insert machinery, no executemany.
+        session.execute(insert(ReportLog.__table__).values(rows))
         session.commit()
     except BaseException:
         session.rollback()

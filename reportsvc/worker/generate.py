@@ -252,7 +252,7 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
         webhooks.queue_outcome(report_id, "READY", claim.attempts)
     if claim.notify_email or settings.email_default_to:
         simulation.maybe_pause_before_email()
-        email = _email(report_id, settings)
+        email = _email(report_id, settings, known=_known(claim))
     else:
         # The email actor would only load the row to find nobody to tell: spare the message and the query.
         log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id,
@@ -280,11 +280,19 @@ def _describe(exc: BaseException, time_limit: int) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _email(report_id: uuid.UUID, settings: Any, *, inline: bool | None = None) -> str:
+def _email(report_id: uuid.UUID, settings: Any, *, inline: bool | None = None, known: Any = None) -> str:
     """The READY report's email: sent in this job (EMAIL_INLINE) or queued as the email actor's message."""
     from reportsvc.worker import notify
 
-    return notify.after_ready(report_id, inline=settings.hotpath.email_inline if inline is None else inline)
+    return notify.after_ready(report_id, inline=settings.hotpath.email_inline if inline is None else inline,
+                              known=known)
+
+
+def _known(claim: lifecycle.Claim) -> Any:
+    """What the claim says about the report, enough to compose its email without reading the row again."""
+    from reportsvc.worker import notify
+
+    return notify.Known(claim.report_id, claim.title, claim.report_type, claim.notify_email, claim.notify_emails)
 
 
 # Retries and the time limit come from the broker's middleware (REPORT_MAX_RETRIES,

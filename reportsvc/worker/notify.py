@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import dramatiq
 from dramatiq.common import compute_backoff
@@ -50,7 +52,33 @@ class Email:
     body: str
 
 
-def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
+class EmailFacts(Protocol):
+    """What composing the email reads: a ReportRequest row, or `Known` (from the worker's claim)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def report_type(self) -> str: ...
+    @property
+    def notify_email(self) -> str | None: ...
+    @property
+    def notify_emails(self) -> Sequence[str] | None: ...
+
+
+@dataclass(frozen=True)
+class Known:
+    """The email facts a generate job already holds from its claim, so the inline email reads no row."""
+
+    id: uuid.UUID
+    title: str | None
+    report_type: str
+    notify_email: str | None
+    notify_emails: tuple[str, ...]
+
+
+def compose(report: EmailFacts, base_url: str) -> tuple[str, str]:
     """Subject and plain-text body of the 'report ready' email."""
     # The title is data the requester typed: folded onto one line (no CR/LF, no control characters), so it
     # can never start a header of its own in the subject or a line of its own in the body.
@@ -69,7 +97,7 @@ def compose(report: ReportRequest, base_url: str) -> tuple[str, str]:
     return subject, body
 
 
-def recipients_of(report: ReportRequest, default_to: str | None) -> tuple[str, ...]:
+def recipients_of(report: EmailFacts, default_to: str | None) -> tuple[str, ...]:
     """Whom the email goes to: the requester's address and a schedule's recipients, else EMAIL_DEFAULT_TO."""
     found = [report.notify_email] if report.notify_email else []
     found += [address for address in (report.notify_emails or []) if address not in found]
@@ -78,24 +106,32 @@ def recipients_of(report: ReportRequest, default_to: str | None) -> tuple[str, .
     return tuple(found)
 
 
-def _prepare(report_id: uuid.UUID, settings: Settings, extra: dict[str, bool] | None = None) -> Email | None:
-    """The email a READY report with a recipient gets, or None (logged) when there is nobody or nothing to tell."""
+def _prepare(report_id: uuid.UUID, settings: Settings, extra: dict[str, bool] | None = None,
+             known: Known | None = None) -> Email | None:
+    """The email a READY report with a recipient gets, or None (logged) when there is nobody or nothing to tell.
+
+    `known`: the facts of a report this job has just made READY (no row to read)."""
+    if known is not None:
+        return _compose_email(known, settings, extra)
     try:
         report = db.session.execute(select(ReportRequest).where(ReportRequest.id == report_id)).scalar_one_or_none()
         if report is None or report.status != "READY":
             log.info("Job %s email skipped: report is %s", report_id, report.status if report else "missing",
                      extra=extra)
             return None
-        recipients = recipients_of(report, settings.email_default_to)
-        if not recipients:
-            log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id,
-                     extra=extra)
-            return None
-        subject, body = compose(report, settings.app_base_url)
-        return Email(recipients, subject, body)
+        return _compose_email(report, settings, extra)
     finally:
         # Everything is read: the claim then starts a transaction of its own, with nothing else in it.
         db.session.rollback()
+
+
+def _compose_email(report: EmailFacts, settings: Settings, extra: dict[str, bool] | None) -> Email | None:
+    recipients = recipients_of(report, settings.email_default_to)
+    if not recipients:
+        log.info("Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report.id, extra=extra)
+        return None
+    subject, body = compose(report, settings.app_base_url)
+    return Email(recipients, subject, body)
 
 
 def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool,
@@ -120,17 +156,19 @@ def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, 
     log.info("Job %s email sent to %s", report_id, to, extra=JOB_STEP if step else None)
 
 
-def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool, *, step: bool = False) -> str:
+def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool, *, step: bool = False,
+            known: Known | None = None) -> str:
     """Send the email for a READY report and put the outcome on its timeline; returns what happened.
 
-    `step`: a step of the generate job (EMAIL_INLINE), whose summary line names the outcome.
+    `step`: a step of the generate job (EMAIL_INLINE), whose summary line names the outcome; `known`: what
+    that job knows of the report it has just made READY (the row is not read again).
 
     "sent", "skipped" (not READY, no recipient, no SMTP server), "already_sent" or "busy" (a duplicate
     delivery holds the claim right now and will send or retry on its own). A failed send raises.
     """
     settings = get_settings()
     extra = JOB_STEP if step else None
-    email = _prepare(report_id, settings, extra)
+    email = _prepare(report_id, settings, extra, known)
     if email is None:
         return "skipped"
     with lifecycle.email_claim(report_id) as claim:
@@ -170,7 +208,7 @@ def queue(report_id: uuid.UUID, *, retries_done: int = 0) -> None:
         lifecycle.note(report_id, "email_failed", "notification could not be queued", {"error": str(exc)[:500]})
 
 
-def after_ready(report_id: uuid.UUID, *, inline: bool) -> str:
+def after_ready(report_id: uuid.UUID, *, inline: bool, known: Known | None = None) -> str:
     """The email of a report whose READY just committed: sent here (`inline`, EMAIL_INLINE) or queued.
 
     Inline is the email actor's first attempt run in the generate job: the same claim, the same
@@ -185,7 +223,7 @@ def after_ready(report_id: uuid.UUID, *, inline: bool) -> str:
         return "queued"
     max_retries = get_settings().email_max_retries
     try:
-        return deliver(report_id, 1, final_attempt=max_retries == 0, step=True)
+        return deliver(report_id, 1, final_attempt=max_retries == 0, step=True, known=known)
     except (Exception, TimeLimitExceeded) as exc:
         if max_retries == 0:
             log.warning("Job %s email failed and EMAIL_MAX_RETRIES is 0: not retried (%s)", report_id, exc)

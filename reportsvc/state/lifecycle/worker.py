@@ -33,6 +33,7 @@ class Claim:
     params: dict[str, Any]
     notify_email: str | None = None
     callback_url: str | None = None
+    notify_emails: tuple[str, ...] = ()  # a schedule's recipients (notify_email already names the first)
 
 
 #: claim's UPDATE and its 'claimed' event as one statement (one round trip), built once. The event row is
@@ -46,14 +47,14 @@ _CLAIM = text(
     " WHERE id = :report_id AND status = 'PENDING'"
     # notify_email: the requester's address, else a schedule's first recipient (someone is to be told).
     " RETURNING id, attempts, report_type, title, params,"
-    " coalesce(notify_email, notify_emails->>0) AS notify_email, callback_url"
+    " coalesce(notify_email, notify_emails->>0) AS notify_email, callback_url, notify_emails"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
     " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
     ")"
-    " SELECT attempts, report_type, title, params, notify_email, callback_url FROM u"
+    " SELECT attempts, report_type, title, params, notify_email, callback_url, notify_emails FROM u"
 ).bindparams(bindparam("detail", type_=JSONB)).columns(
-    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email, R.c.callback_url
+    R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email, R.c.callback_url, R.c.notify_emails
 )
 
 
@@ -91,6 +92,7 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
         params=dict(row.params or {}),
         notify_email=row.notify_email,
         callback_url=row.callback_url,
+        notify_emails=tuple(row.notify_emails or ()),
     )
 
 
