@@ -35,3 +35,7 @@ class HotPathSettings:
     #: WORKER_LOG_LINES: "summary" writes one INFO line per finished job to the worker's own log (the steps
     #: still go to the report's log, the console's Logs tab); "verbose" writes every step there too.
     worker_log_lines: str = "summary"
+    #: WORKER_DIRECT_SQL: the worker's fenced statements (claim, heartbeat, progress, finish) run on the pooled
+    #: psycopg connection with prepared statements, not through the ORM session (same SQL, same transactions);
+    #: off (0) uses the session, as before.
+    worker_direct_sql: bool = True

@@ -27,5 +27,6 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         worker_heartbeat_shared=flag(env, "WORKER_HEARTBEAT_SHARED", True),
         email_inline=flag(env, "EMAIL_INLINE", True),
         worker_metrics_buffered=flag(env, "WORKER_METRICS_BUFFERED", True),
+        worker_direct_sql=flag(env, "WORKER_DIRECT_SQL", True),
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
     )

@@ -42,6 +42,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "EMAIL_INLINE": "1" if settings.hotpath.email_inline else "0",
         "WORKER_LOG_LINES": settings.hotpath.worker_log_lines,
         "WORKER_METRICS_BUFFERED": "1" if settings.hotpath.worker_metrics_buffered else "0",
+        "WORKER_DIRECT_SQL": "1" if settings.hotpath.worker_direct_sql else "0",
     })
     if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
         env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})

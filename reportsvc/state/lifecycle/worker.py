@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
 from reportsvc.logs import JOB_STEP
+from reportsvc.state.lifecycle import direct
 from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
 
 
@@ -38,7 +39,7 @@ class Claim:
 
 #: claim's UPDATE and its 'claimed' event as one statement (one round trip), built once. The event row is
 #: inserted only when the conditional UPDATE matched (INSERT ... SELECT FROM the UPDATE's RETURNING).
-_CLAIM = text(
+_CLAIM_SQL = (
     "WITH u AS ("
     " UPDATE report_requests SET status = 'RUNNING', updated_at = now(), run_id = :run_id, worker = :worker,"
     " attempts = attempts + 1, heartbeat_at = now(), started_at = now(), finished_at = NULL, progress = 0,"
@@ -50,10 +51,11 @@ _CLAIM = text(
     " coalesce(notify_email, notify_emails->>0) AS notify_email, callback_url, notify_emails"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
-    " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, :detail FROM u"
+    " SELECT id, 'claimed', 'PENDING', 'RUNNING', :message, CAST(:detail AS jsonb) FROM u"
     ")"
     " SELECT attempts, report_type, title, params, notify_email, callback_url, notify_emails FROM u"
-).bindparams(bindparam("detail", type_=JSONB)).columns(
+)
+_CLAIM = text(_CLAIM_SQL).bindparams(bindparam("detail", type_=JSONB)).columns(
     R.c.attempts, R.c.report_type, R.c.title, R.c.params, R.c.notify_email, R.c.callback_url, R.c.notify_emails
 )
 
@@ -65,35 +67,55 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
     commit; the report type read back by RETURNING reaches the metrics before the commit (no type lookup).
     """
     run_id = uuid.uuid4()
-    session = _session()
     detail = {"worker": worker, "run_id": str(run_id), "message_id": message_id}
+    values = {"report_id": report_id, "run_id": run_id, "worker": worker, "message_id": message_id,
+              "message": f"attempt started on {worker}", "detail": detail}
+    row = _claim_direct(values) if direct.enabled() else _claim_session(values)
+    if row is None:
+        return None
+    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker, extra=JOB_STEP)
+    announce(report_id, "RUNNING", "claimed", 0)
+    attempts, report_type, title, params, notify_email, callback_url, notify_emails = row
+    return Claim(
+        report_id=report_id,
+        run_id=run_id,
+        attempts=attempts,
+        report_type=report_type,
+        title=title,
+        params=dict(params or {}),
+        notify_email=notify_email,
+        callback_url=callback_url,
+        notify_emails=tuple(notify_emails or ()),
+    )
+
+
+def _claim_session(values: dict[str, Any]) -> tuple[Any, ...] | None:
+    session = _session()
     try:
-        row = session.execute(_CLAIM, {
-            "report_id": report_id, "run_id": run_id, "worker": worker, "message_id": message_id,
-            "message": f"attempt started on {worker}", "detail": detail,
-        }).one_or_none()
+        row = session.execute(_CLAIM, values).one_or_none()
         if row is None:
             session.rollback()
             return None
-        metrics.remember_type(report_id, row.report_type)
-        metrics.note_event(session, report_id, "claimed", "RUNNING", detail)
+        metrics.remember_type(values["report_id"], row.report_type)
+        metrics.note_event(session, values["report_id"], "claimed", "RUNNING", values["detail"])
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker, extra=JOB_STEP)
-    announce(report_id, "RUNNING", "claimed", 0)
-    return Claim(
-        report_id=report_id,
-        run_id=run_id,
-        attempts=row.attempts,
-        report_type=row.report_type,
-        title=row.title,
-        params=dict(row.params or {}),
-        notify_email=row.notify_email,
-        callback_url=row.callback_url,
-        notify_emails=tuple(row.notify_emails or ()),
-    )
+    return tuple(row)
+
+
+_CLAIM_DIRECT = direct.pyformat(_CLAIM_SQL)
+
+
+def _claim_direct(values: dict[str, Any]) -> tuple[Any, ...] | None:
+    with direct.transaction() as conn:
+        row = direct.one(conn, _CLAIM_DIRECT, {**values, "detail": direct.as_json(values["detail"])})
+        if row is None:
+            return None
+        metrics.remember_type(values["report_id"], row[1])
+    metrics.count_committed(values["report_id"], "claimed", "RUNNING", values["detail"])
+    return row
 
 
 #: The fenced heartbeat and progress UPDATEs, built once (parameters bound per call).
@@ -110,29 +132,43 @@ _PROGRESS = update(R).where(_UNDER_CLAIM).values(
 Hold = Literal["held", "cancel", "lost"]
 
 
-def _hold(stmt: Any, values: dict[str, Any]) -> Hold:
+_UNDER_CLAIM_SQL = " WHERE id = %(b_report_id)s AND status = 'RUNNING' AND run_id = %(b_run_id)s"
+_HEARTBEAT_DIRECT = ("UPDATE report_requests SET heartbeat_at = now()" + _UNDER_CLAIM_SQL
+                     + " RETURNING cancel_requested_at")
+_PROGRESS_DIRECT = ("UPDATE report_requests SET progress = %(b_progress)s, progress_message = %(b_message)s,"
+                    " heartbeat_at = now(), updated_at = now()" + _UNDER_CLAIM_SQL + " RETURNING cancel_requested_at")
+
+
+def _hold(stmt: Any, sql: str, values: dict[str, Any]) -> Hold:
+    """Run a fenced heartbeat or progress UPDATE (`stmt` on the session, or `sql` directly) and read its answer."""
+    if direct.enabled():
+        with direct.transaction() as conn:
+            row = direct.one(conn, sql, values)
+        if row is None:
+            return "lost"
+        return "held" if row[0] is None else "cancel"
     session = _session()
     try:
-        row = session.execute(stmt, values).one_or_none()
+        found = session.execute(stmt, values).one_or_none()
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    if row is None:
+    if found is None:
         return "lost"
-    return "held" if row.cancel_requested_at is None else "cancel"
+    return "held" if found.cancel_requested_at is None else "cancel"
 
 
 def heartbeat(report_id: uuid.UUID, run_id: uuid.UUID) -> Hold:
     """Refresh the claim's heartbeat: "held", "cancel" (an operator asked to stop) or "lost" (fenced out)."""
-    return _hold(_HEARTBEAT, {"b_report_id": report_id, "b_run_id": run_id})
+    return _hold(_HEARTBEAT, _HEARTBEAT_DIRECT, {"b_report_id": report_id, "b_run_id": run_id})
 
 
 def progress(report_id: uuid.UUID, run_id: uuid.UUID, percent: int, message: str) -> Hold:
     """Record progress (and heartbeat) under the claim: "held", "cancel" or "lost" as for `heartbeat`."""
     percent = max(0, min(100, int(percent)))
-    hold = _hold(_PROGRESS, {"b_report_id": report_id, "b_run_id": run_id, "b_progress": percent,
-                             "b_message": message[:500]})
+    hold = _hold(_PROGRESS, _PROGRESS_DIRECT, {"b_report_id": report_id, "b_run_id": run_id, "b_progress": percent,
+                                               "b_message": message[:500]})
     if hold != "lost":
         announce(report_id, "RUNNING", "progress", percent)
     return hold
@@ -227,7 +263,7 @@ def finish(
 
 #: finish's fenced READY UPDATE (with the expected file) and its 'completed' event as one statement, built
 #: once. The event row exists only when the UPDATE matched; its id comes back (None: fenced out).
-_FINISH = text(
+_FINISH_SQL = (
     "WITH u AS ("
     " UPDATE report_requests SET status = 'READY', progress = 100, progress_message = 'Completed',"
     " finished_at = now(), heartbeat_at = now(), updated_at = now(), error_message = NULL,"
@@ -237,15 +273,17 @@ _FINISH = text(
     " RETURNING id"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, from_status, to_status, message, detail)"
-    " SELECT id, 'completed', 'RUNNING', 'READY', 'report ready', :detail FROM u"
+    " SELECT id, 'completed', 'RUNNING', 'READY', 'report ready', CAST(:detail AS jsonb) FROM u"
     " RETURNING id"
     ")"
     " SELECT id FROM e"
-).bindparams(bindparam("detail", type_=JSONB))
-
-_FIX_COMPLETED = text("UPDATE report_events SET detail = :detail WHERE id = :event_id").bindparams(
-    bindparam("detail", type_=JSONB)
 )
+_FINISH = text(_FINISH_SQL).bindparams(bindparam("detail", type_=JSONB))
+_FIX_COMPLETED_SQL = "UPDATE report_events SET detail = CAST(:detail AS jsonb) WHERE id = :event_id"
+_FIX_COMPLETED = text(_FIX_COMPLETED_SQL).bindparams(bindparam("detail", type_=JSONB))
+_FIX_FILE_SQL = "UPDATE report_requests SET file_path = :file_path, file_size = :file_size WHERE id = :report_id"
+_FINISH_DIRECT, _FIX_COMPLETED_DIRECT, _FIX_FILE_DIRECT = (
+    direct.pyformat(sql) for sql in (_FINISH_SQL, _FIX_COMPLETED_SQL, _FIX_FILE_SQL))
 
 
 def _finish_expected(
@@ -257,6 +295,8 @@ def _finish_expected(
     The UPDATE takes the row lock before `publish` runs; both rows become visible only at the commit.
     If `publish` reports another key or size, the row and the event's detail are corrected first.
     """
+    if direct.enabled():
+        return _finish_direct(report_id, run_id, publish, expected, type_version, sha256)
     session = _session()
     detail = {"file_size": expected[1], "run_id": str(run_id)}
     try:
@@ -282,6 +322,30 @@ def _finish_expected(
     return True
 
 
+def _finish_direct(
+    report_id: uuid.UUID, run_id: uuid.UUID, publish: Callable[[], tuple[str, int]], expected: tuple[str, int],
+    type_version: str | None, sha256: str | None,
+) -> bool:
+    """_finish_expected on the connection itself (WORKER_DIRECT_SQL): the same statements in one transaction."""
+    detail = {"file_size": expected[1], "run_id": str(run_id)}
+    with direct.transaction() as conn:
+        row = direct.one(conn, _FINISH_DIRECT, {
+            "report_id": report_id, "run_id": run_id, "file_path": expected[0], "file_size": expected[1],
+            "detail": direct.as_json(detail), "type_version": type_version, "file_sha256": sha256,
+        })
+        if row is None:
+            return False  # fenced out: the block's commit ends an empty transaction
+        file_path, file_size = publish()  # under the row lock the UPDATE took
+        if (file_path, file_size) != tuple(expected):
+            detail = {"file_size": file_size, "run_id": str(run_id)}
+            direct.one(conn, _FIX_FILE_DIRECT, {"file_path": file_path, "file_size": file_size, "report_id": report_id})
+            direct.one(conn, _FIX_COMPLETED_DIRECT, {"detail": direct.as_json(detail), "event_id": row[0]})
+    metrics.count_committed(report_id, "completed", "READY", detail)
+    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
+    announce(report_id, "READY", "completed", 100)
+    return True
+
+
 def fail_attempt(
     report_id: uuid.UUID,
     run_id: uuid.UUID,
@@ -302,44 +366,15 @@ def fail_attempt(
     detail = {"error": error, "traceback": traceback_text, "run_id": str(run_id), "retry_in_ms": retry_in_ms}
     if failed_at is not None:
         detail["failed_at"] = failed_at.isoformat()
-    unmarked = R.c.cancel_requested_at.is_(None)
-    if retry_in_ms is not None:
-        note = f"retrying in {retry_in_ms / 1000:g} s"
-        row = _transition(
-            report_id,
-            "RUNNING",
-            "PENDING",
-            {
-                "progress_message": f"Attempt failed: {error[:200]}; {note}",
-                "error_message": error,
-                "run_id": None,
-                "worker": None,
-            },
-            run_id=run_id,
-            extra_where=unmarked,
-            kind="attempt_failed",
-            message=note,
-            detail=detail,
-        )
-        if row is not None:
-            return "PENDING"
-        return "CANCELLED" if cancel_running(report_id, run_id) else None
-    row = _transition(
-        report_id,
-        "RUNNING",
-        "FAILED",
-        {
-            "progress_message": "Failed",
-            "error_message": error,
-            "finished_at": func.now(),
-            "run_id": None,
-        },
-        run_id=run_id,
-        extra_where=unmarked,
-        kind="attempt_failed",
-        message=final_note,
-        detail=detail,
-    )
+    if retry_in_ms is not None:  # back to PENDING: Dramatiq delivers the retry after the delay
+        to_status, message = "PENDING", f"retrying in {retry_in_ms / 1000:g} s"
+        values: dict[str, Any] = {"progress_message": f"Attempt failed: {error[:200]}; {message}", "worker": None}
+    else:
+        to_status, message = "FAILED", final_note
+        values = {"progress_message": "Failed", "finished_at": func.now()}
+    row = _transition(report_id, "RUNNING", to_status, {**values, "error_message": error, "run_id": None},
+                      run_id=run_id, extra_where=R.c.cancel_requested_at.is_(None), kind="attempt_failed",
+                      message=message, detail=detail)
     if row is not None:
-        return "FAILED"
+        return to_status
     return "CANCELLED" if cancel_running(report_id, run_id) else None
