@@ -9,6 +9,6 @@ try:
     app = create_app()
     check_storage(app.extensions["reportsvc.settings"])
 except ConfigError as exc:  # a clear message at start-up instead of a traceback mid-request
-    sys.exit(f"reportsvc: configuration error: {exc}")
+    sys.exit(exc.report("reportsvc: configuration error: "))
 except StorageUnavailable as exc:  # a bad bucket stops start-up, not the first download
     sys.exit(f"reportsvc: report storage unusable: {exc}")

@@ -8,12 +8,15 @@ Flask app with on first use.
 import sys
 
 from reportsvc import create_app, reports
-from reportsvc.config import get_settings
+from reportsvc.config import ConfigError, get_settings
 from reportsvc.state.storage import StorageUnavailable, check_storage
 from reportsvc.worker import context
 from reportsvc.worker.broker import setup_broker
 
-setup_broker(get_settings())
+try:
+    setup_broker(get_settings())
+except ConfigError as exc:  # the same lines as `flask` and gunicorn print, not a traceback
+    sys.exit(exc.report("reportsvc: configuration error: "))
 reports.discover()  # at worker start, not on the first message: a type conflict stops the worker at once
 try:
     check_storage(get_settings())

@@ -28,7 +28,11 @@ GENERATE_KEY_HINT = 'generate one with: python -c "import secrets; print(secrets
 
 
 class ConfigError(ValueError):
-    """An environment variable holds a value the service cannot run with."""
+    """An environment variable holds a value the service cannot run with (one line per bad value)."""
+
+    def report(self, prefix: str) -> str:
+        """Every line of the message behind `prefix`, so each bad value reads as a complete line of its own."""
+        return "\n".join(f"{prefix}{line}" for line in str(self).splitlines())
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_datasets(root, env, console)
     problem = config_error(env)
     if problem:  # before any engine starts: every child would refuse these settings anyway
-        console.say(f"error: configuration error: {problem}")
+        for line in problem.splitlines():
+            console.say(f"error: configuration error: {line}")
         return 1
     port = app_port(os.environ)
     host = app_host(os.environ)

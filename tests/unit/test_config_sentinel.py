@@ -4,6 +4,10 @@ the broker and the rate limiter."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from redis.sentinel import SentinelConnectionPool
 
@@ -12,6 +16,7 @@ from reportsvc.config import ConfigError, load_settings
 from reportsvc.dev.settings import make_plan
 from reportsvc.redis_client import RedisTarget, limiter_storage, new_pool
 
+ROOT = Path(__file__).resolve().parents[2]
 SENTINELS = {"REDIS_SENTINELS": "sentinel-1:26379, 10.0.0.7:26380,[::1]:26381", "REDIS_SENTINEL_MASTER": "reports"}
 
 
@@ -94,3 +99,14 @@ def test_the_rate_limiter_reaches_the_master_through_the_sentinels():
 def test_make_run_embeds_no_redis_when_sentinels_are_configured():
     plan = make_plan({**SENTINELS, "DATABASE_URL": "postgresql://u@db/x"})
     assert not plan.embedded_redis and "REDIS_URL" not in plan.env_overrides
+
+
+@pytest.mark.parametrize("entry", ["import app", "import reportsvc.tasks"])
+def test_web_and_worker_stop_with_one_prefixed_line_per_bad_sentinel_value(entry):
+    result = subprocess.run([sys.executable, "-c", entry], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "REDIS_SENTINELS": "s1,s2:x", "REDIS_SENTINEL_MASTER": "m"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "reportsvc: configuration error: REDIS_SENTINELS: 's1' has no port (host:port; Sentinel listens on 26379 "
+        "unless told otherwise)",
+        "reportsvc: configuration error: REDIS_SENTINELS: 's2:x' has a port that is not a number in 1..65535"]
