@@ -121,8 +121,9 @@ def test_kill_9_of_the_sentinel_master_loses_no_report_and_the_api_answers_503_a
     prober = Prober(api)
     prober.start()
 
-    # Load: 20 three-second reports keep the 8 worker threads busy and their prefetch full.
-    ids = [api.submit(3.0) for _ in range(20)]
+    # Load: 20 four-second reports keep the 8 worker threads busy and their prefetch (8 more) full, so the
+    # reports sent next wait in Redis until well after the kill.
+    ids = [api.submit(4.0) for _ in range(20)]
     wait_for(lambda: len(running_reports(app)) >= 6, timeout=30, interval=0.1)
 
     # Replication lags: the replica is frozen and cut off, then six reports are acknowledged by the master alone.
