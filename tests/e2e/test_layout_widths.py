@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.conftest import wait_status
+from tests.e2e.test_users_browser import E2E_ADMIN, admin_page  # noqa: F401  (the fixture)
 from tests.integration.test_deadletters import fabricate_dead
 
 pytestmark = pytest.mark.browser
@@ -77,5 +78,21 @@ def test_every_main_page_fits_a_390_px_phone(page, browser, live_server, app, cl
             if width > PHONE["width"]:
                 too_wide[url] = width
         assert too_wide == {}, too_wide
+    finally:
+        phone.close()
+
+
+def test_the_admin_pages_fit_a_390_px_phone(admin_page, browser, live_server, admin_client):  # noqa: F811
+    name = "u" + "w" * 60  # the longest name an account may have (64), in one unbroken word
+    assert admin_client.post("/users", json={"name": name, "role": "viewer"}).status_code == 201
+    assert admin_client.post("/tokens", json={"user": name, "label": "L" * 100}).status_code == 201
+    phone = browser.new_context(base_url=live_server, viewport=PHONE, device_scale_factor=1, is_mobile=True,
+                                has_touch=True, storage_state=admin_page.context.storage_state())
+    try:
+        pg = phone.new_page()
+        widths = {url: _scroll_width(pg, url) for url in ("/console/users", f"/console/users/{name}",
+                                                           f"/console/users/{E2E_ADMIN}")}
+        assert pg.locator("#user-detail").count() == 1
+        assert all(w <= PHONE["width"] for w in widths.values()), widths
     finally:
         phone.close()
