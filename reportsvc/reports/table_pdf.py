@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from datetime import UTC
 from io import BytesIO
 from typing import Any
 
@@ -120,7 +121,9 @@ class _Layout:
         lines = [bidi.wrapped(data.description, FONT, 9, room)] if data.description else []
         used = "; ".join(f"{label}: {value}" for label, value in data.params) or "none"
         lines.append(bidi.wrapped(f"Parameters: {used}", FONT, 9, room))
-        lines.append(([f"Generated at {data.generated_at.isoformat(sep=' ', timespec='seconds')}"], False))
+        # The same form as the operations report's "Generated" line.
+        generated = data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(([f"Generated at {generated}"], False))
         for block, rtl in lines:
             for line in block:
                 if rtl:

@@ -51,6 +51,7 @@ def test_a_hebrew_title_and_cells_print_in_visual_order_in_the_table_report():
     assert ARABIC_DRAWN in texts
     # A left-to-right sentence keeps its order; only the Hebrew word in it turns (and the number stays put).
     assert "Report 12 םולש" in texts and "plain" in texts
+    assert "Generated at 2025-03-14 10:37:00 UTC" in texts  # the operations report's form, not ISO
     title_x, cell_x = [x for t, x in runs if t == HEBREW_DRAWN][:2]
     plain_x = next(x for t, x in runs if t == "plain")
     assert title_x > 300, title_x  # the right-to-left title is drawn from the right margin of the page
