@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 from typing import Any
 
 from flask_mail import Message as MailMessage
@@ -30,7 +31,8 @@ def compose(event: AlertEvent, base_url: str) -> tuple[str, str]:
     """Subject and body of an alert email."""
     word = "FIRING" if event.kind == "fired" else "RESOLVED"
     subject = f"[reportsvc] {word}: {event.rule}"
-    body = (f"{word}: {event.rule}\n\n{event.message}\n\nvalue: {event.value:g}\nat: {event.at.isoformat()}\n\n"
+    at = event.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # as the console shows it (JSON keeps ISO)
+    body = (f"{word}: {event.rule}\n\n{event.message}\n\nvalue: {event.value:g}\nat: {at}\n\n"
             f"Alerts: {base_url}/console/alerts\n\n-- reportsvc\n")
     return subject, body
 
