@@ -7,9 +7,10 @@ held), filled pipelined with bodies in Dramatiq 2.2's exact format. For the over
 and a deep (middle) page of each list it prints the median latency on both, measured interleaved,
 and the ratio large/small (target <= 1.5). Then it requeues the large queue's 100,000 dead letters
 the way the bulk job does (500 per Lua script call) and prints the wall time and the longest single
-Redis call during it, from SLOWLOG with slowlog-log-slower-than 0. Last, as many dead letters of a third
-queue move to another queue's waiting list (the bulk requeue's default: to the batch lane, with the
-message index repointed), with the same two figures and their ratio to the same-queue requeue.
+Redis call during it, from SLOWLOG with slowlog-log-slower-than 0. Batch by batch in turn with it (so a
+busy machine slows both alike), as many dead letters of a third queue move to another queue's waiting list
+(the bulk requeue's default: to the batch lane, with the message index repointed), with the same two
+figures and their ratio to the same-queue requeue.
 
 The requeue figure is the Redis side of a bulk job. The bulk job also does one SQL UPDATE and one
 INSERT per 500-letter batch for the reports those letters carry (not measured here).
@@ -154,45 +155,54 @@ def measure(client: redis.Redis, small: str, large: str, reps: int) -> list[tupl
     return rows
 
 
-def requeue_all(client: redis.Redis, queue: str, to: str | None = None) -> tuple[int, float, float, int]:
-    """Requeue every dead letter as the bulk job does (to queue ``to``: a lane move); (moved, s, longest ms, calls).
+class Requeue:
+    """Requeue every dead letter of a queue as the bulk job does, one 500-letter batch per :meth:`step`.
 
-    Valkey's SLOWLOG also records each command a script runs, so one 500-letter batch leaves ~3,000
-    entries: the log is drained after every batch (off the clock) so no call is evicted unseen.
+    With ``to``, each batch moves its letters to that queue instead (a lane move). Valkey's SLOWLOG also
+    records each command a script runs, so one batch leaves ~3,000 entries: the log is drained after
+    every batch (off the clock) so no call is evicted unseen.
     """
+
+    def __init__(self, client: redis.Redis, queue: str, to: str | None = None) -> None:
+        self.client, self.queue, self.to = client, queue, to
+        self.moved, self.seconds, self.longest_us, self.logged = 0, 0.0, 0, 0
+        self.cursor: str | None = None
+        self.done = False
+        self.top: list[tuple[int, int, str]] = []
+
+    def step(self) -> None:
+        """One batch, timed, then its SLOWLOG entries read."""
+        self.client.slowlog_reset()
+        t = time.monotonic()
+        r = requeue_dead_batch(self.client, self.queue, batch_size=500, cursor=self.cursor, namespace=NS,
+                               route=None if self.to is None else lambda _redis_id: self.to)
+        self.seconds += time.monotonic() - t
+        self.moved, self.cursor, self.done = self.moved + r.moved, r.next_cursor, r.done
+        for e in self.client.slowlog_get(50_000):
+            command = e["command"] if isinstance(e["command"], bytes) else str(e["command"]).encode()
+            if command.upper().startswith(b"SLOWLOG"):
+                continue  # the bench's own bookkeeping
+            self.logged += 1
+            self.longest_us = max(self.longest_us, int(e["duration"]))
+            self.top.append((int(e["duration"]), self.logged, command[:48].decode("utf-8", "replace")))
+        self.top = sorted(self.top, reverse=True)[:5]
+
+
+def requeue_interleaved(client: redis.Redis, runs: list[Requeue]) -> None:
+    """Run the requeues batch by batch in turn, so load on a shared machine falls on each alike."""
     client.config_set("slowlog-max-len", 50_000)
     client.config_set("slowlog-log-slower-than", 0)
-    client.slowlog_reset()
-    elapsed = 0.0
-    longest_us, logged = 0, 0
-    top: list[tuple[int, int, str]] = []
-    moved, cursor = 0, None
     try:
-        while True:
-            t = time.monotonic()
-            r = requeue_dead_batch(client, queue, batch_size=500, cursor=cursor, namespace=NS,
-                                   route=None if to is None else lambda _redis_id: to)
-            elapsed += time.monotonic() - t
-            moved += r.moved
-            cursor = r.next_cursor
-            entries = client.slowlog_get(50_000)
-            client.slowlog_reset()
-            for e in entries:
-                command = e["command"] if isinstance(e["command"], bytes) else str(e["command"]).encode()
-                if command.upper().startswith(b"SLOWLOG"):
-                    continue  # the bench's own bookkeeping
-                logged += 1
-                longest_us = max(longest_us, int(e["duration"]))
-                top.append((int(e["duration"]), logged, command[:48].decode("utf-8", "replace")))
-            top = sorted(top, reverse=True)[:5]
-            if r.done:
-                break
+        while not all(r.done for r in runs):
+            for r in runs:
+                if not r.done:
+                    r.step()
     finally:
         client.config_set("slowlog-log-slower-than", 10_000)
         client.config_set("slowlog-max-len", 128)
-    for us, n, command in top:
-        print(f"#   slow call {us / 1000:.2f} ms (call #{n}): {command}")
-    return moved, elapsed, longest_us / 1000.0, logged
+    for r in runs:
+        for us, n, command in r.top:
+            print(f"#   {r.queue}: slow call {us / 1000:.2f} ms (call #{n}): {command}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,15 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             rows = measure(client, "bench_small", "bench_large", reps)
             for name, s_ms, l_ms in rows:
                 print(f"{name:<16} {s_ms:>9.3f} {l_ms:>9.3f} {l_ms / s_ms:>7.2f}")
-            moved, seconds, longest, calls = requeue_all(client, "bench_large")
+            same, lane = Requeue(client, "bench_large"), Requeue(client, "bench_lane", to="bench_lane_batch")
+            requeue_interleaved(client, [same, lane])
+            moved, seconds, longest = same.moved, same.seconds, same.longest_us / 1000.0
+            lane_s, lane_longest = lane.seconds, lane.longest_us / 1000.0
             dead_n = large_size["dead"]
             print(f"# requeued {moved} of {dead_n} dead letters in {seconds:.2f} s; "
-                  f"{calls} Redis calls logged (script-internal included), longest {longest:.2f} ms")
+                  f"{same.logged} Redis calls logged (script-internal included), longest {longest:.2f} ms")
+            print(f"# moved {lane.moved} of {dead_n} dead letters to another queue in {lane_s:.2f} s; "
+                  f"{lane.logged} Redis calls logged, longest {lane_longest:.2f} ms")
             assert moved == dead_n, (moved, dead_n)
-            lane_moved, lane_s, lane_longest, lane_calls = requeue_all(client, "bench_lane", to="bench_lane_batch")
-            print(f"# moved {lane_moved} of {dead_n} dead letters to another queue in {lane_s:.2f} s; "
-                  f"{lane_calls} Redis calls logged, longest {lane_longest:.2f} ms")
-            assert lane_moved == dead_n == client.llen(f"{NS}:bench_lane_batch"), (lane_moved, dead_n)
+            assert lane.moved == dead_n == client.llen(f"{NS}:bench_lane_batch"), (lane.moved, dead_n)
             for name, s_ms, l_ms in rows:
                 print(f"ratio queues_{name} {l_ms / s_ms:.2f} target <= 1.5")
             print(f"requeue_{'100k' if not args.small else 'small'}_seconds {seconds:.2f} target < 20")
