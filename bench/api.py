@@ -1,11 +1,13 @@
-"""API benchmark: gunicorn serving reportsvc vs a bare Flask app doing the same INSERT + send.
+"""API benchmark: reportsvc vs a bare Flask app doing the same INSERT + send, under the same WSGI server.
 
-Both run under the same gunicorn settings on the same engines, one after the other; the load comes
+Both run under the same server (`--server`, default the deployment's; bench/_api_servers.py) on the
+same engines, one after the other; the load comes
 from a second process (bench/_load.py: threads with keep-alive connections on loopback, bounded by
 time and count). First `POST /reports` only, then `GET /reports/<id>/status` only over the rows the
 first phase created (so each figure is its own endpoint's, not a mix).
-Printed: requests/s, p50/p99 and the server's CPU per request (gunicorn tree, from /proc) per kind and
-variant, with a Flask hello world under the same gunicorn as the floor of a request, then
+Printed: requests/s, p50/p99 and the server's CPU per request (its process tree, from /proc) per kind and
+variant with the load average, with a Flask hello world under the same server as the floor of a request,
+then
 
     ratio api_create_cpu_ms <reportsvc web CPU ms per POST /reports> target <= 1
 
@@ -13,7 +15,10 @@ variant, with a Flask hello world under the same gunicorn as the floor of a requ
     ratio api_create_p99 <reportsvc/bare p99> target <= 2
     ratio api_status ... target >= 0.8, ratio api_status_p99 ... target <= 2
 
-    python -m bench.api [--duration 15] [--concurrency 16] [--workers 2] [--threads 4] [--small]
+`--servers gthread:2x4,sync:4,...` adds the table that chose the deployment's server: the floor and
+`POST /reports` under each server.
+
+    python -m bench.api [--duration 15] [--concurrency 16] [--server gthread:2x4] [--servers ...] [--small]
 """
 
 from __future__ import annotations
@@ -26,22 +31,18 @@ import sys
 import time
 import urllib.request
 
-from bench import common
+from bench import _api_servers, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
+#: The server the deployment runs (Dockerfile, docker-compose.yml), chosen by `--servers` (README).
+DEFAULT_SERVER = "gthread:2x4"
 
-def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespace, name: str,
-             env: dict[str, str] | None = None, worker_class: str = "gthread") -> common.Proc:
-    cmd = [
-        sys.executable, "-m", "gunicorn", target,
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.workers),
-        "--worker-class", worker_class,
-        "--threads", str(args.threads),
-        "--keep-alive", "5",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    proc = common.Proc(cmd, found.env(**(env or {})), found.tmp / f"gunicorn-{name}.log", f"gunicorn {name}")
+
+def serve(found: BenchEngines, target: str, port: int, spec: str, name: str,
+          env: dict[str, str] | None = None) -> common.Proc:
+    """Start `target` under the server `spec` (bench/_api_servers.py) and wait until it answers."""
+    proc = common.Proc(_api_servers.command(spec, target, port), found.env(**(env or {})),
+                       found.tmp / f"server-{name}.log", f"{spec} {name}")
 
     def up() -> bool:
         try:
@@ -54,10 +55,10 @@ def gunicorn(found: BenchEngines, target: str, port: int, args: argparse.Namespa
             return False
 
     try:
-        common.wait_until(up, timeout=60, what=f"gunicorn {name} start", alive=proc.alive)
+        common.wait_until(up, timeout=60, what=f"{spec} {name} start", alive=proc.alive)
     except CouldNotMeasure:
         proc.stop()
-        raise CouldNotMeasure(f"gunicorn {name} did not start:\n{proc.tail()}") from None
+        raise CouldNotMeasure(f"{spec} {name} did not start:\n{proc.tail()}") from None
     return proc
 
 
@@ -87,9 +88,11 @@ def summarize(name: str, kind: str, result: dict[str, object], cpu_seconds: floa
     figures = {"rps": len(lat) / float(result["elapsed"]),  # type: ignore[arg-type]
                "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat),
                # every request the server answered, including failed ones, shares the server's CPU
-               "cpu_ms": cpu_seconds * 1000 / (len(lat) + int(result["error_count"]))}  # type: ignore[call-overload]
-    say(f"{name:<9} {kind:<6} {figures['rps']:7.1f} req/s  p50 {figures['p50'] * 1000:6.1f} ms"
-        f"  p99 {figures['p99'] * 1000:6.1f} ms  web CPU {figures['cpu_ms']:5.2f} ms/request  (n={len(lat)})")
+               "cpu_ms": cpu_seconds * 1000 / (len(lat) + int(result["error_count"])),  # type: ignore[call-overload]
+               "load": os.getloadavg()[0]}
+    say(f"{name:<16} {kind:<6} {figures['rps']:7.1f} req/s  p50 {figures['p50'] * 1000:6.1f} ms"
+        f"  p99 {figures['p99'] * 1000:6.1f} ms  web CPU {figures['cpu_ms']:5.2f} ms/request  (n={len(lat)}, "
+        f"load average {figures['load']:.2f})")
     return figures
 
 
@@ -102,13 +105,14 @@ def timed_load(server: common.Proc, name: str, kind: str, port: int, args: argpa
 
 
 def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespace, *, status: bool = True,
-            worker_class: str = "gthread") -> dict[str, dict[str, float]]:
+            spec: str | None = None) -> dict[str, dict[str, float]]:
+    """`POST /reports` (then `GET status` over the rows it made) against `target` served as `spec`."""
     import psycopg
 
     found.reset()
     token = found.api_token()  # the bare app ignores it; reportsvc checks it on every request
     port = common_port()
-    server = gunicorn(found, target, port, args, name, worker_class=worker_class)
+    server = serve(found, target, port, spec or args.server, name)
     out: dict[str, dict[str, float]] = {}
     try:
         warm = min(2.0, args.duration / 3)
@@ -127,13 +131,19 @@ def measure(found: BenchEngines, target: str, name: str, args: argparse.Namespac
 
 
 def server_matrix(found: BenchEngines, args: argparse.Namespace) -> None:
-    """`POST /reports` of the product under each gunicorn shape in --servers: the table that picks the server."""
-    say("# servers: reportsvc POST /reports under each gunicorn worker class and shape")
+    """The Flask floor and reportsvc's `POST /reports` under each server in --servers: the table that picks one."""
+    say("# servers: hello world and reportsvc POST /reports under each server (kind:workers x threads/conns)")
+    rows = []
     for spec in args.servers.split(","):
-        worker_class, _, shape = spec.partition(":")
-        workers, _, threads = shape.partition("x")
-        shaped = argparse.Namespace(**{**vars(args), "workers": int(workers), "threads": int(threads or 1)})
-        measure(found, "app:app", f"{worker_class}:{shape}", shaped, status=False, worker_class=worker_class)
+        _api_servers.parse(spec)  # a typo fails here, before any server starts
+        hello = measure(found, "bench._hello_api:app", f"hello {spec}", args, status=False, spec=spec)["create"]
+        ours = measure(found, "app:app", f"reportsvc {spec}", args, status=False, spec=spec)["create"]
+        rows.append((spec, hello, ours))
+    say("| server | hello CPU ms/req | hello req/s | create CPU ms/req | create req/s | create p99 ms | load |")
+    say("|---|---|---|---|---|---|---|")
+    for spec, hello, ours in rows:
+        say(f"| {spec} | {hello['cpu_ms']:.2f} | {hello['rps']:.0f} | {ours['cpu_ms']:.2f} | {ours['rps']:.0f} "
+            f"| {ours['p99'] * 1000:.0f} | {ours['load']:.1f} |")
 
 
 def common_port() -> int:
@@ -145,7 +155,8 @@ def common_port() -> int:
 def run(args: argparse.Namespace) -> None:
     if args.small:
         args.duration, args.concurrency, args.max_requests = 3.0, 4, 600
-    say(f"# api: gunicorn gthread {args.workers} workers x {args.threads} threads, {args.concurrency} client "
+    _api_servers.parse(args.server)
+    say(f"# api: served by {args.server} (bench/_api_servers.py), {args.concurrency} client "
         f"connections, {args.duration:g} s per variant; machine: {common.machine()}")
     with common.engines(durable=not args.no_fsync) as found:
         hello = measure(found, "bench._hello_api:app", "hello", args, status=False)
@@ -155,7 +166,8 @@ def run(args: argparse.Namespace) -> None:
         if args.servers:
             server_matrix(found, args)
     say(f"web CPU per POST /reports: reportsvc {ours['create']['cpu_ms']:.2f} ms, bare INSERT + send "
-        f"{bare['create']['cpu_ms']:.2f} ms, Flask hello world (the floor) {hello['create']['cpu_ms']:.2f} ms")
+        f"{bare['create']['cpu_ms']:.2f} ms, Flask hello world (the floor) {hello['create']['cpu_ms']:.2f} ms "
+        f"(load average {ours['create']['load']:.2f})")
     common.ratio_line("api_create_cpu_ms", ours["create"]["cpu_ms"], "<=", 1.0)
     common.ratio_line("api_create", ours["create"]["rps"] / bare["create"]["rps"], ">=", 0.8)
     common.ratio_line("api_create_p99", ours["create"]["p99"] / bare["create"]["p99"], "<=", 2)
@@ -164,14 +176,14 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = common.parser("POST /reports and GET status: reportsvc under gunicorn vs a bare Flask endpoint")
+    p = common.parser("POST /reports and GET status: reportsvc vs a bare Flask endpoint, served alike")
     p.add_argument("--duration", type=float, default=15.0, help="seconds of load per variant (default 15)")
     p.add_argument("--concurrency", type=int, default=16, help="client connections (default 16)")
     p.add_argument("--max-requests", type=int, default=100_000, help="request cap per variant")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
-    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
-    p.add_argument("--servers", default="", help="also measure POST /reports under these gunicorn shapes, e.g. "
-                   "gthread:2x4,gthread:1x8,sync:2,sync:4 (worker class:workers[xthreads])")
+    p.add_argument("--server", default=DEFAULT_SERVER,
+                   help=f"the server every variant runs under (default {DEFAULT_SERVER}: the deployment's)")
+    p.add_argument("--servers", default="", help="also measure the floor and POST /reports under each of these "
+                   "servers, e.g. gthread:2x4,sync:4,gevent:2x100,granian:2x4 (see bench/_api_servers.py)")
     return common.run_main(run, p.parse_args(argv))
 
 

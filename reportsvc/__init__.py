@@ -8,7 +8,6 @@ from pathlib import Path
 from flask import Flask
 
 from reportsvc.config import VERSION, Settings, load_settings, use_settings
-from reportsvc.redis_client import limiter_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 __version__ = VERSION
@@ -28,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["reportsvc.settings"] = settings
 
     from reportsvc import cli, logs, redis_client, reports
-    from reportsvc.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from reportsvc.extensions import csrf, db, login_manager, mail, migrate
     from reportsvc.state.pool import ping_after_idle
     from reportsvc.web import init_app as init_web
     from reportsvc.worker import context
@@ -44,7 +43,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     mail.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     redis_client.configure(settings)
     setup_broker(settings)
     context.set_app(app)
@@ -54,7 +52,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _flask_config(settings: Settings) -> dict[str, object]:
-    limiter_uri, limiter_options = limiter_storage(settings)
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
@@ -70,7 +67,7 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "MAIL_SUPPRESS_SEND": False,
         "JSON_SORT_KEYS": False,
         # Access control (issue 6): the session cookie, CSRF (checked by the policy in web/access.py,
-        # not by Flask-WTF's blanket hook, so bearer-token API calls are exempt) and rate limits.
+        # not by Flask-WTF's blanket hook, so bearer-token API calls are exempt); rate limits are web/limits.py's.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.cookie_secure,
@@ -84,16 +81,4 @@ def _flask_config(settings: Settings) -> dict[str, object]:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
-        # The limiter's own pool: the same Redis (through Sentinel when configured) and timeouts as every other
-        # client; a silent Redis must not hang POST /reports in the limiter before the send even starts
-        # (errors are swallowed: not limited).
-        "RATELIMIT_STORAGE_URI": limiter_uri,
-        "RATELIMIT_STORAGE_OPTIONS": limiter_options,
-        "RATELIMIT_ENABLED": settings.rate_limit_enabled,
-        # No X-RateLimit-* headers on every response: computing them costs two more Redis round trips
-        # per limited request (GET + TTL after the INCR). A refused request still gets its exact
-        # Retry-After (web/auth.py _rate_limited). Fixed window: one INCR per request.
-        "RATELIMIT_HEADERS_ENABLED": False,
-        "RATELIMIT_STRATEGY": "fixed-window",
-        "RATELIMIT_SWALLOW_ERRORS": True,
     }

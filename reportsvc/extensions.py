@@ -2,7 +2,6 @@
 
 import logging
 
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_sqlalchemy import SQLAlchemy
@@ -26,14 +25,6 @@ mail = Mail()
 # -- access control (issue 6); configured in reportsvc.web.auth.init_app -----------------------------
 
 
-def _remote_addr() -> str:
-    from flask import request
-
-    return request.remote_addr or "unknown"
-
-
 login_manager = LoginManager()
 csrf = CSRFProtect()
-#: Limits are attached per endpoint by reportsvc.web.auth (report creation, login); storage is Redis.
-limiter = Limiter(key_func=_remote_addr, default_limits=[], headers_enabled=False, swallow_errors=True,
-                  key_prefix="reportsvc-rl", strategy="fixed-window")
+# Rate limits are reportsvc.web.limits' (attached per endpoint by reportsvc.web.auth; counters in Redis).

@@ -141,7 +141,7 @@ def admin_password(env: Mapping[str, str]) -> str | None:
 
 
 def rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
-    """A Flask-Limiter limit string; "", "0", "off" or "none" switch it off."""
+    """A rate limit string (the `limits` library's); "", "0", "off" or "none" switch it off."""
     raw = env.get(name)
     if raw is None:
         return default

@@ -77,7 +77,7 @@ class Settings:
     #: Send the session cookie with Secure; None = only when APP_BASE_URL is https.
     session_cookie_secure: bool | None = None
     session_lifetime_hours: int = 12
-    #: Flask-Limiter strings ("30/minute;500/hour"); "" switches that limit off.
+    #: limit strings of the `limits` library ("30/minute;500/hour"); "" switches that limit off.
     rate_limit_report_create: str = "60/minute;1000/hour"
     rate_limit_login_ip: str = "20/minute"
     rate_limit_login_account: str = "10/minute"

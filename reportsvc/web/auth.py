@@ -9,16 +9,18 @@ views by endpoint name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, make_response, request
 from flask_wtf.csrf import CSRFError
 
-from reportsvc.extensions import limiter, login_manager
+from reportsvc.extensions import login_manager
+from reportsvc.redis_client import limiter_storage
 from reportsvc.web import security, sessions
 from reportsvc.web.access import can, current_actor, current_principal, enforce, safe_next
 from reportsvc.web.errors import error_page, error_response, wants_json
+from reportsvc.web.limits import LimitSpec, RateLimited
+from reportsvc.web.limits import limits as rate_limits
 from reportsvc.web.login import login_page
 
 log = logging.getLogger("reportsvc.web.auth")
@@ -34,7 +36,7 @@ def _csrf_error(err: CSRFError) -> Any:
     return error_page(400, message, "Security token expired")
 
 
-def _rate_limited(err: Any) -> Any:
+def _rate_limited(err: RateLimited) -> Any:
     # /login is the HTML sign-in form (outside /console, so wants_json() would say JSON): its refusal is the
     # sign-in page with the message, for a browser as for any other client.
     if request.endpoint != "auth.login":
@@ -47,30 +49,12 @@ def _rate_limited(err: Any) -> Any:
     else:
         response = login_page(safe_next(request.values.get("next")),
                               "Too many sign-in attempts. Wait a minute and try again.", 429)
-    response.headers["Retry-After"] = str(_retry_after(err))
+    # Read only on a refusal (no X-RateLimit-* headers): a request under its limit costs one INCR per limit.
+    response.headers["Retry-After"] = str(err.retry_after)
     return response
 
 
-def _retry_after(err: Any) -> int:
-    """Seconds until the breached limit's window resets (read only on a refusal: X-RateLimit-* headers
-    are off, so a request under its limit costs one Redis INCR and nothing more)."""
-    import time
-
-    retry_after = getattr(err, "retry_after", None)
-    if retry_after is not None:
-        return max(1, int(retry_after))
-    limit = getattr(err, "limit", None)
-    window = int(getattr(getattr(limit, "limit", None), "get_expiry", lambda: 60)())
-    try:
-        current = limiter.current_limit
-        if current is not None and current.breached:
-            return max(1, min(window, int(current.reset_at - time.time()) + 1))
-    except Exception:  # storage trouble: the window length is a safe upper bound
-        pass
-    return max(1, window)
-
-
-LIMITED_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+LIMITED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 #: The operator calls that cost the broker or the database most; one shared budget per account.
 OPERATOR_ACTIONS = (
     "api.retry", "console.retry",
@@ -90,11 +74,11 @@ def _login_account_key() -> str:
 
 
 def _wrap_limits(app: Flask) -> None:
-    """Attach Flask-Limiter limits to the views that need them, by endpoint (after registration)."""
+    """Attach the rate limits to the views that need them, by endpoint (after registration)."""
     def settings() -> Any:  # re-read on every request: tests (and only tests) swap settings
         return app.extensions["reportsvc.settings"]
 
-    plan: dict[str, list[tuple[Callable[[], str], Callable[[], str] | None, str]]] = {
+    plan: dict[str, list[LimitSpec]] = {
         "api.create_report": [(lambda: settings().rate_limit_report_create, _create_key, "create")],
         "console.create": [(lambda: settings().rate_limit_report_create, _create_key, "create")],
         "auth.login": [(lambda: settings().rate_limit_login_ip, None, "login-ip"),
@@ -108,10 +92,8 @@ def _wrap_limits(app: Flask) -> None:
         if view is None:
             log.warning("rate limit for %s not attached: no such endpoint", endpoint)
             continue
-        for provider, key_func, scope in limits:
-            # Every method but a plain GET of the page counts, so HEAD or any method added later is limited too.
-            view = limiter.shared_limit(provider, scope=scope, key_func=key_func, methods=LIMITED_METHODS)(view)
-        app.view_functions[endpoint] = view
+        # Every method but a plain GET of the page counts, so HEAD or any method added later is limited too.
+        app.view_functions[endpoint] = rate_limits.limit(view, limits, LIMITED_METHODS)
 
 
 def _ensure_secret_key(app: Flask) -> None:
@@ -180,8 +162,12 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, enforce)
     security.init_app(app)
     app.register_error_handler(CSRFError, _csrf_error)
-    from flask_limiter.errors import RateLimitExceeded
-
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    settings = app.extensions["reportsvc.settings"]
+    # The same Redis (through Sentinel when configured) and timeouts as every other client: a silent Redis must
+    # not hang POST /reports in the limiter before the send even starts (errors are swallowed: not limited).
+    storage_uri, options = limiter_storage(settings)
+    rate_limits.init_app(app, storage_uri=storage_uri, options=options,
+                         enabled=lambda: app.extensions["reportsvc.settings"].rate_limit_enabled)
+    app.register_error_handler(RateLimited, _rate_limited)
     _wrap_limits(app)
     app.jinja_env.globals.update(can=can, current_principal=current_principal)

@@ -53,11 +53,12 @@ def finishes_within(seconds: float, call: Callable[[], Any]) -> tuple[Any, BaseE
 
 
 def test_broker_and_app_clients_carry_the_timeouts(app: Any, base_settings: Any) -> None:
-    from reportsvc.extensions import limiter
+    from reportsvc.web.limits import limits
 
     for client in (build_broker(base_settings).client, redis_client.get_redis(),
                    dramatiq.get_broker().client,  # type: ignore[attr-defined]
-                   limiter.storage.storage):  # the rate limiter's own pool (checked before every create)
+                   # the rate limiter's own pool (checked before every create)
+                   limits.storage.storage):  # type: ignore[union-attr]
         kwargs = client.connection_pool.connection_kwargs
         assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"], kwargs["health_check_interval"]) \
             == (5.0, 2.0, 30)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from psycopg.types.json import Jsonb
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from reportsvc import metrics
@@ -30,6 +30,7 @@ from reportsvc.state.lifecycle._common import (
     log,
 )
 from reportsvc.state.models import ReportRequest
+from reportsvc.state.pool import autocommit_row
 
 
 def _commit_keeping_loaded(session: Session) -> None:
@@ -48,26 +49,25 @@ def _commit_keeping_loaded(session: Session) -> None:
         session.expire_on_commit = previous
 
 
-#: create()'s INSERT and its 'created' event as one statement, built once. One statement is atomic on its
-#: own, so it runs in autocommit: no BEGIN and COMMIT round trips on the API's hottest write.
-_CREATE = text(
+#: create()'s INSERT and its 'created' event as one statement, in psycopg's own format (run on the driver
+#: connection: reportsvc.state.pool.autocommit_row). One statement is atomic on its own, so it runs in
+#: autocommit: no BEGIN and COMMIT round trips on the API's hottest write.
+_CREATE = (
     "WITH r AS ("
     " INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params,"
     " notify_email, requested_by, message_id, callback_url, schedule_id, scheduled_for, schedule_name,"
     " notify_emails, priority)"
-    " VALUES (:id, 'PENDING', 0, 'Queued', :report_type, :title, :params, :notify_email, :requested_by,"
-    " :message_id, :callback_url, :schedule_id, :scheduled_for, :schedule_name, :notify_emails, :priority)"
+    " VALUES (%(id)s, 'PENDING', 0, 'Queued', %(report_type)s, %(title)s, %(params)s, %(notify_email)s,"
+    " %(requested_by)s, %(message_id)s, %(callback_url)s, %(schedule_id)s, %(scheduled_for)s, %(schedule_name)s,"
+    " %(notify_emails)s, %(priority)s)"
     # A schedule's slot that already has its report (another scheduler, a retry after a crash): no row.
     " ON CONFLICT ON CONSTRAINT uq_report_requests_schedule_slot DO NOTHING"
     " RETURNING id, created_at, updated_at"
     "), e AS ("
     " INSERT INTO report_events (report_id, kind, to_status, message, detail)"
-    " SELECT id, 'created', 'PENDING', 'Report requested', :detail FROM r"
+    " SELECT id, 'created', 'PENDING', 'Report requested', %(detail)s FROM r"
     ")"
     " SELECT created_at, updated_at FROM r"
-).bindparams(bindparam("params", type_=JSONB), bindparam("detail", type_=JSONB),
-             bindparam("notify_emails", type_=JSONB)).columns(
-    R.c.created_at, R.c.updated_at
 )
 
 
@@ -135,8 +135,9 @@ def create(
                    "scheduled_for": link.scheduled_for.isoformat() if link.scheduled_for else None}
     # Its own autocommit connection, not the request's session: the statement commits as it runs, and
     # whatever the session holds stays out of it.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        row = conn.execute(_CREATE, {**values, **columns, "detail": detail}).first()
+    row = autocommit_row(db.engine, _CREATE, {**values, **columns, "params": Jsonb(params),
+                                              "notify_emails": Jsonb(columns["notify_emails"]),
+                                              "detail": Jsonb(detail)})
     if row is None:
         raise SlotTaken(link.schedule_id, link.scheduled_for)
     created_at, updated_at = row
