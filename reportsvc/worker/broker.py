@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError
 
 from reportsvc.names import BATCH_QUEUE, NAMESPACE
 from reportsvc.queues.index import MESSAGE_INDEX_PREFIX
+from reportsvc.queues.riders import board
 from reportsvc.redis_client import RedisTarget, new_pool
 
 if TYPE_CHECKING:
@@ -182,9 +183,10 @@ class IndexingRedisBroker(RedisBroker):
                 self.dead_message_ttl, self._should_do_maintenance("enqueue"), self._max_unpack_size(),
                 redis_id, payload]
         pipe = self.client.pipeline(transaction=False)
+        board(pipe)  # commands riding along, e.g. the 'created' console event (before: it must not trail a claim)
         pipe.evalsha(dispatch.sha, 1, self.namespace, *args)
         pipe.set(MESSAGE_INDEX_PREFIX + _enqueuing.get(), f"{queue_name}|{redis_id}", px=MESSAGE_INDEX_TTL_MS)
-        sent, indexed = pipe.execute(raise_on_error=False)
+        *_, sent, indexed = pipe.execute(raise_on_error=False)
         if isinstance(sent, NoScriptError):  # a restarted or flushed Redis: let redis-py load the script
             dispatch(keys=[self.namespace], args=args)
         elif isinstance(sent, Exception):

@@ -22,7 +22,7 @@ Callers use this package as one module (`lifecycle.claim(...)`); the modules beh
 No module imports a sibling other than `_common`.
 """
 
-from reportsvc.state.lifecycle._common import Outcome, current_status
+from reportsvc.state.lifecycle._common import Outcome, announce, announce_on, current_status
 from reportsvc.state.lifecycle.commands import (
     ScheduleLink,
     SlotTaken,
@@ -56,6 +56,8 @@ __all__ = [
     "Outcome",
     "ScheduleLink",
     "SlotTaken",
+    "announce",
+    "announce_on",
     "cancel",
     "cancel_running",
     "claim",

@@ -55,18 +55,23 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
     global _quiet_until
     if time.monotonic() < _quiet_until:
         return
-    data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
     try:
         # One round trip: the event, and the counts generation that makes every process's cached tab
         # counts stale (so counts never contradict the rows an event just refreshed).
         pipe = get_redis().pipeline(transaction=False)
-        pipe.publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
-        pipe.incr(COUNTS_GENERATION_KEY)
+        announce_on(pipe, report_id, status, kind, progress)
         pipe.execute()
     except Exception as exc:  # never let the live view fail a transition that committed
         # Redis is down: stop trying for a while, or every transition would wait out a connect timeout.
         _quiet_until = time.monotonic() + ANNOUNCE_PAUSE_SECONDS
         log.debug("Job %s event not published: %s", report_id, exc)
+
+
+def announce_on(pipe: Any, report_id: uuid.UUID, status: str | None, kind: str, progress: int | None = None) -> None:
+    """Queue `announce`'s commands on a pipeline the caller sends (e.g. riding on the enqueue's)."""
+    data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
+    pipe.publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
+    pipe.incr(COUNTS_GENERATION_KEY)
 
 
 def _session() -> Session:

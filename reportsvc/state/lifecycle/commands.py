@@ -102,6 +102,7 @@ def create(
     callback_url: str | None = None,
     schedule: ScheduleLink | None = None,
     priority: str = "interactive",
+    publish: bool = True,
 ) -> ReportRequest:
     """Insert a PENDING report and its 'created' event; the caller sends the message after this returns.
 
@@ -112,6 +113,9 @@ def create(
 
     With `schedule`, the report is that schedule's (for one slot, or "run now" when the slot is None);
     a slot that already has its report raises `SlotTaken` and inserts nothing.
+
+    `publish=False` leaves the console event (`announce`) to the caller, which sends it in a round trip
+    of its own making (`announce_on`: the API's rides on the enqueue's pipeline).
     """
     values: dict[str, Any] = {
         "id": report_id or uuid.uuid4(),
@@ -142,7 +146,8 @@ def create(
         raise SlotTaken(link.schedule_id, link.scheduled_for)
     created_at, updated_at = row
     metrics.count_committed(values["id"], "created", "PENDING", detail)
-    announce(values["id"], "PENDING", "created", 0)
+    if publish:
+        announce(values["id"], "PENDING", "created", 0)
     # What the row now holds, as a (session-less) model object for the caller.
     return ReportRequest(**values, **columns, status="PENDING", progress=0, progress_message="Queued",
                          created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
