@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from reportsvc.extensions import db
 from reportsvc.ops import jobs, pauses
@@ -63,7 +63,8 @@ def create_report() -> Response:
     report = jobs.submit(requested_by=current_actor(), **fields)
     response = jsonify({"id": str(report.id), "status": "PENDING", "message": "Report generation started"})
     response.status_code = 202
-    response.headers["Location"] = url_for("api.get_report", report_id=str(report.id))
+    # What url_for("api.get_report", ...) builds, without a URL adapter per request.
+    response.headers["Location"] = f"{request.script_root}/reports/{report.id}"
     return response
 
 

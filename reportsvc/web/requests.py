@@ -10,7 +10,7 @@ from typing import Any
 from flask import request
 
 from reportsvc.web.errors import ApiError
-from reportsvc.web.security import InvalidJson, parse_json
+from reportsvc.web.security import PARSED_BODY, InvalidJson, parse_json
 
 
 def read_json_body() -> Any:
@@ -20,6 +20,8 @@ def read_json_body() -> Any:
         return None
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    if PARSED_BODY in request.environ:  # parsed (and checked) by the input guard already
+        return request.environ[PARSED_BODY]
     try:
         return parse_json(raw)
     except InvalidJson as exc:

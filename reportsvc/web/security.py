@@ -51,6 +51,8 @@ HEADERS = {
 #: Characters refused anywhere in text input: C0 controls except tab/newline/CR, DEL, surrogates.
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 MAX_DEPTH = 32
+#: Where check_input leaves the JSON body it parsed and checked, for the view (reportsvc.web.requests).
+PARSED_BODY = "reportsvc.parsed_json"
 
 
 def bad_char(value: str) -> str | None:
@@ -157,6 +159,7 @@ def check_input() -> Any:
             found = _walk(body, "")
             if found:
                 return _refuse(422, _printable(found[0]), found[1])
+            request.environ[PARSED_BODY] = body  # read_json_body answers from here: the body is parsed once
     return None
 
 
@@ -194,17 +197,22 @@ def _refuse_json(message: str) -> Any:
     return error_page(400, f"The request could not be read: {message}.", "Invalid input")
 
 
+_HEADER_KEYS = {name.lower(): name for name in HEADERS}
+
+
 def add_headers(response: Response) -> Response:
     """after_request: security headers on every response; no-store unless a view chose caching."""
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    headers = response.headers
+    # One pass over what the view set (Werkzeug's setdefault scans every header per name it adds).
+    present = {key.lower() for key, _ in headers.items()}
+    headers.extend([(name, HEADERS[name]) for key, name in _HEADER_KEYS.items() if key not in present])
+    if request.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "application/pdf":
         # A report is private data: no shared cache, no copy kept (send_file's own "no-cache" keeps one).
-        response.headers["Cache-Control"] = "private, no-store"
-    elif request.endpoint != "static" and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
+        headers["Cache-Control"] = "private, no-store"
+    elif request.endpoint != "static" and "cache-control" not in present:
+        headers.add("Cache-Control", "no-store")
     return response
 
 

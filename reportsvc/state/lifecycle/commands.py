@@ -148,12 +148,14 @@ def create(
     metrics.count_committed(values["id"], "created", "PENDING", detail)
     if publish:
         announce(values["id"], "PENDING", "created", 0)
-    # What the row now holds, as a (session-less) model object for the caller.
-    return ReportRequest(**values, **columns, status="PENDING", progress=0, progress_message="Queued",
-                         created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
-                         error_message=None,
-                         run_id=None, worker=None, heartbeat_at=None, started_at=None, finished_at=None,
-                         file_size=None, file_expired_at=None, file_sha256=None)
+    # What the row now holds, as a (session-less) model object for the caller: the values set as loaded ones
+    # (nothing pending, as after a SELECT), without the instrumented constructor's event per attribute.
+    report: ReportRequest = ReportRequest.__mapper__.class_manager.new_instance()
+    report.__dict__.update(values, **columns, status="PENDING", progress=0, progress_message="Queued",
+                           created_at=created_at, updated_at=updated_at, attempts=0, stall_count=0, file_path=None,
+                           error_message=None, run_id=None, worker=None, heartbeat_at=None, started_at=None,
+                           finished_at=None, file_size=None, file_expired_at=None, file_sha256=None)
+    return report
 
 
 def record_message(report_id: uuid.UUID, message_id: str | None, *, expected: str | None = None) -> bool:
