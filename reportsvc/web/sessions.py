@@ -30,6 +30,8 @@ class SessionCookies(SecureCookieSessionInterface):
         """Save as Flask does, except on read-only methods."""
         if request.method in READ_ONLY_METHODS:
             return
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to write, delete or vary on (every API call): skip Flask's cookie bookkeeping
         super().save_session(app, session, response)
 
 
