@@ -52,7 +52,7 @@ def autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[An
     For a hot single-statement write: the psycopg connection straight from SQLAlchemy's pool (same pool,
     same checkout ping), without Core's statement compilation, result wrapping and the two isolation-level
     switches an AUTOCOMMIT execution option costs (about half the CPU of `POST /reports`' INSERT). `sql`
-    is psycopg's own format (`%(name)s`); a lost connection is invalidated as SQLAlchemy would do it.
+    is psycopg's own format (`%(name)s`); a lost connection invalidates the pool as Core's handling does.
     """
     import psycopg
 
@@ -62,9 +62,11 @@ def autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[An
         conn.autocommit = True
         try:
             row = conn.execute(sql, params).fetchone()
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             if conn.closed or conn.broken:
-                pooled.invalidate()  # dead: replaced at its next checkout, as Core does on a disconnect
+                # What Core does on a disconnect: this connection is discarded and every other one pooled
+                # before now is replaced at its next checkout (a restarted server dropped them all).
+                engine.pool._invalidate(pooled, exc)
             raise
         finally:
             if not conn.closed:

@@ -30,8 +30,10 @@ class SessionCookies(SecureCookieSessionInterface):
         """Save as Flask does, except on read-only methods."""
         if request.method in READ_ONLY_METHODS:
             return
-        if not session and not session.modified and not session.accessed:
-            return  # nothing to write, delete or vary on (every API call): skip Flask's cookie bookkeeping
+        if not session and not session.modified:  # nothing to write or delete (every API call)
+            if session.accessed:  # as Flask does (Flask-Login looks at every session)
+                response.vary.add("Cookie")
+            return
         super().save_session(app, session, response)
 
 

@@ -1,0 +1,92 @@
+"""The lean `POST /reports` path (issue 16) keeps its guarantees: the 'created' console event rides in the
+enqueue's Redis round trip (and still goes out when it cannot), a lost database connection is replaced, and
+an API call leaves no session cookie behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.client import Pipeline
+
+from reportsvc.names import EVENTS_CHANNEL
+
+
+def _created_events(pubsub: Any, report_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    deadline, found = time.monotonic() + timeout, []
+    while time.monotonic() < deadline and not found:
+        message = pubsub.get_message(timeout=0.2)
+        if message and message["type"] == "message":
+            data = json.loads(message["data"])
+            if data["id"] == report_id and data["kind"] == "created":
+                found.append(data)
+    return found
+
+
+def test_created_event_rides_in_the_enqueue_pipeline_ahead_of_the_message(client, redis_client, monkeypatch):
+    sent: list[list[str]] = []
+    execute = Pipeline.execute
+
+    def recording(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        sent.append([str(cmd[0][0]).upper() for cmd in self.command_stack])
+        return execute(self, *args, **kwargs)
+
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(EVENTS_CHANNEL)
+    monkeypatch.setattr(Pipeline, "execute", recording)
+    response = client.post("/reports", json={"title": "rides along"})
+    monkeypatch.undo()
+    assert response.status_code == 202
+    report_id = response.get_json()["id"]
+    # One pipeline for the whole create: the event (and the counts generation) first, then Dramatiq's
+    # enqueue script and the message-index SET, so a worker's 'claimed' can never be published before it.
+    assert sent == [["PUBLISH", "INCRBY", "EVALSHA", "SET"]]
+    events = _created_events(pubsub, report_id)
+    pubsub.close()
+    assert [(e["status"], e["progress"]) for e in events] == [("PENDING", 0)]
+
+
+def test_created_event_is_sent_on_its_own_when_the_broker_takes_no_riders(client, redis_client, monkeypatch):
+    from reportsvc.worker import broker
+
+    monkeypatch.setattr(broker, "board", lambda pipe: 0)  # a broker whose enqueue has no shared pipeline
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(EVENTS_CHANNEL)
+    response = client.post("/reports", json={})
+    assert response.status_code == 202
+    assert len(_created_events(pubsub, response.get_json()["id"])) == 1
+    pubsub.close()
+
+
+def test_a_killed_database_connection_fails_at_most_one_create(app, client):
+    import psycopg
+
+    from reportsvc.extensions import db
+
+    started = datetime.now(UTC)  # the database runs on this host: one clock
+    with app.app_context():
+        db.engine.dispose()  # a fresh pool: the connections opened from here on are the app's own
+    assert client.post("/reports", json={}).status_code == 202  # the pool holds its connection(s) now
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:  # outside the pool, which holds only the app's
+        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                              " AND backend_start >= %s", (started,)).fetchone()
+    assert killed is not None and killed[0] >= 1
+    codes = []
+    for _ in range(3):
+        try:
+            codes.append(client.post("/reports", json={}).status_code)
+        except Exception as exc:  # the test client re-raises a view's error instead of answering 500
+            codes.append(type(exc).__name__)
+    assert codes[1:] == [202, 202], codes
+
+
+def test_an_api_call_sets_no_session_cookie(client):
+    response = client.post("/reports", json={})
+    assert response.status_code == 202
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Location"] == f"/reports/{response.get_json()['id']}"
