@@ -82,6 +82,10 @@ class Settings:
     rate_limit_login_ip: str = "20/minute"
     rate_limit_login_account: str = "10/minute"
     rate_limit_enabled: bool = True
+    #: TOKEN_CACHE_SECONDS: how long a web process trusts a bearer token's owner and role without re-reading
+    #: them (revoking, disabling or demoting clears the acting process's cache at once; the other processes
+    #: follow within this many seconds). 0 reads them on every request, as before issue 16.
+    token_cache_seconds: float = 5.0
     #: Consecutive failed logins before the account locks; the lock doubles from login_lockout_seconds.
     login_lockout_threshold: int = 5
     login_lockout_seconds: int = 30

@@ -3,11 +3,11 @@
 - Passwords: argon2id via argon2-cffi (`PasswordHasher` defaults, rehashed on login when they change).
 - Tokens: `rsv_` + 32 random bytes (urlsafe base64); only sha256(token) is stored, plus a short prefix
   that identifies the token in listings and `tokens revoke`. The token itself is shown once.
-- Token lookups are cached per process for `TOKEN_CACHE_SECONDS` (token hash -> principal, positive
-  results only), so an API client's requests do not each open a transaction to re-read the same row.
-  Revoking a token, disabling an account or changing its role clears this process's cache at once;
-  other processes (the other gunicorn workers) stop honouring the old principal within
-  `TOKEN_CACHE_SECONDS` at most. Set it to 0 to look every request up.
+- Token lookups are cached per process for TOKEN_CACHE_SECONDS (setting `token_cache_seconds`, default 5;
+  token hash -> principal, positive results only), so an API client's requests do not each open a
+  transaction to re-read the same row. Revoking a token, disabling an account or changing its role clears
+  this process's cache at once; other processes (the other web workers) stop honouring the old principal
+  within TOKEN_CACHE_SECONDS at most. 0 looks every request up.
 - Lockout (in `login`): after `login_lockout_threshold` consecutive failures the account locks for
   `login_lockout_seconds`, doubling per further failure up to `login_lockout_max_seconds`.
 - Admin guards (shared by the CLI, the admin API and the console): nobody may disable or demote the
@@ -46,8 +46,6 @@ MAX_PASSWORD = 1024
 #: Tokens whose last_used_at is older than this get it refreshed (one write per minute, not per request).
 LAST_USED_GRANULARITY = timedelta(seconds=60)
 
-#: How long a token's principal is trusted without re-reading it (revocation delay in other processes).
-TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_MAX = 1024
 
 PASSWORD_HASHER = PasswordHasher()
@@ -309,11 +307,14 @@ def principal_for_token(token: str) -> Principal | None:
     """The principal a bearer token acts as, or None (unknown, revoked, or owner disabled).
 
     Positive answers are cached for TOKEN_CACHE_SECONDS (see the module docstring)."""
+    from reportsvc.config import get_settings
+
+    cache_seconds = get_settings().token_cache_seconds
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = _digest(token)
     now_mono = time.monotonic()
-    cached = _token_cache.get(digest)
+    cached = _token_cache.get(digest) if cache_seconds > 0 else None
     if cached is not None and cached[0] > now_mono:
         return cached[1]
     generation = _token_cache_generation[0]
@@ -334,13 +335,13 @@ def principal_for_token(token: str) -> Principal | None:
         db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         db.session.commit()
     principal = Principal(user_id, user_name, user_role, "token", token_id)
-    if TOKEN_CACHE_SECONDS > 0:
+    if cache_seconds > 0:
         with _token_cache_lock:
             if generation != _token_cache_generation[0]:
                 return principal
             if len(_token_cache) >= TOKEN_CACHE_MAX:
                 _token_cache.clear()
-            _token_cache[digest] = (now_mono + TOKEN_CACHE_SECONDS, principal)
+            _token_cache[digest] = (now_mono + cache_seconds, principal)
     return principal
 
 

@@ -316,7 +316,8 @@ def create_token(name: str) -> Response:
 
 @bp.post("/users/<name>/tokens/<token_id>/revoke")
 def revoke_token(name: str, token_id: str) -> Response:
-    """Revoke one of the account's tokens; it stops working at once (see accounts.TOKEN_CACHE_SECONDS)."""
+    """Revoke one of the account's tokens; it stops working at once here, in other web processes within
+    TOKEN_CACHE_SECONDS (see accounts)."""
     _load(name)
     try:
         if not token_id.isdigit() or len(token_id) > 18:
