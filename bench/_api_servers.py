@@ -14,6 +14,9 @@ from __future__ import annotations
 import sys
 
 KINDS = ("gthread", "sync", "gevent", "granian")
+#: The deployment's server (Dockerfile CMD, docker-compose.yml `web`): keep them in step. 64 threads a worker
+#: because every open console event stream holds one (README "Live updates").
+DEPLOYED = "granian:2x64"
 
 
 def parse(spec: str) -> tuple[str, int, int]:

@@ -18,7 +18,7 @@ then
 `--servers gthread:2x4,sync:4,...` adds the table that chose the deployment's server: the floor and
 `POST /reports` under each server.
 
-    python -m bench.api [--duration 15] [--concurrency 16] [--server gthread:2x4] [--servers ...] [--small]
+    python -m bench.api [--duration 15] [--concurrency 16] [--server granian:2x64] [--servers ...] [--small]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from bench import _api_servers, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 #: The server the deployment runs (Dockerfile, docker-compose.yml), chosen by `--servers` (README).
-DEFAULT_SERVER = "gthread:2x4"
+DEFAULT_SERVER = _api_servers.DEPLOYED
 
 
 def serve(found: BenchEngines, target: str, port: int, spec: str, name: str,

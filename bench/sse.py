@@ -1,7 +1,7 @@
-"""Event-stream benchmark: console p99 under gunicorn with 50 open /console/events streams vs none.
+"""Event-stream benchmark: console p99 under the production server with 50 open /console/events streams vs none.
 
-Runs gunicorn with the production settings (the command of docker-compose.yml's `web` service and the
-Dockerfile: gthread, GUNICORN_WORKERS x GUNICORN_THREADS) on dedicated engines. Normal console load is
+Runs the server the deployment runs (the command of docker-compose.yml's `web` service and the Dockerfile:
+bench/_api_servers.DEPLOYED, workers x threads) on dedicated engines. Normal console load is
 CONCURRENCY client threads requesting the reports list, the live-row poll fragment and the queues page back
 to back, while one more client creates a report every 0.2 s (each creation is an event every open stream
 receives). Phase "none" runs that load alone; phase "streams" runs it with 50 event streams open and
@@ -18,29 +18,24 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from bench import common
+from bench import _api_servers, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 TARGET = 2.0
 STREAMS = 50
 CONCURRENCY = 4
-#: The production server's shape (docker-compose.yml `web`, Dockerfile CMD): keep these in step.
-WORKERS = 2
-THREADS = 64
 
 
-def gunicorn(found: BenchEngines, port: int) -> common.Proc:
-    """gunicorn serving app:app as in production, on the bench engines."""
-    cmd = [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-           "--worker-class", "gthread", "--threads", str(THREADS), "--log-level", "warning"]
-    proc = common.Proc(cmd, found.env(SSE_MAX_SECONDS="600"), found.tmp / "gunicorn-sse.log", "gunicorn")
+def serve(found: BenchEngines, port: int) -> common.Proc:
+    """app:app under the production server (bench/_api_servers.DEPLOYED), on the bench engines."""
+    cmd = _api_servers.command(_api_servers.DEPLOYED, "app:app", port)
+    proc = common.Proc(cmd, found.env(SSE_MAX_SECONDS="600"), found.tmp / "server-sse.log", _api_servers.DEPLOYED)
 
     def up() -> bool:
         try:
@@ -52,10 +47,10 @@ def gunicorn(found: BenchEngines, port: int) -> common.Proc:
             return False
 
     try:
-        common.wait_until(up, timeout=60, what="gunicorn start", alive=proc.alive)
+        common.wait_until(up, timeout=60, what="server start", alive=proc.alive)
     except CouldNotMeasure:
         proc.stop()
-        raise CouldNotMeasure(f"gunicorn did not start:\n{proc.tail()}") from None
+        raise CouldNotMeasure(f"{_api_servers.DEPLOYED} did not start:\n{proc.tail()}") from None
     return proc
 
 
@@ -147,15 +142,15 @@ def console_load(port: int, token: str, seconds: float, ids: list[str]) -> list[
 def body(args: Any) -> None:
     """Alternate phases with and without 50 open streams; print p50/p99 and the ratio line."""
     seconds = 4.0 if args.small else 15.0
-    say(f"sse benchmark: console p99 with {STREAMS} open event streams vs none; gunicorn gthread "
-        f"{WORKERS}x{THREADS}, {CONCURRENCY} console clients, {seconds:g} s a phase; {common.machine()}")
+    say(f"sse benchmark: console p99 with {STREAMS} open event streams vs none; "
+        f"{_api_servers.DEPLOYED}, {CONCURRENCY} console clients, {seconds:g} s a phase; {common.machine()}")
     port = 0
     with common.engines(durable=not args.no_fsync) as found:
         from reportsvc.dev.engine_base import free_port
 
         port = free_port()
         token = found.api_token()
-        server = gunicorn(found, port)
+        server = serve(found, port)
         try:
             ids = []
             for _ in range(25):

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         accounts_api,
         api,
         auth,
+        body_drain,
         console,
         console_alerts,
         console_events,
@@ -48,6 +49,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(accounts_api.bp)
     openapi.init_app(app)
     auth.init_app(app)  # access policy for every route above and any added later, headers, limits
+    app.wsgi_app = body_drain.DrainUnreadBody(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: app.config.get("MAX_CONTENT_LENGTH"))
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
