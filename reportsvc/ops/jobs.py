@@ -96,7 +96,7 @@ def submit(
         _enqueue_failed(report_id, exc)
         lifecycle.announce(report_id, "PENDING", "created", 0)
         return report
-    if not riders.boarded:  # a broker without the shared pipeline (tests' stub broker): its own round trip
+    if not riders.boarded:  # a broker other than IndexingRedisBroker took no riders: the event on its own
         lifecycle.announce(report_id, "PENDING", "created", 0)
     log.info("Job %s enqueued as message %s", report_id, message.message_id)
     return report
