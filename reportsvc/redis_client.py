@@ -96,7 +96,7 @@ def client_for(target: RedisTarget) -> redis.Redis:
 
 
 def limiter_storage(settings: Settings) -> tuple[str, dict[str, Any]]:
-    """Flask-Limiter's RATELIMIT_STORAGE_URI and RATELIMIT_STORAGE_OPTIONS for the same Redis (see `limits`)."""
+    """The rate limiter's storage URI and options (`limits.storage_from_string`) for the same Redis."""
     target = RedisTarget.of(settings)
     if not target.sentinel.enabled:
         return target.url, connection_options(target.socket_timeout)
