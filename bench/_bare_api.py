@@ -3,7 +3,7 @@
 Every request checks its bearer token the minimal way (one indexed SELECT of the token's sha256 and
 its owner), because an API must authenticate; beyond that: no validation models, no lifecycle
 module, no event row, no message-id UPDATE, no rate limiter, no error handlers, no console. Served
-by the same gunicorn settings as the product (bench/api.py).
+by the same server as the product (bench/api.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The floor of a Flask request under the same gunicorn: hello world on the API's two paths, no work at all.
+"""The floor of a Flask request under the same server: hello world on the API's two paths, no work at all.
 
 `POST /reports` reads its body and answers 202 with a fixed JSON body, `GET /reports/<id>/status` 200: what any Flask
 endpoint costs before it does anything (routing, request and response objects, JSON), served like the

@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 
 from bench import common
-from bench.api import gunicorn
+from bench.api import serve
 from bench.common import BenchEngines, CouldNotMeasure, ratio_line, say
 from bench.pipeline import create_via_api, drain
 
@@ -72,7 +72,7 @@ def download(found: BenchEngines, backend: str, s3_env: dict[str, str], seconds:
     rid = _ready_row(found, key, data)
     token = found.api_token()
     port = _free_port()
-    server = gunicorn(found, "app:app", port, args, f"download-{backend}")
+    server = serve(found, "app:app", port, f"gthread:{args.workers}x{args.threads}", f"download-{backend}")
     count = [0] * clients
     stop = time.monotonic() + seconds
     url = f"http://127.0.0.1:{port}/reports/{rid}/download"
