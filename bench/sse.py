@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from bench import _api_servers, common
+from bench import _api_servers, api, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 TARGET = 2.0
@@ -34,24 +34,7 @@ CONCURRENCY = 4
 
 def serve(found: BenchEngines, port: int) -> common.Proc:
     """app:app under the production server (bench/_api_servers.DEPLOYED), on the bench engines."""
-    cmd = _api_servers.command(_api_servers.DEPLOYED, "app:app", port)
-    proc = common.Proc(cmd, found.env(SSE_MAX_SECONDS="600"), found.tmp / "server-sse.log", _api_servers.DEPLOYED)
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-
-    try:
-        common.wait_until(up, timeout=60, what="server start", alive=proc.alive)
-    except CouldNotMeasure:
-        proc.stop()
-        raise CouldNotMeasure(f"{_api_servers.DEPLOYED} did not start:\n{proc.tail()}") from None
-    return proc
+    return api.serve(found, "app:app", port, _api_servers.DEPLOYED, "sse", env={"SSE_MAX_SECONDS": "600"})
 
 
 class Stream(threading.Thread):
