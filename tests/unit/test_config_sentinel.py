@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from limits.storage import RedisSentinelStorage
 from redis.sentinel import SentinelConnectionPool
 
-from reportsvc import _flask_config
 from reportsvc.config import ConfigError, load_settings
 from reportsvc.dev.settings import make_plan
 from reportsvc.redis_client import RedisTarget, limiter_storage, new_pool
+from reportsvc.web.limits import RateLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINELS = {"REDIS_SENTINELS": "sentinel-1:26379, 10.0.0.7:26380,[::1]:26381", "REDIS_SENTINEL_MASTER": "reports"}
@@ -92,8 +94,13 @@ def test_the_rate_limiter_reaches_the_master_through_the_sentinels():
     # The sentinels get their own (here: no) password, not the master's; counters are read from the master.
     assert options["sentinel_kwargs"]["password"] is None and options["password"] == "m-pass"
     assert options["use_replicas"] is False and options["retry"].get_retries() == 0
-    config = _flask_config(s)
-    assert (config["RATELIMIT_STORAGE_URI"], config["RATELIMIT_STORAGE_OPTIONS"]) == (uri, options)
+    limits = RateLimits()  # what web/auth.py builds from limiter_storage(settings)
+    limits.init_app(Flask(__name__), storage_uri=uri, options=options, enabled=lambda: True)
+    storage = limits.storage
+    assert isinstance(storage, RedisSentinelStorage) and storage.service_name == "reports"
+    assert [c.connection_pool.connection_kwargs["port"] for c in storage.sentinel.sentinels] == [26379, 26380, 26381]
+    assert storage.use_replicas is False
+    assert storage.storage.connection_pool.connection_kwargs["password"] == "m-pass"
 
 
 def test_make_run_embeds_no_redis_when_sentinels_are_configured():
