@@ -49,8 +49,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(accounts_api.bp)
     openapi.init_app(app)
     auth.init_app(app)  # access policy for every route above and any added later, headers, limits
-    app.wsgi_app = body_drain.DrainUnreadBody(  # type: ignore[method-assign]
-        app.wsgi_app, lambda: app.config.get("MAX_CONTENT_LENGTH"))
+    body_drain.init_app(app)
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
