@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reportsvc.extensions import db
+from reportsvc.state import direct
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_LIMIT = 500
@@ -60,14 +61,24 @@ def append(rows: list[dict[str, Any]]) -> None:
     """Insert log lines (each a dict of ReportLog's columns but id) in one statement, committed."""
     if not rows:
         return
+    if direct.enabled():
+        # One prepared statement whatever the number of lines: each column as an array, unnested.
+        with direct.transaction() as conn:
+            direct.run(conn, _APPEND, {name: [row.get(name) for row in rows] for name in _COLUMNS})
+        return
     session = db.session()
     try:
-        # One multi-row VALUES statement (a Core insert): no ORM bulk-insert machinery, no executemany.
-        session.execute(insert(ReportLog.__table__).values(rows))
+        session.execute(insert(ReportLog), rows)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+_COLUMNS = {"report_id": "uuid", "attempt": "int", "logged_at": "timestamptz", "level": "text", "levelno": "int",
+            "logger": "text", "message": "text", "traceback": "text", "worker": "text"}
+_APPEND = (f"INSERT INTO report_logs ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+           + ", ".join(f"%({name})s::{kind}[]" for name, kind in _COLUMNS.items()) + ")")
 
 
 def count(report_id: uuid.UUID) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
-from reportsvc.state.lifecycle import direct
+from reportsvc.state import direct
 from reportsvc.state.lifecycle._common import _session
 
 #: The fenced heartbeat of many claims (each matched on id, run_id and RUNNING, as `worker.heartbeat` is),

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
 from reportsvc.logs import JOB_STEP
-from reportsvc.state.lifecycle import direct
+from reportsvc.state import direct
 from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
 
 
@@ -338,8 +338,8 @@ def _finish_direct(
         file_path, file_size = publish()  # under the row lock the UPDATE took
         if (file_path, file_size) != tuple(expected):
             detail = {"file_size": file_size, "run_id": str(run_id)}
-            direct.one(conn, _FIX_FILE_DIRECT, {"file_path": file_path, "file_size": file_size, "report_id": report_id})
-            direct.one(conn, _FIX_COMPLETED_DIRECT, {"detail": direct.as_json(detail), "event_id": row[0]})
+            direct.run(conn, _FIX_FILE_DIRECT, {"file_path": file_path, "file_size": file_size, "report_id": report_id})
+            direct.run(conn, _FIX_COMPLETED_DIRECT, {"detail": direct.as_json(detail), "event_id": row[0]})
     metrics.count_committed(report_id, "completed", "READY", detail)
     log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
     announce(report_id, "READY", "completed", 100)

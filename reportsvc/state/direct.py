@@ -1,12 +1,13 @@
-"""The worker's fenced statements on the pooled psycopg connection itself, without the ORM session.
+"""The worker's hot statements on the pooled psycopg connection itself, without the ORM session.
 
-With WORKER_DIRECT_SQL on (the default), `claim`, `heartbeat`, `progress`, `finish` (with the expected file)
-and `heartbeat_many` run their statements here: the same SQL text as the session path, the same
-transactions (one per call, `finish` holding its row lock across `publish`), so the fencing is unchanged;
-what goes is SQLAlchemy's per-statement work around them (Session and Connection bookkeeping, compiled-cache
-lookup, parameter processing, Result objects), about 0.3 ms of client CPU per transaction. psycopg prepares
-each statement server-side on its connection (`prepare=True`). JSONB parameters go as JSON text cast in the
-SQL. Committed events are counted for the metrics after the commit, as the session's hook would.
+With WORKER_DIRECT_SQL on (the default), the lifecycle's `claim`, `heartbeat`, `progress`, `finish` (with
+the expected file) and `heartbeat_many`, and the report log's `append`, run their statements here: the same
+SQL text as the session path, the same transactions (one per call, `finish` holding its row lock across
+`publish`), so the fencing is unchanged; what goes is SQLAlchemy's per-statement work around them (Session
+and Connection bookkeeping, compiled-cache lookup, parameter processing, Result objects), about 0.3 ms of
+client CPU per transaction. psycopg prepares each statement server-side on its connection
+(`prepare=True`). JSONB parameters go as JSON text cast in the SQL. Committed events are counted for the
+metrics after the commit, as the session's hook would.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def transaction() -> Iterator[psycopg.Connection[Any]]:
         raise
     finally:
         fairy.close()
+
+
+def run(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> None:
+    """Run a prepared statement that returns no rows."""
+    conn.execute(sql, params, prepare=True)
 
 
 def one(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
