@@ -11,7 +11,8 @@ psutil, reaped children included) is read for each process tree before and after
   The load generator (the client) is not counted.
 
 * **reportsvc**: `bench._cost_app:app` (app:app) and `dramatiq bench._cost_tasks` (reportsvc.tasks), with
-  the email as its own message, events, progress, heartbeats, metrics, retries, all middleware.
+  the email (sent by the generate job, or as its own message with EMAIL_INLINE=0), events, progress,
+  heartbeats, metrics, retries, the report's log, all middleware.
 * **bare**: `bench/_cost_bare.py`: token check, INSERT, send; claim UPDATE, render, write, READY UPDATE,
   email from the same actor.
 

@@ -1,4 +1,5 @@
-"""The send_report_email actor: its own queue and retries, so SMTP trouble never touches a report's status.
+"""The READY email: its first attempt inside the generate job (`after_ready`, EMAIL_INLINE), then the
+send_report_email actor on its own queue with its own retries, so SMTP trouble never touches a report's status.
 
 At most one email per report: a delivery sends only while it holds the report's email claim
 (`lifecycle.email_claim`, a PostgreSQL advisory lock held across the SMTP conversation and released
