@@ -42,18 +42,21 @@ def as_json(value: Any) -> str:
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection[Any]]:
     """One transaction on a connection from the app's pool: committed when the block ends, rolled back if it
-    raises. A connection that broke is invalidated (the pool replaces it); it goes back to the pool either way.
+    raises. A connection that broke invalidates the pool, as Core does; it goes back to the pool either way.
 
     The pool's checkout rules apply as for the session (DB_PING_IDLE_SECONDS, pre-ping)."""
-    fairy = db.engine.raw_connection()
+    engine = db.engine
+    fairy = engine.raw_connection()
     conn: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
     try:
         yield conn
         conn.commit()
-    except BaseException:
+    except BaseException as exc:
         try:
             if conn.broken or conn.closed:
-                fairy.invalidate()
+                # What Core does on a disconnect (as state.pool.autocommit_row): this connection is discarded
+                # and every other one pooled before now is replaced at its next checkout.
+                engine.pool._invalidate(fairy, exc if isinstance(exc, Exception) else None)
             else:
                 conn.rollback()
         except Exception:

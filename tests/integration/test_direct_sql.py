@@ -125,3 +125,32 @@ def test_report_log_lines_are_appended_in_one_statement(app, direct_sql):
         stored = report_logs.page(report_id, after=None, limit=10).items
     assert [(s.message, s.traceback, s.levelno) for s in stored] == [("line 0", None, 20), ("line 1", None, 20),
                                                                       ("line 2", "tb", 20)]
+
+
+def test_a_killed_database_connection_fails_at_most_one_direct_statement(app):
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from reportsvc.extensions import db
+
+    report_id = _pending(app)
+    started = datetime.now(UTC)  # the database runs on this host: one clock
+    with app.app_context():
+        db.engine.dispose()  # a fresh pool: the connections opened from here on are the app's own
+        claim = lifecycle.claim(report_id, worker="h:1", message_id=None)
+        assert claim is not None
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:  # outside the pool, which holds only the app's
+        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                              " AND backend_start >= %s", (started,)).fetchone()
+    assert killed is not None and killed[0] >= 1
+    outcomes = []
+    with app.app_context():
+        for _ in range(3):
+            try:
+                outcomes.append(lifecycle.heartbeat(report_id, claim.run_id))
+            except psycopg.OperationalError as exc:
+                outcomes.append(type(exc).__name__)
+    assert outcomes[1:] == ["held", "held"], outcomes
