@@ -37,7 +37,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import psutil
 
@@ -109,7 +108,7 @@ def run_variant(found: BenchEngines, variant: str, n: int, warm: int, extra: dic
     try:
         common.wait_until(lambda: "ready" in sink.log_path.read_text(), 30, "smtp sink start", alive=sink.alive)
         port = free_port()
-        web = api.gunicorn(found, target, port, SimpleNamespace(workers=1, threads=4), f"cost-{variant}", extra)
+        web = api.serve(found, target, port, "gthread:1x4", f"cost-{variant}", extra)
         workers = common.dramatiq_workers(found, module, 1, 8, found.tmp / f"workers-cost-{variant}.log",
                                           **mail_env, **extra)
         pids = {
