@@ -19,8 +19,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 def drain_body(exc: BaseException | None = None) -> None:
     """teardown_request: read and drop what the body still holds (nothing, when the view read it all)."""
-    if not request.content_length and not request.environ.get("wsgi.input_terminated"):
-        return  # no body (every GET)
+    # No Content-Length and not chunked: no body (every GET; granian marks every input terminated, so that
+    # flag alone would send each GET through the stream for nothing).
+    if not request.content_length and "chunked" not in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
     try:
         stream = request.stream  # the one the view read from, if it did: it knows what is left
     except RequestEntityTooLarge:
