@@ -27,6 +27,7 @@ class Simulate(BaseModel):
     fail_times: int = Field(0, ge=0, le=100)
     sleep_seconds: float = Field(0.0, ge=0, le=3600)
     hang: bool = False
+    pause_before_email: float = Field(0.0, ge=0, le=3600)
 
 
 class CreateReport(BaseModel):

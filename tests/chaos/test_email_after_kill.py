@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import text
 
 from tests.conftest import wait_for, wait_status
 
@@ -14,15 +13,9 @@ pytestmark = pytest.mark.slow
 
 def test_worker_killed_between_ready_and_email_still_emails_once(app, client, chaos_settings, start_worker,
                                                                  sweeper_loop, chaos_inbox):
-    from reportsvc.extensions import db
-
-    # Created with no worker running; then told to pause 60 s between READY and its email (fault injection).
-    report_id = client.post("/reports", json={"notify_email": "late@example.com"}).get_json()["id"]
-    with app.app_context():
-        db.session.execute(text("UPDATE report_requests SET params = params || "
-                                "'{\"simulate\": {\"pause_before_email\": 60}}'::jsonb WHERE id = :i"),
-                           {"i": report_id})
-        db.session.commit()
+    # Created with no worker running, told to pause 60 s between READY and its email (fault injection).
+    report_id = client.post("/reports", json={"notify_email": "late@example.com",
+                                              "params": {"simulate": {"pause_before_email": 60}}}).get_json()["id"]
     first = start_worker()
     wait_status(client, report_id, {"READY"}, timeout=30)
     time.sleep(0.3)  # inside the pause: READY is committed, the email neither sent nor queued
