@@ -12,6 +12,7 @@ from typing import Any
 from redis.client import Pipeline
 
 from reportsvc.names import EVENTS_CHANNEL
+from tests.db_faults import kill_backends_since
 
 
 def _created_events(pubsub: Any, report_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -61,21 +62,13 @@ def test_created_event_is_sent_on_its_own_when_the_broker_takes_no_riders(client
 
 
 def test_a_killed_database_connection_fails_at_most_one_create(app, client):
-    import psycopg
-
     from reportsvc.extensions import db
 
     started = datetime.now(UTC)  # the database runs on this host: one clock
     with app.app_context():
         db.engine.dispose()  # a fresh pool: the connections opened from here on are the app's own
     assert client.post("/reports", json={}).status_code == 202  # the pool holds its connection(s) now
-    with app.app_context():
-        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as conn:  # outside the pool, which holds only the app's
-        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                              " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                              " AND backend_start >= %s", (started,)).fetchone()
-    assert killed is not None and killed[0] >= 1
+    assert kill_backends_since(app, started) >= 1
     codes = []
     for _ in range(3):
         try:

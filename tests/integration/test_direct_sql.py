@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from reportsvc.state import lifecycle, report_logs
+from tests.db_faults import kill_backends_since
 
 
 @pytest.fixture(params=[True, False], ids=["direct", "session"])
@@ -140,12 +141,7 @@ def test_a_killed_database_connection_fails_at_most_one_direct_statement(app):
         db.engine.dispose()  # a fresh pool: the connections opened from here on are the app's own
         claim = lifecycle.claim(report_id, worker="h:1", message_id=None)
         assert claim is not None
-        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as conn:  # outside the pool, which holds only the app's
-        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                              " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                              " AND backend_start >= %s", (started,)).fetchone()
-    assert killed is not None and killed[0] >= 1
+    assert kill_backends_since(app, started) >= 1
     outcomes = []
     with app.app_context():
         for _ in range(3):
