@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from reportsvc.cli.deadletters import requeue_dead
 from reportsvc.cli.schedules import schedules_group
 from reportsvc.cli.storage import storage_group
+from reportsvc.web.console_format import when_full
 
 
 @click.command("scheduler")
@@ -108,7 +109,7 @@ def users_list() -> None:
 
     for user in accounts.list_users():
         state = "disabled" if user.disabled else "active"
-        last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
+        last = when_full(user.last_login_at) if user.last_login_at else "never"
         click.echo(f"{user.name:<24} {user.role:<9} {state:<9} last login: {last}")
 
 
@@ -210,7 +211,7 @@ def tokens_list(name: str | None) -> None:
 
     for row, owner in accounts.list_tokens(name):
         state = "revoked" if row.revoked_at else "active"
-        used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
+        used = when_full(row.last_used_at) if row.last_used_at else "never"
         click.echo(f"{row.id:<6} {row.prefix:<13} {owner:<24} {state:<8} last used: {used}  {row.label or ''}")
 
 

@@ -7,11 +7,13 @@ CLI refuses what the API refuses, and every change is audited with actor `cli` (
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
 from flask.cli import AppGroup
+
+from reportsvc.web.console_format import when_full
 
 schedules_group = AppGroup("schedules", help="Recurring reports: list, create, pause, resume, run now.")
 
@@ -32,7 +34,7 @@ def _find(key: str) -> Any:
 
 
 def _stamp(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return when_full(moment) if moment else "-"  # the console's full form: one format in every place
 
 
 @schedules_group.command("list")

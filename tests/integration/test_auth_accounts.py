@@ -186,3 +186,13 @@ def test_tokens_and_passwords_never_reach_the_logs(app, caplog):
     assert name in text  # the logs did capture this activity
     assert password not in text
     assert token not in text and token[12:30] not in text
+
+
+def test_cli_lists_print_times_in_the_consoles_full_form(app):
+    runner = app.test_cli_runner()
+    name = _name("clitime")
+    assert runner.invoke(args=["users", "create", name, "--password", "a long password"]).exit_code == 0
+    assert _login(app.test_client(), name, "a long password").status_code == 303  # sets last_login_at
+    line = next(row for row in runner.invoke(args=["users", "list"]).output.splitlines() if row.startswith(name))
+    assert re.search(r"last login: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", line), line
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", line), line  # never the raw ISO form
