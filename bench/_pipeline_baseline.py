@@ -1,6 +1,6 @@
 """The pipeline baseline: a bare Dramatiq actor doing only what any job system must do for a report.
 
-Claim UPDATE, gather the same figures with the same SQL, render the same PDF, write the file
+Claim UPDATE, gather the same figures with the same SQL (none for `--report page`), render the same PDF, write the file
 atomically (the same storage code), READY UPDATE. No lifecycle module, no events, no heartbeat, no
 progress writes, no email, no reportsvc middleware. Run with `dramatiq bench._pipeline_baseline`.
 """
@@ -19,6 +19,7 @@ import psycopg
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from bench import _page_type
 from reportsvc.queues import stats
 from reportsvc.reports import operations
 from reportsvc.state.storage import LocalStorage, report_key
@@ -93,16 +94,19 @@ def bare_generate(report_id: str) -> None:
     run_id = uuid.uuid4()
     row = conn.execute(
         "UPDATE report_requests SET status = 'RUNNING', run_id = %s, attempts = attempts + 1, started_at = now(),"
-        " updated_at = now() WHERE id = %s AND status = 'PENDING' RETURNING title, params",
+        " updated_at = now() WHERE id = %s AND status = 'PENDING' RETURNING title, params, report_type",
         (run_id, report_id),
     ).fetchone()
     conn.commit()
     if row is None:
         return
-    title, params = row
-    data = operations.gather(BareSource(conn), params or {}, title=title)
-    conn.rollback()
-    pdf = operations.render(data)
+    title, params, report_type = row
+    if report_type == _page_type.NAME:  # bench.pipeline --report page: the same one page as the product's
+        pdf = _page_type.render(_page_type.gather(None, _page_type.PageParams(), title=title))
+    else:
+        data = operations.gather(BareSource(conn), params or {}, title=title)
+        conn.rollback()
+        pdf = operations.render(data)
     key = report_key(uuid.UUID(report_id), run_id)
     size = STORAGE.save(key, pdf)
     conn.execute(

@@ -13,8 +13,10 @@ the same engines. Headline: throughput over the central 80 % of completions (wor
 stragglers excluded), reportsvc / baseline. Also printed: p50/p95 claim-to-READY (service time) and
 create-to-READY (dominated by the backlog, since every report is queued at t=0). With both 1x8 and 2x8
 measured, `ratio pipeline_scaling_2p` is the product's 2-process over 1-process reports/s (target >= 1.6).
+`--report page` drains the one-page text report of bench/cost.py (bench/_page_type.py) on both sides instead
+of the operations report, so the framework around a report, not ReportLab's charts, decides the figures.
 
-    python -m bench.pipeline [--n 2000] [--shapes 1x8,2x8] [--small]
+    python -m bench.pipeline [--n 2000] [--shapes 1x8,2x8] [--report operations|page] [--small]
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from bench import common
+from bench import _page_type, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 TARGET = 0.85
@@ -54,25 +56,32 @@ class Result:
         )
 
 
-def create_via_api(found: BenchEngines, n: int) -> None:
+#: --report choices: the report type each side drains, and the product's worker module for it.
+REPORTS = {"operations": ("operations", "reportsvc.tasks"), "page": (_page_type.NAME, "bench._cost_tasks")}
+
+
+def create_via_api(found: BenchEngines, n: int, report_type: str) -> None:
     """POST /reports n times through the app (the product's create path); not timed."""
     import logging
 
     from reportsvc import create_app
     from reportsvc.config import load_settings
 
+    if report_type == _page_type.NAME:
+        _page_type.register()  # the API validates report_type against this process's catalogue
     token = found.api_token()
     app = create_app(load_settings(found.env()))
     logging.getLogger("reportsvc").setLevel(logging.WARNING)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(n):
-        response = client.post("/reports", json={"title": "Bench report"}, headers=headers)
+        response = client.post("/reports", json={"title": "Bench report", "report_type": report_type},
+                               headers=headers)
         if response.status_code != 202:
             raise CouldNotMeasure(f"POST /reports answered {response.status_code}: {response.get_data(as_text=True)}")
 
 
-def create_bare(found: BenchEngines, n: int) -> None:
+def create_bare(found: BenchEngines, n: int, report_type: str) -> None:
     """Insert n PENDING rows and send one bare message each; not timed."""
     import dramatiq
     import psycopg
@@ -83,8 +92,8 @@ def create_bare(found: BenchEngines, n: int) -> None:
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO report_requests (id, status, progress, progress_message, report_type, title, params)"
-                " VALUES (%s, 'PENDING', 0, 'Queued', 'operations', 'Bench report', %s::jsonb)",
-                [(i, json.dumps({"window_hours": 24, "until": None})) for i in ids],
+                " VALUES (%s, 'PENDING', 0, 'Queued', %s, 'Bench report', %s::jsonb)",
+                [(i, report_type, json.dumps({"window_hours": 24, "until": None})) for i in ids],
             )
         conn.commit()
     broker = RedisBroker(url=found.redis_url)
@@ -94,11 +103,11 @@ def create_bare(found: BenchEngines, n: int) -> None:
     broker.close()
 
 
-def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: int) -> Result:
+def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: int, product_module: str) -> Result:
     """Start the workers on a ready backlog and wait until every report is READY."""
     import psycopg
 
-    module = "reportsvc.tasks" if variant == "reportsvc" else "bench._pipeline_baseline"
+    module = product_module if variant == "reportsvc" else "bench._pipeline_baseline"
     shape = f"{processes}x{threads}"
     # Both backlogs start from the same table state: the API path leaves one dead row version per
     # report (create, then record_message), the bare inserts none, and the drain's aggregates scan them.
@@ -143,7 +152,8 @@ def run(args: argparse.Namespace) -> None:
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",") if s]
     if args.small:
         shapes = shapes[:1] if len(shapes) > 1 else shapes
-    say(f"# pipeline: {n} reports per drain; machine: {common.machine()}")
+    report_type, product_module = REPORTS[args.report]
+    say(f"# pipeline: {n} {args.report} reports per drain; machine: {common.machine()}")
     results: dict[str, list[Result]] = {}
     with common.engines(durable=not args.no_fsync) as found:
         for processes, threads in shapes:
@@ -151,10 +161,10 @@ def run(args: argparse.Namespace) -> None:
             for variant in ("baseline", "reportsvc"):
                 found.reset()
                 if variant == "reportsvc":
-                    create_via_api(found, n)
+                    create_via_api(found, n, report_type)
                 else:
-                    create_bare(found, n)
-                result = drain(found, variant, processes, threads, n)
+                    create_bare(found, n, report_type)
+                result = drain(found, variant, processes, threads, n, product_module)
                 say(result.line())
                 results.setdefault(shape, []).append(result)
     for shape, (base, ours) in results.items():
@@ -170,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p = common.parser("reportsvc workers vs a bare Dramatiq actor, same run, same engines")
     p.add_argument("--n", type=int, default=2000, help="reports per drain (default 2000)")
     p.add_argument("--shapes", default="1x8,2x8", help="worker shapes processes x threads (default 1x8,2x8)")
+    p.add_argument("--report", choices=sorted(REPORTS), default="operations",
+                   help="the report both sides drain: operations (charts, five queries) or page (one page of text)")
     return common.run_main(run, p.parse_args(argv))
 
 
