@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench.api", ("api_create_cpu_ms", "api_create", "api_create_p99", "api_status", "api_status_p99")),
         ("bench.memory", ("memory_growth",)),
         ("bench.pipeline", ("pipeline_1x8",)),
+        ("bench.pipeline --report page", ("pipeline_1x8",)),
         ("bench.table_memory", ("table_memory",)),
         ("bench.storage", ("storage_pipeline_s3_vs_local", "storage_download_s3_vs_local")),
     ],
 )
 def test_bench_small_prints_ratios(module: str, expected: tuple[str, ...]) -> None:
-    run = subprocess.run([sys.executable, "-m", module, "--small", "--no-fsync"],
+    run = subprocess.run([sys.executable, "-m", *module.split(), "--small", "--no-fsync"],
                          capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     names = re.findall(r"^ratio (\w+) [0-9.]+ target (?:>=|<=) [0-9.]+$", run.stdout, re.M)
