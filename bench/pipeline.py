@@ -60,7 +60,7 @@ class Result:
 REPORTS = {"operations": ("operations", "reportsvc.tasks"), "page": (_page_type.NAME, "bench._cost_tasks")}
 
 
-def create_via_api(found: BenchEngines, n: int, report_type: str) -> None:
+def create_via_api(found: BenchEngines, n: int, report_type: str = "operations") -> None:
     """POST /reports n times through the app (the product's create path); not timed."""
     import logging
 
@@ -81,7 +81,7 @@ def create_via_api(found: BenchEngines, n: int, report_type: str) -> None:
             raise CouldNotMeasure(f"POST /reports answered {response.status_code}: {response.get_data(as_text=True)}")
 
 
-def create_bare(found: BenchEngines, n: int, report_type: str) -> None:
+def create_bare(found: BenchEngines, n: int, report_type: str = "operations") -> None:
     """Insert n PENDING rows and send one bare message each; not timed."""
     import dramatiq
     import psycopg
@@ -103,7 +103,8 @@ def create_bare(found: BenchEngines, n: int, report_type: str) -> None:
     broker.close()
 
 
-def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: int, product_module: str) -> Result:
+def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: int,
+          product_module: str = "reportsvc.tasks") -> Result:
     """Start the workers on a ready backlog and wait until every report is READY."""
     import psycopg
 
