@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportsvc.ops.whereabouts import NO_MESSAGE, locate_report_message
-from tests.conftest import wait_status
+from tests.conftest import wait_for, wait_status
 
 
 def _message_id(app, rid: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -24,8 +24,11 @@ def test_waiting_positions_then_nowhere_when_done(app, client, redis_client, mak
     assert "next to run" in a.summary and "position 2" in b.summary
     make_worker()
     wait_status(client, second, {"READY"})
-    done = locate_report_message(redis_client, _message_id(app, second))
-    assert done.state == "nowhere" and "Not in any queue" in done.summary
+    # READY is written inside the actor; the message is acked (leaves the held set) only once the actor returns.
+    message_id = _message_id(app, second)
+    done = wait_for(lambda: (found := locate_report_message(redis_client, message_id)).state == "nowhere" and found,
+                    timeout=10)
+    assert "Not in any queue" in done.summary
 
 
 def test_no_message_and_unknown_id(redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -125,9 +125,12 @@ def test_a_scheduler_killed_between_insert_and_next_run_update_makes_no_duplicat
         slot = minute(datetime.now(UTC))
         schedule_id = make("crashy", slot)
     # A real scheduler process that dies (os._exit: no rollback, no cleanup) right after the report's INSERT
-    # committed, before its transaction moves next_run_at.
-    script = textwrap.dedent("""
+    # committed, before its transaction moves next_run_at. It polls at a fixed instant inside the slot's minute:
+    # on a loaded machine the clock could pass into the next minute while it starts, and a late poll runs the
+    # latest due slot, not this one.
+    script = textwrap.dedent(f"""
         import os
+        from datetime import datetime
         from reportsvc import create_app
         from reportsvc.config import get_settings
         from reportsvc.ops import schedules
@@ -139,7 +142,7 @@ def test_a_scheduler_killed_between_insert_and_next_run_update_makes_no_duplicat
         schedules._submit = submit_then_die
         app = create_app()
         with app.app_context():
-            schedules.poll(get_settings())
+            schedules.poll(get_settings(), datetime.fromisoformat("{(slot + timedelta(seconds=20)).isoformat()}"))
         raise SystemExit("the poll returned: it should have died")
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=process_env(base_settings),
