@@ -305,7 +305,18 @@ def make_worker(app) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped
 
     yield start
     for w in started:
-        w.stop(timeout=10_000)
+        stop_worker(w)
+
+
+def stop_worker(worker: Any, timeout_ms: int = 10_000) -> None:
+    """Stop an in-process Dramatiq worker and take its hook off the broker.
+
+    Dramatiq's Worker.start adds a middleware that gives the worker a consumer for every queue declared later,
+    and stop leaves it there: on the process-wide broker a stopped worker would start consuming a queue a later
+    test declares, holding that queue's messages in a work queue no thread serves."""
+    worker.stop(timeout=timeout_ms)
+    broker = worker.broker
+    broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
 
 
 @pytest.fixture

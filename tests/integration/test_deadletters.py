@@ -12,7 +12,7 @@ import dramatiq
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import report_status, wait_for, wait_status
+from tests.conftest import report_status, stop_worker, wait_for, wait_status
 from tests.race import run_together
 
 DEAD = "dramatiq:reports.XQ"
@@ -66,7 +66,7 @@ def maintenance_worker(app) -> Iterator[Any]:
     w = dramatiq.Worker(broker, queues={"maintenance"}, worker_threads=1, worker_timeout=100)
     w.start()
     yield w
-    w.stop(timeout=10_000)
+    stop_worker(w)
 
 
 def wait_job(client, job_id, timeout=120.0):
