@@ -128,6 +128,28 @@ def test_report_log_lines_are_appended_in_one_statement(app, direct_sql):
                                                                       ("line 2", "tb", 20)]
 
 
+def test_report_log_lines_round_trip_every_column_exactly(app, direct_sql):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    report_id = _pending(app)
+    awkward = 'quotes " \' back\\slash\ttab\nnewline \x01 unicode é 漢字 🚀 \u2028 {"json": [1]} %(x)s'
+    trace = "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: é 🚀\n"
+    stamps = [datetime(2026, 12, 5, 13, 59, 1, 123456, tzinfo=UTC),
+              datetime(2026, 12, 5, 19, 29, 1, 7, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+              datetime(1999, 1, 1, 0, 0, 0, 0, tzinfo=timezone(timedelta(hours=-8)))]
+    lines = [{"report_id": report_id, "attempt": 3, "logged_at": stamps[0], "level": "ERROR", "levelno": 40,
+              "logger": "reportsvc.é", "message": awkward, "traceback": trace, "worker": None},
+             {"report_id": report_id, "attempt": 3, "logged_at": stamps[1], "level": "INFO", "levelno": 20,
+              "logger": "t", "message": "", "traceback": None, "worker": "host:1 🚀"},
+             {"report_id": report_id, "attempt": 4, "logged_at": stamps[2], "level": "WARNING", "levelno": 30,
+              "logger": "t", "message": "x" * 10_000, "traceback": "", "worker": "h"}]
+    with app.app_context():
+        report_logs.append(lines)
+        stored = report_logs.page(report_id, after=None, limit=10).items
+    columns = ("report_id", "attempt", "logged_at", "level", "levelno", "logger", "message", "traceback", "worker")
+    assert [{name: getattr(s, name) for name in columns} for s in stored] == lines
+
+
 def test_a_killed_database_connection_fails_at_most_one_direct_statement(app):
     from datetime import UTC, datetime
 
