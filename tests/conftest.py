@@ -234,6 +234,9 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     from reportsvc.ops import pauses
 
     pauses.forget_cache()  # no test inherits another's paused queues through this process's cache
+    from reportsvc.web.limits import limits as rate_limits
+
+    rate_limits.reservations.clear()  # nor rate-limit hits this process reserved from the Redis just flushed
     storage = app.extensions["reportsvc.settings"].storage_dir
     shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)

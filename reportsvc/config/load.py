@@ -89,6 +89,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_login_ip=rate_limit(env, "RATE_LIMIT_LOGIN_IP", "20/minute"),
         rate_limit_login_account=rate_limit(env, "RATE_LIMIT_LOGIN_ACCOUNT", "10/minute"),
         rate_limit_enabled=flag(env, "RATE_LIMIT_ENABLED", True),
+        rate_limit_reserve=whole(env, "RATE_LIMIT_RESERVE", 10, 1, 1000),
         token_cache_seconds=decimal(env, "TOKEN_CACHE_SECONDS", 5.0, 0, 300),
         login_lockout_threshold=whole(env, "LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000),
         login_lockout_seconds=whole(env, "LOGIN_LOCKOUT_SECONDS", 30, 1, 86400),

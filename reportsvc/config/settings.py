@@ -82,6 +82,10 @@ class Settings:
     rate_limit_login_ip: str = "20/minute"
     rate_limit_login_account: str = "10/minute"
     rate_limit_enabled: bool = True
+    #: RATE_LIMIT_RESERVE: hits of a limit a web process takes from Redis in one round trip and spends locally
+    #: (capped at a twentieth of the limit); a client may be refused up to processes x (chunk - 1) requests
+    #: before its limit, never let past it. 1 counts every hit in Redis, exact, as before issue 16.
+    rate_limit_reserve: int = 10
     #: TOKEN_CACHE_SECONDS: how long a web process trusts a bearer token's owner and role without re-reading
     #: them (revoking, disabling or demoting clears the acting process's cache at once; the other processes
     #: follow within this many seconds). 0 reads them on every request, as before issue 16.

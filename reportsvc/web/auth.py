@@ -167,7 +167,8 @@ def init_app(app: Flask) -> None:
     # not hang POST /reports in the limiter before the send even starts (errors are swallowed: not limited).
     storage_uri, options = limiter_storage(settings)
     rate_limits.init_app(app, storage_uri=storage_uri, options=options,
-                         enabled=lambda: app.extensions["reportsvc.settings"].rate_limit_enabled)
+                         enabled=lambda: app.extensions["reportsvc.settings"].rate_limit_enabled,
+                         reserve=lambda: app.extensions["reportsvc.settings"].rate_limit_reserve)
     app.register_error_handler(RateLimited, _rate_limited)
     _wrap_limits(app)
     app.jinja_env.globals.update(can=can, current_principal=current_principal)

@@ -14,6 +14,9 @@ the same Redis keys Flask-Limiter wrote (prefix, key, scope, limit), so a runnin
 
 Redis trouble never refuses a request: the limit is skipped and a warning logged (Flask-Limiter's
 RATELIMIT_SWALLOW_ERRORS, as configured before).
+
+RATE_LIMIT_RESERVE above 1 takes the hits in chunks per process (reportsvc.web.limit_reserve: fewer round
+trips, never more than the limit, refused early within a stated bound); 1 counts every hit in Redis.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
+
+from reportsvc.web.limit_reserve import Reservations, chunk_for
 
 log = logging.getLogger("reportsvc.web.limits")
 
@@ -71,33 +76,45 @@ class RateLimits:
         self.storage: Storage | None = None
         self.strategy: FixedWindowRateLimiter | None = None
         self.enabled: Callable[[], bool] = lambda: True
+        self.reserve: Callable[[], int] = lambda: 1
+        self.reservations = Reservations()
 
-    def init_app(self, app: Flask, *, storage_uri: str, options: dict[str, Any], enabled: Callable[[], bool]) -> None:
+    def init_app(self, app: Flask, *, storage_uri: str, options: dict[str, Any], enabled: Callable[[], bool],
+                 reserve: Callable[[], int] = lambda: 1) -> None:
         """Connect the counters to Redis (`storage_uri` and `options` from redis_client.limiter_storage: one
-        server or Sentinel's master, the app's timeouts); `enabled` is asked per request (RATE_LIMIT_ENABLED)."""
+        server or Sentinel's master, the app's timeouts); `enabled` and `reserve` are asked per request
+        (RATE_LIMIT_ENABLED, RATE_LIMIT_RESERVE)."""
         storage = storage_from_string(storage_uri, **options)
         assert isinstance(storage, Storage)  # a redis:// or redis+sentinel:// URI: the synchronous storage
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
         self.enabled = enabled
+        self.reserve = reserve
 
     def check(self, specs: list[LimitSpec], methods: frozenset[str]) -> None:
         """Count this request against each spec's limits; RateLimited at the first one spent."""
         if request.method not in methods or self.strategy is None or not self.enabled():
             return
+        reserve = self.reserve()
         for provider, key_func, scope in specs:
             key = key_func() if key_func is not None else client_address()
             if not key:
                 continue
             for item in _parsed(provider()):
+                retry_after = None
                 try:
-                    allowed = self.strategy.hit(item, KEY_PREFIX, key, scope)
+                    if chunk_for(item, reserve) > 1 and hasattr(self.strategy.storage, "get_connection"):
+                        outcome = self.reservations.hit(self.strategy.storage, item,
+                                                        item.key_for(KEY_PREFIX, key, scope), reserve)
+                        allowed, retry_after = outcome.allowed, outcome.retry_after
+                    else:
+                        allowed = self.strategy.hit(item, KEY_PREFIX, key, scope)
                 except Exception as exc:  # Redis trouble: never refuse a request for it
                     log.warning("rate limit %s (%s) not checked: %s", item, scope, exc)
                     return
                 if not allowed:
                     log.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, scope)
-                    raise RateLimited(item, self._retry_after(item, key, scope))
+                    raise RateLimited(item, retry_after or self._retry_after(item, key, scope))
 
     def _retry_after(self, item: RateLimitItem, key: str, scope: str) -> int:
         """Seconds until the spent window resets (read only on a refusal); the window length if unknown."""
