@@ -39,3 +39,8 @@ class HotPathSettings:
     #: psycopg connection with prepared statements, not through the ORM session (same SQL, same transactions);
     #: off (0) uses the session, as before.
     worker_direct_sql: bool = True
+    #: LIVE_UPDATE_BATCH_MS: a worker process queues its console live updates (the PUBLISH and counts INCR of
+    #: each claim, progress and finish) for one thread that sends everything queued in one pipeline this many ms
+    #: after the first (reportsvc.state.live_updates); order kept, flushed at shutdown. 0 publishes each from
+    #: the job thread at once, as before.
+    live_update_batch_ms: int = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reportsvc.config.env import decimal, flag
+from reportsvc.config.env import decimal, flag, whole
 from reportsvc.config.hotpath import HotPathSettings
 from reportsvc.config.settings import ConfigError
 
@@ -28,5 +28,6 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         email_inline=flag(env, "EMAIL_INLINE", True),
         worker_metrics_buffered=flag(env, "WORKER_METRICS_BUFFERED", True),
         worker_direct_sql=flag(env, "WORKER_DIRECT_SQL", True),
+        live_update_batch_ms=whole(env, "LIVE_UPDATE_BATCH_MS", 5, 0, 1000),
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
     )

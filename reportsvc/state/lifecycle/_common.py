@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from reportsvc import metrics
 from reportsvc.extensions import db
 from reportsvc.names import COUNTS_GENERATION_KEY, EVENTS_CHANNEL
+from reportsvc.state import live_updates
 from reportsvc.state.models import ReportEvent, ReportRequest
 
 # One logger for the whole package, named as the module was before the split, so log lines and any
@@ -40,7 +41,7 @@ class Outcome:
 
 
 #: After a failed publish, transitions skip publishing this long (the console polls meanwhile).
-ANNOUNCE_PAUSE_SECONDS = 5.0
+ANNOUNCE_PAUSE_SECONDS = live_updates.PAUSE_SECONDS
 _quiet_until = 0.0
 
 
@@ -48,18 +49,23 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
     """Tell open console streams that a report changed (called after the commit; best effort).
 
     Redis pub/sub to the web processes' event streams (reportsvc.web.console_events). A lost message costs
-    only speed: the console still polls as its fallback, and a reconnecting stream resyncs.
+    only speed: the console still polls as its fallback, and a reconnecting stream resyncs. In a worker
+    process with LIVE_UPDATE_BATCH_MS the event is queued for its batcher (`reportsvc.state.live_updates`).
     """
     from reportsvc.redis_client import get_redis
 
     global _quiet_until
     if time.monotonic() < _quiet_until:
         return
+    event = _event_json(report_id, status, kind, progress)
+    if live_updates.submit(event):
+        return
     try:
         # One round trip: the event, and the counts generation that makes every process's cached tab
         # counts stale (so counts never contradict the rows an event just refreshed).
         pipe = get_redis().pipeline(transaction=False)
-        announce_on(pipe, report_id, status, kind, progress)
+        pipe.publish(EVENTS_CHANNEL, event)
+        pipe.incr(COUNTS_GENERATION_KEY)
         pipe.execute()
     except Exception as exc:  # never let the live view fail a transition that committed
         # Redis is down: stop trying for a while, or every transition would wait out a connect timeout.
@@ -69,9 +75,13 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
 
 def announce_on(pipe: Any, report_id: uuid.UUID, status: str | None, kind: str, progress: int | None = None) -> None:
     """Queue `announce`'s commands on a pipeline the caller sends (e.g. riding on the enqueue's)."""
-    data = {"id": str(report_id), "status": status, "kind": kind, "progress": progress, "at": time.time()}
-    pipe.publish(EVENTS_CHANNEL, json.dumps({"type": "report", **data}))
+    pipe.publish(EVENTS_CHANNEL, _event_json(report_id, status, kind, progress))
     pipe.incr(COUNTS_GENERATION_KEY)
+
+
+def _event_json(report_id: uuid.UUID, status: str | None, kind: str, progress: int | None) -> str:
+    return json.dumps({"type": "report", "id": str(report_id), "status": status, "kind": kind, "progress": progress,
+                       "at": time.time()})
 
 
 def _session() -> Session:
