@@ -18,7 +18,12 @@ then
 `--servers gthread:2x4,sync:4,...` adds the table that chose the deployment's server: the floor and
 `POST /reports` under each server.
 
+The measured load comes from wrk when it is installed (bench/_wrk.py: the Python client's threads compete
+with the server for the cores and raise its CPU per request), else from bench/_load.py; every variant (hello,
+bare, reportsvc) uses the same client, named in the first line printed.
+
     python -m bench.api [--duration 15] [--concurrency 16] [--server granian:2x64] [--servers ...] [--small]
+        [--client auto|wrk|python]
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ import sys
 import time
 import urllib.request
 
-from bench import _api_servers, common
+from bench import _api_servers, _wrk, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
 
 #: The server the deployment runs (Dockerfile, docker-compose.yml), chosen by `--servers` (README).
 DEFAULT_SERVER = _api_servers.DEPLOYED
+#: What every create sends (bench/_load.py's default body).
+CREATE_BODY = json.dumps({"title": "Load test"})
 
 
 def serve(found: BenchEngines, target: str, port: int, spec: str, name: str,
@@ -82,16 +89,20 @@ def load(port: int, duration: float, concurrency: int, max_requests: int, mode: 
 def summarize(name: str, kind: str, result: dict[str, object], cpu_seconds: float) -> dict[str, float]:
     if result["error_count"]:
         raise CouldNotMeasure(f"{name} {kind}: {result['error_count']} failed requests, e.g. {result['errors']}")
-    lat = list(result["latencies"])  # type: ignore[call-overload]
-    if not lat:
+    if "latencies" in result:  # bench/_load.py: every latency
+        lat = list(result["latencies"])  # type: ignore[call-overload]
+        n, p50, p99 = len(lat), (percentile(lat, 50) if lat else 0.0), (percentile(lat, 99) if lat else 0.0)
+    else:  # wrk: its own percentiles
+        n, p50, p99 = int(result["n"]), float(result["p50"]), float(result["p99"])  # type: ignore[call-overload,arg-type]
+    if not n:
         raise CouldNotMeasure(f"{name}: no {kind} requests completed")
-    figures = {"rps": len(lat) / float(result["elapsed"]),  # type: ignore[arg-type]
-               "p50": percentile(lat, 50), "p99": percentile(lat, 99), "n": len(lat),
+    figures = {"rps": n / float(result["elapsed"]),  # type: ignore[arg-type]
+               "p50": p50, "p99": p99, "n": n,
                # every request the server answered, including failed ones, shares the server's CPU
-               "cpu_ms": cpu_seconds * 1000 / (len(lat) + int(result["error_count"])),  # type: ignore[call-overload]
+               "cpu_ms": cpu_seconds * 1000 / (n + int(result["error_count"])),  # type: ignore[call-overload]
                "load": os.getloadavg()[0]}
     say(f"{name:<16} {kind:<6} {figures['rps']:7.1f} req/s  p50 {figures['p50'] * 1000:6.1f} ms"
-        f"  p99 {figures['p99'] * 1000:6.1f} ms  web CPU {figures['cpu_ms']:5.2f} ms/request  (n={len(lat)}, "
+        f"  p99 {figures['p99'] * 1000:6.1f} ms  web CPU {figures['cpu_ms']:5.2f} ms/request  (n={n}, "
         f"load average {figures['load']:.2f})")
     return figures
 
@@ -100,7 +111,13 @@ def timed_load(server: common.Proc, name: str, kind: str, port: int, args: argpa
                ids_file: str | None, token: str) -> dict[str, float]:
     """One measured load phase: its latencies, and the server tree's CPU over it."""
     before = common.tree_cpu(server.pid)
-    result = load(port, args.duration, args.concurrency, args.max_requests, kind, ids_file, token)
+    if args.client == "wrk":
+        try:
+            result = _wrk.load(port, args.duration, args.concurrency, kind, ids_file, token, CREATE_BODY)
+        except RuntimeError as exc:
+            raise CouldNotMeasure(str(exc)) from None
+    else:
+        result = load(port, args.duration, args.concurrency, args.max_requests, kind, ids_file, token)
     return summarize(name, kind, result, common.tree_cpu(server.pid) - before)
 
 
@@ -156,8 +173,12 @@ def run(args: argparse.Namespace) -> None:
     if args.small:
         args.duration, args.concurrency, args.max_requests = 3.0, 4, 600
     _api_servers.parse(args.server)
+    if args.client == "auto":
+        args.client = "wrk" if _wrk.available() else "python"
+    elif args.client == "wrk" and not _wrk.available():
+        raise CouldNotMeasure("--client wrk: wrk is not installed (apt-get install wrk)")
     say(f"# api: served by {args.server} (bench/_api_servers.py), {args.concurrency} client "
-        f"connections, {args.duration:g} s per variant; machine: {common.machine()}")
+        f"connections from {CLIENTS[args.client]}, {args.duration:g} s per variant; machine: {common.machine()}")
     with common.engines(durable=not args.no_fsync) as found:
         hello = measure(found, "bench._hello_api:app", "hello", args, status=False)
         bare = measure(found, "bench._bare_api:app", "bare", args)
@@ -175,6 +196,9 @@ def run(args: argparse.Namespace) -> None:
     common.ratio_line("api_status_p99", ours["status"]["p99"] / bare["status"]["p99"], "<=", 2)
 
 
+CLIENTS = {"wrk": "wrk (bench/_wrk.py)", "python": "Python threads (bench/_load.py)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = common.parser("POST /reports and GET status: reportsvc vs a bare Flask endpoint, served alike")
     p.add_argument("--duration", type=float, default=15.0, help="seconds of load per variant (default 15)")
@@ -184,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"the server every variant runs under (default {DEFAULT_SERVER}: the deployment's)")
     p.add_argument("--servers", default="", help="also measure the floor and POST /reports under each of these "
                    "servers, e.g. gthread:2x4,sync:4,gevent:2x100,granian:2x4 (see bench/_api_servers.py)")
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                   help="the measured load's client: wrk (a C client, lighter on the shared cores) or bench/_load.py's "
+                        "Python threads; auto (default) = wrk when installed. Warm-ups always use the Python client")
     return common.run_main(run, p.parse_args(argv))
 
 
