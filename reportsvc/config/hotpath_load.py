@@ -30,4 +30,5 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         worker_direct_sql=flag(env, "WORKER_DIRECT_SQL", True),
         live_update_batch_ms=whole(env, "LIVE_UPDATE_BATCH_MS", 5, 0, 1000),
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
+        create_log_line=flag(env, "CREATE_LOG_LINE", False),
     )

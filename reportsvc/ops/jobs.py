@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 
+from reportsvc.config import get_settings
 from reportsvc.names import GENERATE_ACTOR, LANES, REPORTS_QUEUE
 from reportsvc.ops import messaging, webhooks
 from reportsvc.queues.riders import riding
@@ -98,7 +99,9 @@ def submit(
         return report
     if not riders.boarded:  # a broker other than IndexingRedisBroker took no riders: the event on its own
         lifecycle.announce(report_id, "PENDING", "created", 0)
-    log.info("Job %s enqueued as message %s", report_id, message.message_id)
+    # At DEBUG unless CREATE_LOG_LINE: the row and its 'created' event carry the same facts.
+    log.log(logging.INFO if get_settings().hotpath.create_log_line else logging.DEBUG,
+            "Job %s enqueued as message %s", report_id, message.message_id)
     return report
 
 

@@ -1,16 +1,19 @@
 """The lean `POST /reports` path (issue 16) keeps its guarantees: the 'created' console event rides in the
-enqueue's Redis round trip (and still goes out when it cannot), a lost database connection is replaced, and
-an API call leaves no session cookie behind."""
+enqueue's Redis round trip (and still goes out when it cannot), a lost database connection is replaced,
+an API call leaves no session cookie behind, and the enqueue log line is at the level CREATE_LOG_LINE says."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.client import Pipeline
 
+from reportsvc.config import get_settings
 from reportsvc.names import EVENTS_CHANNEL
 from tests.db_faults import kill_backends_since
 
@@ -83,3 +86,22 @@ def test_an_api_call_sets_no_session_cookie(client):
     assert response.status_code == 202
     assert "Set-Cookie" not in response.headers
     assert response.headers["Location"] == f"/reports/{response.get_json()['id']}"
+
+
+def _enqueued_lines(caplog: Any) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "reportsvc.ops.jobs" and "enqueued as message" in r.getMessage()]
+
+
+def test_create_log_line_off_writes_the_enqueue_line_at_debug_only(client, settings, caplog):
+    settings(hotpath=dataclasses.replace(get_settings().hotpath, create_log_line=False))
+    with caplog.at_level(logging.DEBUG, logger="reportsvc.ops.jobs"):
+        report_id = client.post("/reports", json={"title": "quiet"}).get_json()["id"]
+    assert [(level, report_id in text) for level, text in _enqueued_lines(caplog)] == [(logging.DEBUG, True)]
+
+
+def test_create_log_line_on_writes_the_enqueue_line_at_info_as_before(client, settings, caplog):
+    settings(hotpath=dataclasses.replace(get_settings().hotpath, create_log_line=True))
+    with caplog.at_level(logging.INFO, logger="reportsvc.ops.jobs"):
+        report_id = client.post("/reports", json={"title": "said"}).get_json()["id"]
+    assert [(level, report_id in text) for level, text in _enqueued_lines(caplog)] == [(logging.INFO, True)]
