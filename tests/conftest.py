@@ -22,7 +22,7 @@ from tests.ci_skips import pytest_make_collect_report, pytest_runtest_makereport
 ROOT = Path(__file__).resolve().parent.parent
 #: Hot-path settings the suite takes from its own environment, so a run can check the old behaviour too.
 HOTPATH_FROM_ENV = ("EMAIL_INLINE", "WORKER_LOG_LINES", "WORKER_METRICS_BUFFERED", "WORKER_DIRECT_SQL",
-                    "LIVE_UPDATE_BATCH_MS")
+                    "LIVE_UPDATE_BATCH_MS", "REPORT_LOG_BATCH_MS")
 TABLES = ("report_logs", "report_events", "audit_log", "bulk_jobs", "report_requests", "alert_events", "alert_state",
           "report_schedules", "queue_pauses")
 

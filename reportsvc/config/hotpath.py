@@ -48,3 +48,7 @@ class HotPathSettings:
     #: issue 16). Off (the default) writes it at DEBUG: the row's message id and its 'created' event already say
     #: it, and on `POST /reports` the line was 5 % of the request's CPU.
     create_log_line: bool = False
+    #: REPORT_LOG_BATCH_MS: a worker process's jobs hand their attempt's last report-log lines to one writer
+    #: thread, which writes every report's lines held this many ms after the first in one INSERT
+    #: (reportsvc.worker.report_log_writer); written at shutdown too. 0: each job writes its own, as before.
+    report_log_batch_ms: int = 20

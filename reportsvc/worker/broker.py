@@ -209,8 +209,8 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
 
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker with the middleware stack reportsvc relies on."""
+    from reportsvc.worker.batches_middleware import ProcessBatches
     from reportsvc.worker.context import AppWarmUp
-    from reportsvc.worker.live_updates_middleware import LiveUpdateBatches
     from reportsvc.worker.metrics_middleware import MetricsMiddleware
     from reportsvc.worker.pause_middleware import PauseMiddleware
 
@@ -225,7 +225,7 @@ def build_broker(settings: Settings) -> RedisBroker:
         CurrentMessage(),
         MetricsMiddleware(),
         AppWarmUp(),
-        LiveUpdateBatches(),
+        ProcessBatches(),
     ]
     # Timeouts on every connection: without them a Redis that stops answering (dropped packets, a host
     # gone without a reset) blocks POST /reports, and a worker's fetch or ack, for as long as TCP retries.

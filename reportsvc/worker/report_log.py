@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reportsvc.state import report_logs
+from reportsvc.worker import report_log_writer
 
 log = logging.getLogger("reportsvc.worker.report_log")
 
@@ -71,13 +72,19 @@ class Capture:
             log.debug("report log flush failed (next beat retries): %s", exc)
 
     def close(self) -> None:
-        """End the attempt's log: the dropped-lines note, then a last flush."""
+        """End the attempt's log: the dropped-lines note, then a last flush (handed to the process's writer
+        when one runs: REPORT_LOG_BATCH_MS)."""
         if self.dropped:
             record = logging.LogRecord("reportsvc.worker.report_log", logging.WARNING, __file__, 0,
                                        "%d lines dropped (REPORT_LOG_LINES=%d)", (self.dropped, self.cap), None)
             with self.lock:
                 self.rows.append(self._row(record))
-        self.flush()
+        with self.lock:
+            rows, self.rows = self.rows, []
+        if not report_log_writer.hand(rows):
+            with self.lock:
+                self.rows[:0] = rows
+            self.flush()
 
 
 class _Handler(logging.Handler):
@@ -108,6 +115,8 @@ def install() -> None:
 def capturing(report_id: uuid.UUID, attempt: int, worker: str, cap: int) -> Iterator[Capture]:
     """Capture this thread's log lines for the report's attempt; written at the end (and by `flush`)."""
     install()
+    if attempt > 1:
+        report_log_writer.flush()  # an earlier attempt's last lines, if still held: counted, and before these
     already = report_logs.count(report_id) if attempt > 1 else 0
     capture = Capture(report_id, attempt, worker, cap=cap, already=already)
     _local.capture = capture

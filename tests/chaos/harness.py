@@ -44,6 +44,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "WORKER_METRICS_BUFFERED": "1" if settings.hotpath.worker_metrics_buffered else "0",
         "WORKER_DIRECT_SQL": "1" if settings.hotpath.worker_direct_sql else "0",
         "LIVE_UPDATE_BATCH_MS": str(settings.hotpath.live_update_batch_ms),
+        "REPORT_LOG_BATCH_MS": str(settings.hotpath.report_log_batch_ms),
     })
     if settings.email_host:  # email on: the worker sends the READY notice to the test's SMTP server
         env.update({"EMAIL_HOST": settings.email_host, "EMAIL_PORT": str(settings.email_port)})
