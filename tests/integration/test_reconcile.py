@@ -81,6 +81,24 @@ def test_a_walk_that_loses_its_lock_stops_after_the_current_batch(app, client, s
     assert redis_client.get(LOCK_KEY) == (b"other-scheduler" if loss == "stolen" else None)
 
 
+def _age_lock(redis_client, ms: int) -> None:  # type: ignore[no-untyped-def]
+    """Let `ms` of the reconcile lock's life pass at once, as a slow batch would (gone at zero, as in Redis).
+
+    The walk's clock is the key's expiry: ageing it instead of sleeping makes "a walk longer than the TTL" exact
+    while the real time a batch takes stays a small share of the TTL, however loaded the machine (a 3 s TTL
+    with 1.2 s of sleep per batch lost the lock at load 15: the third batch's four sends took the other 1.8 s)."""
+    left = redis_client.pttl(LOCK_KEY)
+    if left > ms:
+        redis_client.pexpire(LOCK_KEY, left - ms)
+    elif left > 0:
+        redis_client.delete(LOCK_KEY)
+
+
+#: The walks below hold a 30 s lock and every row ages it by 4 s: a batch of 4 uses up 16 s of the TTL, two
+#: batches more than all of it, so only the renewal after each batch keeps the lock alive.
+WALK_TTL_MS, ROW_AGES_MS = 30_000, 4_000
+
+
 def test_a_long_walk_keeps_its_lock(app, client, settings, redis_client, monkeypatch):
     """A walk longer than the lock's TTL renews it after every batch, so no second scheduler can start."""
     current = settings(reconcile_grace_seconds=0)
@@ -91,16 +109,17 @@ def test_a_long_walk_keeps_its_lock(app, client, settings, redis_client, monkeyp
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         remaining_ttl.append(redis_client.pttl(LOCK_KEY))  # -2: the key is gone
-        time.sleep(0.3)  # a batch sleeps 1.2 s (leaving 1.8 s of a 3 s TTL for the sends); the walk 4.8 s
+        _age_lock(redis_client, ROW_AGES_MS)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sweeper, "ensure_one_live_message", slow)
-    started = time.monotonic()
     with app.app_context():
-        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000)
-    assert time.monotonic() - started > 4.0
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=WALK_TTL_MS)
+    assert len(remaining_ttl) * ROW_AGES_MS > 2 * WALK_TTL_MS  # the walk outlived its TTL twice over
     assert not result.lock_lost and sorted(result.requeued) == sorted(ids)
     assert len(remaining_ttl) == 16 and min(remaining_ttl) > 0, remaining_ttl
+    # Each batch starts on a renewed lock: unrenewed, the second batch's first row would see at most 14 s left.
+    assert all(ttl > WALK_TTL_MS - 3 * ROW_AGES_MS for ttl in remaining_ttl[::4]), remaining_ttl
     with app.app_context():  # meanwhile a second scheduler would have been turned away; now the lock is free
         assert not sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000).locked_out
     assert redis_client.get(LOCK_KEY) is None
@@ -116,12 +135,12 @@ def test_a_second_scheduler_is_turned_away_while_a_walk_renews_its_lock(app, cli
     rivals: list[bool] = []
 
     def rival_tries(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.4)  # a batch sleeps 1.6 s, well within the 3 s TTL; the walk (3.2 s and more) outlives it
-        with sweeper.redis_lock(redis_client, "reconcile", ttl_ms=3000) as rival:
+        _age_lock(redis_client, ROW_AGES_MS)  # a batch uses up 16 s of the 30 s TTL; the walk (32 s) outlives it
+        with sweeper.redis_lock(redis_client, "reconcile", ttl_ms=WALK_TTL_MS) as rival:
             rivals.append(bool(rival))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sweeper, "ensure_one_live_message", rival_tries)
     with app.app_context():
-        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=3000)
+        result = sweeper.reconcile_orphans(get_redis(), current, lock_ttl_ms=WALK_TTL_MS)
     assert len(result.requeued) == 8 and rivals == [False] * 8
