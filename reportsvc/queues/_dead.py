@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ import redis
 
 from reportsvc import cursors
 from reportsvc.queues.keys import QueueKeys
-from reportsvc.queues.messages import to_str
+from reportsvc.queues.messages import DEAD, MessageView, decode_message, to_str
 from reportsvc.queues.paging import REDIS_ID
 
 #: Dead-letter scores are epoch milliseconds; anything past this is not one.
@@ -68,6 +69,14 @@ class DeadRows:
 
     rows: list[tuple[str, float, Any]]
     at_end: bool
+
+    def views(self, queue: str, report_actors: Collection[str]) -> list[MessageView]:
+        """The page's letters decoded, skipping any whose body was gone when the page was read."""
+        return [
+            decode_message(body, redis_id=rid, state=DEAD, queue=queue, dead_at_ms=score, report_actors=report_actors)
+            for rid, score, body in self.rows
+            if body is not None
+        ]
 
 
 def _b(value: str | bytes) -> bytes:

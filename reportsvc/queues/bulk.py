@@ -21,7 +21,7 @@ import redis
 from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
 from reportsvc.queues.dead_actions import DEFAULT_BATCH, Route, delete_rows, requeue_routed
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
-from reportsvc.queues.messages import DEAD, NO_REPORT_ACTORS, MessageView, decode_message, to_ms
+from reportsvc.queues.messages import NO_REPORT_ACTORS, MessageView, to_ms
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,7 @@ def _batch(
     start = decode_dead_cursor(cursor) if cursor else None
     page = read_dead_rows(client, keys, batch_size, start, desc=False, lo=flt.lo, hi=flt.hi)
     by_id = {rid: (rid, score, body) for rid, score, body in page.rows}
-    views = [
-        decode_message(
-            body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=flt.report_actors
-        )
-        for rid, score, body in page.rows
-        if body is not None
-    ]
+    views = page.views(keys.queue, flt.report_actors)
     chosen = [by_id[v.redis_id] for v in flt.select(views)]
     moved_ids = apply(keys, chosen) if chosen else []
     # Resume after the last letter this batch left in place: it is still in the ZSET, so the next
@@ -188,27 +182,7 @@ def count_dead_matching(
     namespace: str = DEFAULT_NAMESPACE,
 ) -> int:
     """Dry run of a bulk action: how many letters match (ZCOUNT when only time bounds are given)."""
-    keys = QueueKeys.of(queue, namespace)
-    flt = filter or DeadFilter()
-    if flt.score_only:
-        lo = "-inf" if flt.lo is None else repr(flt.lo)
-        hi = "+inf" if flt.hi is None else f"({flt.hi!r}"
-        return int(client.zcount(keys.dead, lo, hi))
-    total = 0
-    start: tuple[float, str] | None = None
-    while True:
-        page = read_dead_rows(client, keys, batch_size, start, desc=False, lo=flt.lo, hi=flt.hi)
-        views = [
-            decode_message(
-                body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=flt.report_actors
-            )
-            for rid, score, body in page.rows
-            if body is not None
-        ]
-        total += len(flt.select(views))
-        if page.at_end or not page.rows:
-            return total
-        start = (page.rows[-1][1], page.rows[-1][0])
+    return scan_count_dead(client, queue, filter, batch_size=batch_size, namespace=namespace)[0]
 
 
 def scan_count_dead(
@@ -228,19 +202,15 @@ def scan_count_dead(
     keys = QueueKeys.of(queue, namespace)
     flt = filter or DeadFilter()
     if flt.score_only:
-        return count_dead_matching(client, queue, flt, namespace=namespace), 0, True
+        lo = "-inf" if flt.lo is None else repr(flt.lo)
+        hi = "+inf" if flt.hi is None else f"({flt.hi!r}"
+        return int(client.zcount(keys.dead, lo, hi)), 0, True
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     total = scanned = 0
     start: tuple[float, str] | None = None
     while True:
         page = read_dead_rows(client, keys, batch_size, start, desc=False, lo=flt.lo, hi=flt.hi)
-        views = [
-            decode_message(
-                body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=flt.report_actors
-            )
-            for rid, score, body in page.rows
-            if body is not None
-        ]
+        views = page.views(keys.queue, flt.report_actors)
         total += len(flt.select(views))
         scanned += len(page.rows)
         if page.at_end or not page.rows:

@@ -15,7 +15,6 @@ import redis
 from reportsvc.queues._dead import decode_dead_cursor, encode_dead_cursor, read_dead_rows
 from reportsvc.queues.keys import DEFAULT_NAMESPACE, QueueKeys
 from reportsvc.queues.messages import (
-    DEAD,
     DELAYED,
     HELD,
     NO_REPORT_ACTORS,
@@ -280,11 +279,7 @@ def _dead_page(
 ) -> Page:
     total = int(client.zcard(keys.dead))
     page = read_dead_rows(client, keys, limit, decode_dead_cursor(cursor) if cursor else None, desc=newest_first)
-    views = [
-        decode_message(body, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=score, report_actors=report_actors)
-        for rid, score, body in page.rows
-        if body is not None
-    ]
+    views = page.views(keys.queue, report_actors)
     next_cursor = None
     if page.rows and not page.at_end:
         rid, score, _ = page.rows[-1]
