@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -151,20 +151,25 @@ def _bodies(
     if not ids:
         return []
     bodies = client.hmget(hash_key, ids)
+    return _decode(zip(ids, bodies, strict=True), state, queue, report_actors, held_by or {})
+
+
+def _decode(
+    pairs: Iterable[tuple[Any, Any]],
+    state: str,
+    queue: str,
+    report_actors: Collection[str],
+    held_by: dict[str, str],
+) -> list[MessageView]:
     views = []
-    for raw_id, body in zip(ids, bodies, strict=True):
+    for raw_id, body in pairs:
         if body is None:
             # Acked (or moved) between the id read and the body read: not in this state any more.
             continue
         rid = to_str(raw_id)
         views.append(
             decode_message(
-                body,
-                redis_id=rid,
-                state=state,
-                queue=queue,
-                held_by=(held_by or {}).get(rid),
-                report_actors=report_actors,
+                body, redis_id=rid, state=state, queue=queue, held_by=held_by.get(rid), report_actors=report_actors
             )
         )
     return views
@@ -202,17 +207,7 @@ def _delayed_page(
             for rid, flag in zip(ids, flags, strict=True):
                 if flag:
                     held_by[rid] = w
-    views = [
-        decode_message(
-            body,
-            redis_id=to_str(rid),
-            state=DELAYED,
-            queue=keys.queue,
-            held_by=held_by.get(to_str(rid)),
-            report_actors=report_actors,
-        )
-        for rid, body in entries.items()
-    ]
+    views = _decode(entries.items(), DELAYED, keys.queue, report_actors, held_by)
     far = datetime.max.replace(tzinfo=None)
     views.sort(key=lambda v: (v.eta.replace(tzinfo=None) if v.eta else far, v.redis_id), reverse=newest_first)
     next_cursor = None if int(next_scan) == 0 else encode_delayed_cursor(int(next_scan))
