@@ -20,7 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -103,12 +103,21 @@ def requeue_routed(
     return moved
 
 
-def delete_rows(client: redis.Redis, keys: QueueKeys, rows: list[tuple[str, float, Any]]) -> list[str]:
-    """Delete ``(id, score seen, _)`` rows still at that score in one script call; returns the ids removed."""
+def delete_rows(client: redis.Redis, keys: QueueKeys, rows: Sequence[tuple[str, float | None, Any]]) -> list[str]:
+    """Delete ``(id, score seen or None for any, _)`` rows still at that score in one script call; the ids removed."""
     args: list[str] = []
     for rid, score, _ in rows:
-        args += [rid, repr(score)]
+        args += [rid, "" if score is None else repr(float(score))]
     return [to_str(x) for x in client.register_script(_DELETE_LUA)(keys=[keys.dead, keys.dead_msgs], args=args)]
+
+
+def _scores_and_bodies(client: redis.Redis, keys: QueueKeys, ids: list[str]) -> list[tuple[str, Any, Any]]:
+    # One round trip: each id's dead-letter score and body (None where it is not a dead letter now).
+    pipe = client.pipeline(transaction=True)
+    pipe.zmscore(keys.dead, ids)
+    pipe.hmget(keys.dead_msgs, ids)
+    scores, bodies = pipe.execute()
+    return list(zip(ids, scores, bodies, strict=True))
 
 
 def read_dead(
@@ -124,13 +133,9 @@ def read_dead(
     ids = list(dict.fromkeys(redis_ids))
     if not ids:
         return []
-    pipe = client.pipeline(transaction=True)
-    pipe.zmscore(keys.dead, ids)
-    pipe.hmget(keys.dead_msgs, ids)
-    scores, bodies = pipe.execute()
     return [
         decode_message(b, redis_id=rid, state=DEAD, queue=keys.queue, dead_at_ms=float(s), report_actors=report_actors)
-        for rid, s, b in zip(ids, scores, bodies, strict=True)
+        for rid, s, b in _scores_and_bodies(client, keys, ids)
         if s is not None and b is not None
     ]
 
@@ -155,12 +160,8 @@ def requeue_dead_ids(
     ids = list(dict.fromkeys(redis_ids))
     moved: list[str] = []
     for chunk in _chunks(ids, batch_size):
-        pipe = client.pipeline(transaction=False)
-        pipe.zmscore(keys.dead, chunk)
-        pipe.hmget(keys.dead_msgs, chunk)
-        scores, bodies = pipe.execute()
         rows = []
-        for rid, s, b in zip(chunk, scores, bodies, strict=True):
+        for rid, s, b in _scores_and_bodies(client, keys, chunk):
             if s is None:
                 continue
             seen = (expected_dead_ms or {}).get(rid)
@@ -180,14 +181,10 @@ def delete_dead_ids(
 ) -> list[str]:
     """Delete the given dead letters; returns the ids that were still there (and, if given, at the seen score)."""
     keys = QueueKeys.of(queue, namespace)
-    script = client.register_script(_DELETE_LUA)
+    seen = expected_dead_ms or {}
     removed: list[str] = []
     for chunk in _chunks(list(dict.fromkeys(redis_ids)), batch_size):
-        args: list[str] = []
-        for rid in chunk:
-            seen = (expected_dead_ms or {}).get(rid)
-            args += [rid, "" if seen is None else repr(float(seen))]
-        removed += [to_str(x) for x in script(keys=[keys.dead, keys.dead_msgs], args=args)]
+        removed += delete_rows(client, keys, [(rid, seen.get(rid), None) for rid in chunk])
     return removed
 
 
