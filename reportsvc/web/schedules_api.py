@@ -33,8 +33,20 @@ def _load(raw: str) -> ReportSchedule:
     return row
 
 
-def _invalid(exc: InputError) -> ApiError:
+def _invalid(exc: InputError | reports.ParamsError) -> ApiError:
     return ApiError(422, "invalid_input", str(exc), details=exc.errors)
+
+
+def _name_taken(fields: dict[str, Any]) -> ApiError:
+    return ApiError(409, "conflict", f"a schedule named {fields['name']!r} exists already",
+                    details=[{"field": "name", "message": "is in use"}])
+
+
+def _changed(updated: ReportSchedule | None) -> Response:
+    # The service answers None when the row went away between the load and the change.
+    if updated is None:
+        raise ApiError(404, "not_found", "no schedule with that id")
+    return jsonify(schedule_body(updated, detail=True))
 
 
 def run_dict(report: ReportRequest) -> dict[str, Any]:
@@ -77,8 +89,7 @@ def create_schedule() -> Response:
     try:
         row = service.create(fields, actor=current_actor(), via="api")
     except store.NameTaken:
-        raise ApiError(409, "conflict", f"a schedule named {fields['name']!r} exists already",
-                       details=[{"field": "name", "message": "is in use"}]) from None
+        raise _name_taken(fields) from None
     response = jsonify(schedule_body(row, detail=True))
     response.status_code = 201
     response.headers["Location"] = url_for("schedules_api.get_schedule", schedule_id=str(row.id))
@@ -118,11 +129,8 @@ def update_schedule(schedule_id: str) -> Response:
     try:
         updated = service.update(row, fields, actor=current_actor(), via="api")
     except store.NameTaken:
-        raise ApiError(409, "conflict", f"a schedule named {fields['name']!r} exists already",
-                       details=[{"field": "name", "message": "is in use"}]) from None
-    if updated is None:
-        raise ApiError(404, "not_found", "no schedule with that id")
-    return jsonify(schedule_body(updated, detail=True))
+        raise _name_taken(fields) from None
+    return _changed(updated)
 
 
 @bp.delete("/schedules/<schedule_id>")
@@ -138,9 +146,7 @@ def delete_schedule(schedule_id: str) -> Response:
 def pause_schedule(schedule_id: str) -> Response:
     """Stop making reports (a repeat is 200)."""
     updated = service.pause(_load(schedule_id), actor=current_actor(), via="api")
-    if updated is None:
-        raise ApiError(404, "not_found", "no schedule with that id")
-    return jsonify(schedule_body(updated, detail=True))
+    return _changed(updated)
 
 
 @bp.post("/schedules/<schedule_id>/resume")
@@ -153,10 +159,8 @@ def resume_schedule(schedule_id: str) -> Response:
         raise ApiError(422, "invalid_input", f"{exc.field}: {exc}",
                        details=[{"field": exc.field, "message": str(exc)}]) from None
     except reports.ParamsError as exc:
-        raise ApiError(422, "invalid_input", str(exc), details=exc.errors) from None
-    if updated is None:
-        raise ApiError(404, "not_found", "no schedule with that id")
-    return jsonify(schedule_body(updated, detail=True))
+        raise _invalid(exc) from None
+    return _changed(updated)
 
 
 @bp.post("/schedules/<schedule_id>/run")
@@ -166,7 +170,7 @@ def run_schedule(schedule_id: str) -> Response:
     try:
         report = service.run_now(row, actor=current_actor(), via="api")
     except reports.ParamsError as exc:
-        raise ApiError(422, "invalid_input", str(exc), details=exc.errors) from None
+        raise _invalid(exc) from None
     response = jsonify({"id": str(report.id), "status": "PENDING", "schedule_id": str(row.id),
                         "message": "Report generation started"})
     response.status_code = 202
