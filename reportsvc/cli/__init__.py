@@ -292,28 +292,23 @@ def _queue_name(name: str) -> str:
         _fail(exc.message)
 
 
-@queues_group.command("pause")
-@click.argument("name")
-def queues_pause(name: str) -> None:
-    """Pause a queue: workers start none of its messages until it is resumed. Audited."""
-    from reportsvc.ops import pauses
-    from reportsvc.redis_client import get_redis
+def _queue_switch(verb: str, done: str, unchanged: str, help_text: str) -> None:
+    # Pause and resume are one command shape: the ops call named by the verb, audited as from the CLI.
+    @queues_group.command(verb, help=help_text)
+    @click.argument("name")
+    def switch(name: str) -> None:
+        from reportsvc.ops import pauses
+        from reportsvc.redis_client import get_redis
 
-    queue = _queue_name(name)
-    changed = pauses.pause(get_redis(), queue, actor=CLI_ACTOR, via="cli")
-    click.echo(f"paused {queue}" if changed else f"{queue} was already paused")
+        queue = _queue_name(name)
+        changed = getattr(pauses, verb)(get_redis(), queue, actor=CLI_ACTOR, via="cli")
+        click.echo(f"{done} {queue}" if changed else f"{queue} {unchanged}")
 
 
-@queues_group.command("resume")
-@click.argument("name")
-def queues_resume(name: str) -> None:
-    """Resume a paused queue: its waiting messages start within a few seconds. Audited."""
-    from reportsvc.ops import pauses
-    from reportsvc.redis_client import get_redis
-
-    queue = _queue_name(name)
-    changed = pauses.resume(get_redis(), queue, actor=CLI_ACTOR, via="cli")
-    click.echo(f"resumed {queue}" if changed else f"{queue} was not paused")
+_queue_switch("pause", "paused", "was already paused",
+              "Pause a queue: workers start none of its messages until it is resumed. Audited.")
+_queue_switch("resume", "resumed", "was not paused",
+              "Resume a paused queue: its waiting messages start within a few seconds. Audited.")
 
 
 @queues_group.command("paused")
