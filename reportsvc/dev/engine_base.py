@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psutil
 
@@ -190,6 +190,9 @@ class ChildServer(ManagedServer):
     process is its own."""
 
     pid_path: Path
+    log_path: Path
+    start_timeout: float
+    die_with_parent: bool
     _popen: subprocess.Popen[bytes] | None
 
     @abstractmethod
@@ -230,6 +233,27 @@ class ChildServer(ManagedServer):
         proc = self._process()
         if proc is not None:
             proc.resume()
+
+    def _spawn(self, cmd: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+        # Own session: a Ctrl+C in the terminal must not stop the server before the processes using it.
+        with self.log_path.open("ab") as log:
+            self._popen = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent_preexec() if self.die_with_parent else None, **popen,
+            )  # fmt: skip
+        return self._popen
+
+    def _wait_until(self, ready: Callable[[], bool], name: str, no_answer: str) -> None:
+        # Poll every 50 ms; a child that exits meanwhile fails at once, with its log's tail.
+        deadline = time.monotonic() + self.start_timeout
+        while not ready():
+            if self._popen is not None and self._popen.poll() is not None:
+                code = self._popen.returncode
+                self._popen = None
+                raise DevServerError(f"{name} exited with code {code}\n{log_tail(self.log_path)}")
+            if time.monotonic() > deadline:
+                raise DevServerError(no_answer)
+            time.sleep(0.05)
 
     def _reap(self) -> None:
         if self._popen is not None:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import psutil
 from reportsvc.dev.engine_base import (
     ChildServer,
     DevServerError,
-    die_with_parent_preexec,
     free_port,
     log_tail,
     port_is_free,
@@ -102,13 +100,8 @@ class EmbeddedSeaweed(ChildServer):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         env.pop("S3_BUCKET", None)
-        with self.log_path.open("ab") as log:
-            self._popen = subprocess.Popen(
-                self.command(), cwd=self.data_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=die_with_parent_preexec() if self.die_with_parent else None,
-            )  # fmt: skip
-        self.pid_path.write_text(f"{self._popen.pid}\n")
+        proc = self._spawn(self.command(), cwd=self.data_dir, env=env)
+        self.pid_path.write_text(f"{proc.pid}\n")
         self._wait_ready()
 
     def _bucket_answers(self) -> bool:
@@ -147,12 +140,5 @@ class EmbeddedSeaweed(ChildServer):
         return "weed" in proc.name()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while not (self._bucket_answers() and self._volumes_known()):
-            if self._popen is not None and self._popen.poll() is not None:
-                code = self._popen.returncode
-                self._popen = None
-                raise DevServerError(f"weed mini exited with code {code}\n{log_tail(self.log_path)}")
-            if time.monotonic() > deadline:
-                raise DevServerError(f"SeaweedFS S3 on port {self.port} does not answer\n{log_tail(self.log_path)}")
-            time.sleep(0.05)
+        self._wait_until(lambda: self._bucket_answers() and self._volumes_known(), "weed mini",
+                         f"SeaweedFS S3 on port {self.port} does not answer\n{log_tail(self.log_path)}")

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
@@ -20,8 +19,6 @@ from reportsvc.dev.engine_base import (
     DevServerError,
     PortInUseError,
     client_host,
-    die_with_parent_preexec,
-    log_tail,
     port_is_free,
     port_owner,
 )
@@ -77,13 +74,7 @@ class EmbeddedValkey(ChildServer):
             raise PortInUseError(self.port, port_owner(self.port))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self._command()
-        with self.log_path.open("ab") as log:
-            # Own process group: a Ctrl+C in the terminal must not stop Redis before the workers.
-            self._popen = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent_preexec() if self.die_with_parent else None,
-            )  # fmt: skip
+        self._spawn(cmd)
         self._wait_ping()
 
     def restart_empty(self) -> None:
@@ -137,12 +128,4 @@ class EmbeddedValkey(ChildServer):
             return False
 
     def _wait_ping(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while not self._ping():
-            if self._popen is not None and self._popen.poll() is not None:
-                code = self._popen.returncode
-                self._popen = None
-                raise DevServerError(f"valkey-server exited with code {code}\n{log_tail(self.log_path)}")
-            if time.monotonic() > deadline:
-                raise DevServerError(f"valkey-server on port {self.port} does not answer PING")
-            time.sleep(0.05)
+        self._wait_until(self._ping, "valkey-server", f"valkey-server on port {self.port} does not answer PING")
