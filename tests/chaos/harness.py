@@ -11,7 +11,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from reportsvc.config import Settings
 
@@ -72,13 +72,14 @@ class Proc:
     args: list[str]
     env: dict[str, str]
     log_path: Path
+    cwd: Path = ROOT
     popen: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
 
-    def start(self) -> Proc:
+    def start(self) -> Self:
         """Launch it, logging to log_path."""
         self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self._log,
+        self.popen = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=self._log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

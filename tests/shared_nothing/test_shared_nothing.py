@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import urllib.request
 import uuid
@@ -20,40 +18,25 @@ from typing import Any
 import pytest
 
 from reportsvc.dev.engine_base import free_port
+from tests.chaos.harness import Proc
 from tests.conftest import ROOT, TEST_OPERATOR, wait_for
 
 
-class Host:
+class Host(Proc):
     """One process in a directory of its own, as if on its own machine."""
 
     def __init__(self, name: str, base: Path, args: list[str], env: dict[str, str]) -> None:
         self.name, self.dir = name, base / name
         for sub in ("reports", "home", "tmp"):
             (self.dir / sub).mkdir(parents=True)
-        self.env = {**env, "STORAGE_DIR": str(self.dir / "reports"), "HOME": str(self.dir / "home"),
-                    "TMPDIR": str(self.dir / "tmp")}
-        self.args = args
-        self.log = (self.dir / "process.log").open("ab")
-        self.popen: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Host:
-        """Launch in its own directory and session."""
-        self.popen = subprocess.Popen(self.args, cwd=self.dir, env=self.env, stdout=self.log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the host vanishes."""
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(10)
+        super().__init__(args=args, env={**env, "STORAGE_DIR": str(self.dir / "reports"),
+                                         "HOME": str(self.dir / "home"), "TMPDIR": str(self.dir / "tmp")},
+                         log_path=self.dir / "process.log", cwd=self.dir)
 
     def pids(self) -> set[int]:
         """The main process and everything it forked."""
-        import psutil
-
         assert self.popen is not None
-        return {self.popen.pid, *(c.pid for c in psutil.Process(self.popen.pid).children(recursive=True))}
+        return {self.popen.pid, *self.children()}
 
 
 @pytest.fixture
