@@ -24,8 +24,8 @@ import psycopg
 from dramatiq.brokers.redis import RedisBroker
 from flask import Flask, jsonify, request
 
-from bench import _page_type
-from reportsvc.state.storage import LocalStorage, report_key
+from bench import _bare_steps, _page_type
+from reportsvc.state.storage import LocalStorage
 
 QUEUE = "bare_cost"
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -74,21 +74,11 @@ def bare_page(report_id: str) -> None:
     """Claim, render, write, READY, email: the minimum."""
     conn = _conn()
     run_id = uuid.uuid4()
-    row = conn.execute(
-        "UPDATE report_requests SET status = 'RUNNING', run_id = %s, attempts = attempts + 1, started_at = now(),"
-        " updated_at = now() WHERE id = %s AND status = 'PENDING' RETURNING title",
-        (run_id, report_id),
-    ).fetchone()
+    row = _bare_steps.claim(conn, report_id, run_id, "title")
     if row is None:
         return
     pdf = _page_type.render(_page_type.gather(None, _page_type.PageParams(), title=row[0]))
-    key = report_key(uuid.UUID(report_id), run_id)
-    size = STORAGE.save(key, pdf)
-    conn.execute(
-        "UPDATE report_requests SET status = 'READY', progress = 100, file_path = %s, file_size = %s,"
-        " finished_at = now(), updated_at = now() WHERE id = %s AND status = 'RUNNING' AND run_id = %s",
-        (key, size, report_id, run_id),
-    )
+    _bare_steps.save_ready(conn, STORAGE, report_id, run_id, pdf)
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = "reportsvc@localhost", RECIPIENT, f"Your report is ready: {row[0]}"
     mail.set_content(f"The report {report_id} is ready.")

@@ -19,10 +19,10 @@ import psycopg
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from bench import _page_type
+from bench import _bare_steps, _page_type
 from reportsvc.queues import stats
 from reportsvc.reports import operations
-from reportsvc.state.storage import LocalStorage, report_key
+from reportsvc.state.storage import LocalStorage
 
 QUEUE = "bare"
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -92,11 +92,7 @@ def bare_generate(report_id: str) -> None:
     """Claim, gather, render, write, READY: the minimum."""
     conn = _conn()
     run_id = uuid.uuid4()
-    row = conn.execute(
-        "UPDATE report_requests SET status = 'RUNNING', run_id = %s, attempts = attempts + 1, started_at = now(),"
-        " updated_at = now() WHERE id = %s AND status = 'PENDING' RETURNING title, params, report_type",
-        (run_id, report_id),
-    ).fetchone()
+    row = _bare_steps.claim(conn, report_id, run_id, "title, params, report_type")
     conn.commit()
     if row is None:
         return
@@ -107,11 +103,5 @@ def bare_generate(report_id: str) -> None:
         data = operations.gather(BareSource(conn), params or {}, title=title)
         conn.rollback()
         pdf = operations.render(data)
-    key = report_key(uuid.UUID(report_id), run_id)
-    size = STORAGE.save(key, pdf)
-    conn.execute(
-        "UPDATE report_requests SET status = 'READY', progress = 100, file_path = %s, file_size = %s,"
-        " finished_at = now(), updated_at = now() WHERE id = %s AND status = 'RUNNING' AND run_id = %s",
-        (key, size, report_id, run_id),
-    )
+    _bare_steps.save_ready(conn, STORAGE, report_id, run_id, pdf)
     conn.commit()
