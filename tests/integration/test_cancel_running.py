@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from tests.conftest import wait_for, wait_status
 from tests.integration.test_email import smtp  # noqa: F401  (the real SMTP server fixture)
@@ -31,15 +32,18 @@ def test_cancel_during_long_render_ends_cancelled_within_heartbeat_no_file_no_em
     report_id = client.post("/reports", json={"notify_email": "ops@example.com",
                                               "params": {"simulate": {"sleep_seconds": 60}}}).get_json()["id"]
     _running(client, report_id)
-    asked = time.monotonic()
     response = client.delete(f"/reports/{report_id}")
     assert response.status_code == 202
     assert response.get_json() == {"id": report_id, "status": "RUNNING", "cancel_requested": True}
     assert client.get(f"/reports/{report_id}/status").get_json()["cancel_requested"] is True
     final = wait_status(client, report_id, {"CANCELLED", "READY", "FAILED"}, timeout=10)
-    took = time.monotonic() - asked
     assert final["status"] == "CANCELLED"
-    assert took <= current.heartbeat_interval_seconds + 0.5, took  # the bound plus polling slack
+    # Timed by the database's own clock, from the committed request to the CANCELLED write: the worker's
+    # reaction, not this test's requests and polling (which a loaded machine can stretch past the slack).
+    body = client.get(f"/reports/{report_id}").get_json()
+    took = (datetime.fromisoformat(body["finished_at"])
+            - datetime.fromisoformat(body["cancel_requested_at"])).total_seconds()
+    assert 0 <= took <= current.heartbeat_interval_seconds + 0.5, took  # the bound plus a beat's own work
     assert final["attempts"] == 1 and final["download_url"] is None
     assert _pdfs(current) == []
     events = _events(client, report_id)
