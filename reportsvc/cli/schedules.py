@@ -7,6 +7,7 @@ CLI refuses what the API refuses, and every change is audited with actor `cli` (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -31,6 +32,16 @@ def _find(key: str) -> Any:
     if row is None:
         _fail(f"no schedule with the name or id {key!r} (see `flask --app app schedules list`)")
     return row
+
+
+def _act(key: str, verb: str, call: Callable[..., Any], *refusals: type[Exception]) -> tuple[str, Any]:
+    # Find the schedule, make the service call audited as the CLI, turn its refusals into a failure line.
+    row = _find(key)
+    name = row.name
+    try:
+        return name, call(row, actor=CLI_ACTOR, via="cli")
+    except refusals as exc:
+        _fail(f"{name} cannot {verb}: {exc}")
 
 
 def _stamp(moment: datetime | None) -> str:
@@ -110,12 +121,7 @@ def schedules_resume(schedule: str) -> None:
     from reportsvc import reports
     from reportsvc.ops import cron, schedules
 
-    row = _find(schedule)
-    name = row.name
-    try:
-        updated = schedules.resume(row, actor=CLI_ACTOR, via="cli")
-    except (cron.CronError, reports.ParamsError) as exc:
-        _fail(f"{name} cannot resume: {exc}")
+    name, updated = _act(schedule, "resume", schedules.resume, cron.CronError, reports.ParamsError)
     click.echo(f"resumed {name}: next run {_stamp(updated.next_run_at if updated else None)}")
 
 
@@ -126,10 +132,5 @@ def schedules_run(schedule: str) -> None:
     from reportsvc import reports
     from reportsvc.ops import schedules
 
-    row = _find(schedule)
-    name = row.name
-    try:
-        report = schedules.run_now(row, actor=CLI_ACTOR, via="cli")
-    except reports.ParamsError as exc:
-        _fail(f"{name} cannot run: {exc}")
+    name, report = _act(schedule, "run", schedules.run_now, reports.ParamsError)
     click.echo(f"queued report {report.id} from schedule {name}")
