@@ -153,12 +153,30 @@ def test_failure_ratio_fires_and_resolves_once(app, client, alerting, settings, 
     assert events(app, "failure_ratio") == [("failure_ratio", "fired", "sent"), ("failure_ratio", "resolved", "sent")]
 
 
+def _silence(redis_client, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """Every scheduler's last beat moves `seconds` into the past: as if all of them had been quiet that long.
+
+    The scheduler tests age the beats instead of sleeping past a 1 s threshold: with sleeps, the scheduler
+    that stays (a) was judged by b's evaluation on a beat as old as a's own last evaluation took, which on a
+    loaded machine (one of them sends an email) can pass a 1 s threshold. With a 30 s threshold and beats
+    aged by a minute, only what the test ages is ever stale."""
+    from reportsvc.names import SCHEDULER_BEATS_KEY
+
+    for member, score in redis_client.zrange(SCHEDULER_BEATS_KEY, 0, -1, withscores=True):
+        redis_client.zadd(SCHEDULER_BEATS_KEY, {member: score - seconds * 1000})
+
+
+#: The scheduler tests' threshold, and how long they make a scheduler quiet: far apart, so the real time an
+#: evaluation takes never decides the outcome.
+SCHEDULER_SECONDS, QUIET_SECONDS = 30.0, 60.0
+
+
 def test_a_scheduler_that_stops_beating_fires_and_resolves_when_it_is_back(app, alerting, redis_client):
-    alerting()
+    alerting(alert_scheduler_seconds=SCHEDULER_SECONDS)
     evaluate(app, redis_client, "scheduler-a")
     evaluate(app, redis_client, "scheduler-b")
-    time.sleep(1.2)
-    evaluate(app, redis_client, "scheduler-a")  # b has been quiet for over a second
+    _silence(redis_client, QUIET_SECONDS)
+    evaluate(app, redis_client, "scheduler-a")  # b has been quiet for a minute
     evaluate(app, redis_client, "scheduler-a")
     assert events(app, "scheduler_missing") == [("scheduler_missing", "fired", "sent")]
     evaluate(app, redis_client, "scheduler-b")  # b is back
@@ -169,21 +187,21 @@ def test_a_scheduler_that_stops_beating_fires_and_resolves_when_it_is_back(app, 
 def test_a_scheduler_that_stops_cleanly_is_not_missing(app, alerting, redis_client):
     from reportsvc.ops import alerts
 
-    alerting()
+    alerting(alert_scheduler_seconds=SCHEDULER_SECONDS)
     evaluate(app, redis_client, "scheduler-a")
     evaluate(app, redis_client, "scheduler-b")
     alerts.leave(redis_client, "scheduler-b")
-    time.sleep(1.2)
+    _silence(redis_client, QUIET_SECONDS)  # had b stayed in the set, its beat would be a minute old now
     evaluate(app, redis_client, "scheduler-a")
     assert events(app, "scheduler_missing") == []
 
 
 def test_cooldown_holds_a_refiring_rule_silent(app, alerting, inbox, redis_client):
-    alerting(alert_cooldown_seconds=60)
+    alerting(alert_cooldown_seconds=60, alert_scheduler_seconds=SCHEDULER_SECONDS)
     evaluate(app, redis_client, "scheduler-a")
     evaluate(app, redis_client, "scheduler-b")
     for _ in range(2):  # b goes quiet, comes back; twice
-        time.sleep(1.2)
+        _silence(redis_client, QUIET_SECONDS)
         evaluate(app, redis_client, "scheduler-a")
         evaluate(app, redis_client, "scheduler-b")
     assert events(app, "scheduler_missing") == [
