@@ -115,7 +115,9 @@ def test_console_logs_tab_shows_tracebacks_to_operators_not_viewers(client, view
 
 
 def test_logs_tab_is_live_while_running(client, worker):
-    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 4}}}).get_json()["id"]
+    # A 10 s render: the lines must be seen while it still runs, and on a loaded machine the wait for RUNNING
+    # and then for the first beat's lines can take seconds (with 4 s, the report could be READY by then).
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 10}}}).get_json()["id"]
     wait_for(lambda: client.get(f"/reports/{report_id}/status").get_json()["status"] == "RUNNING", timeout=10)
     # The heartbeat (0.5 s in tests) writes the lines so far while the report still runs.
     lines = wait_for(lambda: _lines(client, report_id)["items"], timeout=5)
@@ -123,7 +125,7 @@ def test_logs_tab_is_live_while_running(client, worker):
     assert any("[Phase 1/4]" in line["message"] for line in lines)
     page = client.get(f"/console/reports/{report_id}/logs").get_data(as_text=True)
     assert 'id="report-logs"' in page and "data-poll=" in page
-    wait_status(client, report_id, {"READY"}, timeout=15)
+    wait_status(client, report_id, {"READY"}, timeout=30)
     done = client.get(f"/console/reports/{report_id}/logs").get_data(as_text=True)
     assert "data-poll=" not in done.split('id="report-logs"')[1].split(">")[0]
 
