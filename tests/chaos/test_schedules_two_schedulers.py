@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from reportsvc.extensions import db
+from reportsvc.names import SCHEDULER_BEATS_KEY
 from reportsvc.ops import schedules
-from reportsvc.state import schedules as store
 from tests.chaos.harness import process_env, scheduler_proc
 from tests.conftest import wait_for
 
@@ -20,18 +20,28 @@ SLOT = datetime(2026, 1, 1, tzinfo=UTC)  # every schedule's one due slot (yearly
 
 
 @pytest.mark.slow
-def test_two_schedulers_over_200_due_schedules_make_exactly_one_report_per_slot(app, base_settings, procs, tmp_path):
+def test_two_schedulers_over_200_due_schedules_make_exactly_one_report_per_slot(app, base_settings, procs, tmp_path,
+                                                                              redis_client):
     with app.app_context():
-        for i in range(SCHEDULES):
-            row = schedules.create({"name": f"yearly {i:03d}", "cron": "0 0 1 1 *", "timezone": "UTC",
-                                    "report_type": "operations", "params": {}, "title": None, "recipients": [],
-                                    "misfire": "latest"}, actor="pytest", via="test")
-            store.change(row.id, {"next_run_at": SLOT}, "pytest")
+        ids = [schedules.create({"name": f"yearly {i:03d}", "cron": "0 0 1 1 *", "timezone": "UTC",
+                                 "report_type": "operations", "params": {}, "title": None, "recipients": [],
+                                 "misfire": "latest"}, actor="pytest", via="test").id
+               for i in range(SCHEDULES)]  # not due yet: next 1 January
     extra = {"SCHEDULE_POLL_SECONDS": "0.2", "SCHEDULE_BATCH_SIZE": "20"}
     for n in range(2):
         proc = scheduler_proc(base_settings, tmp_path / f"scheduler-{n}.log")
         proc.env = process_env(base_settings, **extra)
         procs.append(proc.start())
+    # Both schedulers running their jobs before anything is due: had the slots been due at start, a scheduler
+    # slow to start on a loaded machine could find the other done with all 200 and make none. Each one's first
+    # alert evaluation (at the same instant as its first poll) puts it in the scheduler set.
+    pids = {str(proc.popen.pid) for proc in procs if proc.popen}
+    wait_for(lambda: pids <= {m.decode().rsplit(":", 1)[-1] for m in redis_client.zrange(SCHEDULER_BEATS_KEY, 0, -1)},
+             timeout=60, interval=0.2)
+    with app.app_context():  # all 200 due at one instant, as after an outage
+        db.session.execute(text("UPDATE report_schedules SET next_run_at = :slot, updated_by = 'pytest'"
+                                " WHERE id = ANY(:ids)"), {"slot": SLOT, "ids": ids})
+        db.session.commit()
     started = time.monotonic()
 
     def pending() -> int:
