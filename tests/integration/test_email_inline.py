@@ -49,7 +49,10 @@ def test_inline_refused_falls_back_to_the_email_actor_and_is_delivered_once_when
         client, worker, inline, monkeypatch, redis_client):
     from reportsvc.worker import notify
 
-    monkeypatch.setattr(notify, "EMAIL_MIN_BACKOFF_MS", 1500)  # the fallback's first wait: 1.5 - 3 s
+    # The fallback's first wait: 5 - 10 s. Before it ends, this test must see READY, the email_failed event and
+    # the waiting message, and start the SMTP server; with 1.5 - 3 s a loaded machine could miss that window
+    # (the message then leaves the delay queue, and its attempt 2 fails as well).
+    monkeypatch.setattr(notify, "EMAIL_MIN_BACKOFF_MS", 5000)
     port = free_port()
     inline(port)  # nothing listens there yet: the inline attempt is refused
     report_id = client.post("/reports", json={"notify_email": "ops@example.com"}).get_json()["id"]
@@ -59,7 +62,7 @@ def test_inline_refused_falls_back_to_the_email_actor_and_is_delivered_once_when
     # The fallback is the email actor's message, waiting out its backoff as its second attempt.
     wait_for(lambda: redis_client.hlen("dramatiq:notifications.DQ.msgs") == 1, timeout=5)
     with smtp_server(port) as (_, inbox):
-        wait_for(lambda: inbox.messages, timeout=15)
+        wait_for(lambda: inbox.messages, timeout=30)
         worker.join()
         time.sleep(0.5)
     assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
