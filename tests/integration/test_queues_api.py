@@ -75,7 +75,9 @@ def test_counts_match_raw_redis_in_every_state(app, client, make_worker, redis_c
     wait_for(lambda: redis_client.llen(K) == 0)
     delayed = [generate_report.send_with_options(args=(str(uuid.uuid4()),), delay=60_000).options["redis_message_id"]
                for _ in range(3)]
-    running = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 3}}}).get_json()["id"]
+    # Long renders, cancelled at the end: everything below must see them RUNNING, and with 3 s renders a loaded
+    # machine could finish one before the held counts were read.
+    running = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 60}}}).get_json()["id"]
                for _ in range(2)]
     for rid in running:
         wait_status(client, rid, {"RUNNING"}, timeout=10)
@@ -96,7 +98,9 @@ def test_counts_match_raw_redis_in_every_state(app, client, make_worker, redis_c
     assert len(consumers) == 1 and consumers[0]["alive"]
     assert consumers[0]["held"] == {"reports": 2, "reports.DQ": 3}
     for rid in running:
-        wait_status(client, rid, {"READY"}, timeout=20)
+        assert client.delete(f"/reports/{rid}").status_code == 202
+    for rid in running:
+        wait_status(client, rid, {"CANCELLED"}, timeout=20)
 
 
 def test_message_detail_by_redis_id_and_by_dramatiq_message_id(app, client, redis_client):
