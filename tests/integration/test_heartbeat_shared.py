@@ -53,7 +53,9 @@ def test_one_beat_refreshes_every_claim_and_flags_the_lost_and_the_cancelled(app
 
 def test_running_reports_share_one_heartbeat_thread_that_keeps_them_fresh(client, worker, settings, db_session) -> None:  # type: ignore[no-untyped-def]
     current = settings()
-    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 3}}}).get_json()["id"]
+    # 6 s renders: both must still be RUNNING after the wait for RUNNING and the 1.25 s sleep below, which on a
+    # loaded machine can take most of a 3 s render.
+    ids = [client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 6}}}).get_json()["id"]
            for _ in range(2)]
     wait_for(lambda: all(client.get(f"/reports/{i}/status").get_json()["status"] == "RUNNING" for i in ids))
     time.sleep(current.heartbeat_interval_seconds * 2.5)
