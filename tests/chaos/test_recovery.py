@@ -23,7 +23,9 @@ def _events(client, report_id):
 
 def test_stalled_but_alive_worker_is_fenced_out(app, client, chaos_settings, make_worker, caplog):
     make_worker(threads=2)
-    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 3}}}).get_json()["id"]
+    # A 6 s render: the release below must come while the first worker still renders (a loaded machine can
+    # spend much of a 3 s render before this test has seen RUNNING).
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 6}}}).get_json()["id"]
     wait_for(lambda: client.get(f"/reports/{report_id}/status").get_json()["status"] == "RUNNING", timeout=20)
     with app.app_context():
         row = db.session.execute(text("SELECT run_id FROM report_requests WHERE id = :i"),
@@ -127,7 +129,8 @@ def test_frozen_worker_resumed_after_recovery_never_overwrites_the_published_pdf
     from tests.chaos.harness import running_reports, stored_files, worker_ids
 
     frozen = start_worker(threads=2)
-    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 3}}}).get_json()["id"]
+    # A 6 s render: the worker must be frozen mid-render, after this test saw its claim's first beat.
+    report_id = client.post("/reports", json={"params": {"simulate": {"sleep_seconds": 6}}}).get_json()["id"]
     mine = wait_for(lambda: worker_ids(frozen), timeout=30)
     wait_for(lambda: [r for r, w, beat in running_reports(app) if r == report_id and w in mine and beat], timeout=30)
     pids = frozen.children()
