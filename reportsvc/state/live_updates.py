@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 
+from reportsvc.batching import BatchThread, ProcessSlot
 from reportsvc.names import COUNTS_GENERATION_KEY, EVENTS_CHANNEL
 
 log = logging.getLogger("reportsvc.state.lifecycle")
@@ -29,43 +30,24 @@ log = logging.getLogger("reportsvc.state.lifecycle")
 PAUSE_SECONDS = 5.0
 
 
-class Batcher:
+class Batcher(BatchThread):
     """One thread sending queued events every `interval` seconds, in one pipeline, in the order queued."""
 
     def __init__(self, interval: float) -> None:
-        self.interval = interval
+        super().__init__(interval, "reportsvc-live-updates")
         self._queue: collections.deque[str] = collections.deque()
-        self._wake = threading.Event()
-        self._stopping = False
         self._send_lock = threading.Lock()  # the thread's flush and the shutdown flush never interleave
         self._quiet_until = 0.0
-        self._thread = threading.Thread(target=self._run, name="reportsvc-live-updates", daemon=True)
-
-    def start(self) -> None:
-        """Start the sending thread."""
-        self._thread.start()
 
     def submit(self, event: str) -> None:
         """Queue one event's JSON for the next batch (a deque append: no lock taken on the job thread)."""
         if self._quiet_until and time.monotonic() < self._quiet_until:
             return
         self._queue.append(event)
-        if self._stopping:  # queued after (or during) the last flush of `stop`: send it now, not never
-            self.flush()
-        elif not self._wake.is_set():
-            self._wake.set()
+        self.queued()
 
-    def _run(self) -> None:
-        while not self._stopping:  # `stop` sends what a stopped thread left queued
-            self._wake.wait()
-            if self._stopping:
-                return
-            time.sleep(self.interval)  # let the batch fill: the point of batching
-            self._wake.clear()
-            self.flush()
-
-    def flush(self) -> None:
-        """Send everything queued now, in one pipeline."""
+    def flush(self) -> bool:
+        """Send everything queued now, in one pipeline (a failed send drops the batch: always True)."""
         from reportsvc.redis_client import get_redis
 
         with self._send_lock:
@@ -73,7 +55,7 @@ class Batcher:
             while self._queue:
                 events.append(self._queue.popleft())
             if not events:
-                return
+                return True
             try:
                 pipe = get_redis().pipeline(transaction=False)
                 pipe.incr(COUNTS_GENERATION_KEY)
@@ -83,43 +65,25 @@ class Batcher:
             except Exception as exc:  # Redis down: drop this batch, and the next ones for a while
                 self._quiet_until = time.monotonic() + PAUSE_SECONDS
                 log.debug("%d live-update events not published: %s", len(events), exc)
-
-    def stop(self) -> None:
-        """Stop the thread, then send what is still queued."""
-        self._stopping = True
-        self._wake.set()
-        self._thread.join(timeout=5)
-        self.flush()
+            return True
 
 
-_batcher: Batcher | None = None
-_lock = threading.Lock()
+_slot: ProcessSlot[Batcher] = ProcessSlot(Batcher)
 
 
 def start(batch_ms: int) -> None:
     """Batch this process's announces every `batch_ms` ms from now on (0: leave them synchronous)."""
-    global _batcher
-    if batch_ms <= 0:
-        return
-    with _lock:
-        if _batcher is None:
-            batcher = Batcher(batch_ms / 1000.0)
-            batcher.start()
-            _batcher = batcher
+    _slot.start(batch_ms)
 
 
 def stop() -> None:
     """Stop batching (announces are synchronous again) and send what is queued."""
-    global _batcher
-    with _lock:
-        batcher, _batcher = _batcher, None
-    if batcher is not None:
-        batcher.stop()
+    _slot.stop()
 
 
 def submit(event: str) -> bool:
     """Queue an event if this process batches its announces; False when the caller must publish it itself."""
-    batcher = _batcher
+    batcher = _slot.current
     if batcher is None:
         return False
     batcher.submit(event)

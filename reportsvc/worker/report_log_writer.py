@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
+from reportsvc.batching import BatchThread, ProcessSlot
 from reportsvc.state import report_logs
 from reportsvc.worker import context
 
@@ -27,30 +27,22 @@ log = logging.getLogger("reportsvc.worker.report_log")
 RETRY_SECONDS = 1.0
 
 
-class Writer:
+class Writer(BatchThread):
     """One thread writing the lines handed over every `interval` seconds, in one INSERT."""
 
+    retry_seconds = RETRY_SECONDS
+
     def __init__(self, interval: float) -> None:
-        self.interval = interval
+        super().__init__(interval, "reportsvc-report-log")
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()  # guards _rows
         self._writing = threading.Lock()  # one write at a time, so lines go in in the order handed over
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="reportsvc-report-log", daemon=True)
-
-    def start(self) -> None:
-        """Start the writing thread."""
-        self._thread.start()
 
     def hand(self, rows: list[dict[str, Any]]) -> None:
         """Hold these lines for the next write."""
         with self._lock:
             self._rows.extend(rows)
-        if self._stopping:  # handed over after (or during) the last write of `stop`: write it now
-            self.flush()
-        elif not self._wake.is_set():
-            self._wake.set()
+        self.queued()
 
     def flush(self) -> bool:
         """Write everything held now, in one INSERT; False when that failed (the lines are kept)."""
@@ -69,53 +61,23 @@ class Writer:
                 log.warning("%d report log lines not written yet (retried): %s", len(rows), exc)
                 return False
 
-    def _run(self) -> None:
-        while not self._stopping:  # `stop` writes what a stopped thread left held
-            self._wake.wait()
-            if self._stopping:
-                return
-            time.sleep(self.interval)  # let the batch fill: the point of batching
-            self._wake.clear()
-            if not self.flush():
-                self._wake.set()
-                time.sleep(RETRY_SECONDS)
 
-    def stop(self) -> None:
-        """Stop the thread, then write what is still held."""
-        self._stopping = True
-        self._wake.set()
-        self._thread.join(timeout=5)
-        self.flush()
-
-
-_writer: Writer | None = None
-_lock = threading.Lock()
+_slot: ProcessSlot[Writer] = ProcessSlot(Writer)
 
 
 def start(batch_ms: int) -> None:
     """Batch this process's finished attempts' lines every `batch_ms` ms from now on (0: leave them inline)."""
-    global _writer
-    if batch_ms <= 0:
-        return
-    with _lock:
-        if _writer is None:
-            writer = Writer(batch_ms / 1000.0)
-            writer.start()
-            _writer = writer
+    _slot.start(batch_ms)
 
 
 def stop() -> None:
     """Stop batching (attempts write their own lines again) and write what is held."""
-    global _writer
-    with _lock:
-        writer, _writer = _writer, None
-    if writer is not None:
-        writer.stop()
+    _slot.stop()
 
 
 def hand(rows: list[dict[str, Any]]) -> bool:
     """Hold an attempt's last lines for the process's writer; False when none runs (the caller writes them)."""
-    writer = _writer
+    writer = _slot.current
     if writer is None:
         return False
     if rows:
@@ -125,6 +87,6 @@ def hand(rows: list[dict[str, Any]]) -> bool:
 
 def flush() -> None:
     """Write what the process's writer holds now (before a retried attempt counts its report's lines)."""
-    writer = _writer
+    writer = _slot.current
     if writer is not None:
         writer.flush()

@@ -9,7 +9,7 @@ layer, and nothing above or beside it:
     state     rows and bytes: models, lifecycle, queries, storage, accounts, audit
     metrics   Prometheus series
     queues | reports     Dramatiq's Redis layout, and pure report types; peers
-    base      config, extensions, logs, names, redis_client
+    base      batching, config, extensions, logs, names, redis_client
 
 Peers may not import each other, except in the entry and base layers (wiring, and the foundation).
 
@@ -36,8 +36,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"reportsvc.state"}),
     frozenset({"reportsvc.metrics"}),
     frozenset({"reportsvc.queues", "reportsvc.reports"}),
-    frozenset({"reportsvc.config", "reportsvc.cursors", "reportsvc.extensions", "reportsvc.logs", "reportsvc.names",
-               "reportsvc.redis_client"}),
+    frozenset({"reportsvc.batching", "reportsvc.config", "reportsvc.cursors", "reportsvc.extensions", "reportsvc.logs",
+               "reportsvc.names", "reportsvc.redis_client"}),
 )
 #: Packages that must stay free of Flask (they run in any process and are tested without an app).
 NO_FLASK = ("reportsvc.queues", "reportsvc.reports")
