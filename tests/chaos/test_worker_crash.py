@@ -131,6 +131,10 @@ def test_retry_waiting_out_its_delay_in_a_killed_worker_is_recovered(client, set
     wait_for(lambda: redis_client.hlen("dramatiq:reports.DQ.msgs") == 1
              and redis_client.llen("dramatiq:reports.DQ") == 0, timeout=10)
     first.kill()
+    # The sweep releases the dead worker's message before a second worker exists: a live worker's own Dramatiq
+    # maintenance (same 3 s dead-worker threshold) could otherwise requeue it first, with no "requeued" event.
+    wait_for(lambda: any(e["kind"] == "requeued" and "dead worker" in (e["message"] or "")
+                         for e in _events(client, report_id)), timeout=30)
     second = worker_proc(slow_retry, tmp_path / "w2.log").start()
     procs.append(second)
     final = wait_status(client, report_id, {"READY", "FAILED"}, timeout=60)
