@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 
-class BatchThread:
+class BatchThread(ABC):
     """One daemon thread calling `flush` `interval` seconds after the first item queued since the last one.
 
     Subclasses hold their own items, call `queued()` after adding one, and implement `flush`."""
@@ -33,9 +34,9 @@ class BatchThread:
         """Start the thread."""
         self._thread.start()
 
+    @abstractmethod
     def flush(self) -> bool:
         """Send everything held now; False when that failed and the items are kept for a retry."""
-        raise NotImplementedError
 
     def queued(self) -> None:
         """Wake the thread for an item just added; once stopping, flush it here (the thread sends no more)."""

@@ -68,22 +68,13 @@ class Batcher(BatchThread):
             return True
 
 
-_slot: ProcessSlot[Batcher] = ProcessSlot(Batcher)
-
-
-def start(batch_ms: int) -> None:
-    """Batch this process's announces every `batch_ms` ms from now on (0: leave them synchronous)."""
-    _slot.start(batch_ms)
-
-
-def stop() -> None:
-    """Stop batching (announces are synchronous again) and send what is queued."""
-    _slot.stop()
+#: The process's one Batcher (started by the worker middleware at boot, stopped at shutdown).
+slot: ProcessSlot[Batcher] = ProcessSlot(Batcher)
 
 
 def submit(event: str) -> bool:
     """Queue an event if this process batches its announces; False when the caller must publish it itself."""
-    batcher = _slot.current
+    batcher = slot.current
     if batcher is None:
         return False
     batcher.submit(event)

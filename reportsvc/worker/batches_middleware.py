@@ -18,11 +18,11 @@ class ProcessBatches(Middleware):
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         """Batch from now on (each unless its setting is 0)."""
         hotpath = get_settings().hotpath
-        live_updates.start(hotpath.live_update_batch_ms)
-        report_log_writer.start(hotpath.report_log_batch_ms)
+        live_updates.slot.start(hotpath.live_update_batch_ms)
+        report_log_writer.slot.start(hotpath.report_log_batch_ms)
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         """Write and send what is held once the job threads have stopped (before_worker_shutdown comes before
         they do)."""
-        report_log_writer.stop()
-        live_updates.stop()
+        report_log_writer.slot.stop()
+        live_updates.slot.stop()

@@ -62,22 +62,13 @@ class Writer(BatchThread):
                 return False
 
 
-_slot: ProcessSlot[Writer] = ProcessSlot(Writer)
-
-
-def start(batch_ms: int) -> None:
-    """Batch this process's finished attempts' lines every `batch_ms` ms from now on (0: leave them inline)."""
-    _slot.start(batch_ms)
-
-
-def stop() -> None:
-    """Stop batching (attempts write their own lines again) and write what is held."""
-    _slot.stop()
+#: The process's one Writer (started by the worker middleware at boot, stopped at shutdown).
+slot: ProcessSlot[Writer] = ProcessSlot(Writer)
 
 
 def hand(rows: list[dict[str, Any]]) -> bool:
     """Hold an attempt's last lines for the process's writer; False when none runs (the caller writes them)."""
-    writer = _slot.current
+    writer = slot.current
     if writer is None:
         return False
     if rows:
@@ -87,6 +78,6 @@ def hand(rows: list[dict[str, Any]]) -> bool:
 
 def flush() -> None:
     """Write what the process's writer holds now (before a retried attempt counts its report's lines)."""
-    writer = _slot.current
+    writer = slot.current
     if writer is not None:
         writer.flush()

@@ -38,8 +38,8 @@ def events(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def batching():  # type: ignore[no-untyped-def]
     """Start this process's batcher with a given interval; stopped (and flushed) at teardown."""
-    yield live_updates.start
-    live_updates.stop()
+    yield live_updates.slot.start
+    live_updates.slot.stop()
 
 
 def test_batched_events_arrive_in_the_order_they_were_announced(app, events, batching):
@@ -59,17 +59,17 @@ def test_batched_events_arrive_in_the_order_they_were_announced(app, events, bat
 
 
 def test_stop_sends_what_is_still_queued(app, events):
-    live_updates.start(60_000)  # a batch a minute: only stop can send these in time
+    live_updates.slot.start(60_000)  # a batch a minute: only stop can send these in time
     report_id = uuid.uuid4()
     for kind in ("claimed", "completed"):
         lifecycle.announce(report_id, "RUNNING", kind)
-    live_updates.stop()
+    live_updates.slot.stop()
     got = wait_for(lambda: len(events()) >= 2 and events(), timeout=10)
     assert [(e["id"], e["kind"]) for e in got] == [(str(report_id), "claimed"), (str(report_id), "completed")]
 
 
 def test_without_a_batcher_an_announce_is_published_at_once(app, events):
-    live_updates.stop()
+    live_updates.slot.stop()
     report_id = uuid.uuid4()
     lifecycle.announce(report_id, "READY", "completed", 100)
     assert live_updates.submit("{}") is False

@@ -29,9 +29,9 @@ def _stored(app, report_id: uuid.UUID) -> list[str]:  # type: ignore[no-untyped-
 @pytest.fixture
 def no_writer():  # type: ignore[no-untyped-def]
     """No process writer before or after the test (an in-process worker of another test may have started one)."""
-    report_log_writer.stop()
+    report_log_writer.slot.stop()
     yield
-    report_log_writer.stop()
+    report_log_writer.slot.stop()
 
 
 def test_several_reports_lines_are_written_in_one_insert(app, no_writer, monkeypatch):
@@ -39,7 +39,7 @@ def test_several_reports_lines_are_written_in_one_insert(app, no_writer, monkeyp
     real_append = report_logs.append
     monkeypatch.setattr(report_logs, "append", lambda rows: (calls.append(len(rows)), real_append(rows))[1])
     reports = [_pending(app) for _ in range(3)]
-    report_log_writer.start(60_000)  # a write a minute: the test's flush is the only one
+    report_log_writer.slot.start(60_000)  # a write a minute: the test's flush is the only one
     for report_id in reports:
         assert report_log_writer.hand(_lines(report_id, 4)) is True
     report_log_writer.flush()
@@ -50,16 +50,16 @@ def test_several_reports_lines_are_written_in_one_insert(app, no_writer, monkeyp
 
 def test_the_thread_writes_held_lines_after_the_interval(app, no_writer):
     report_id = _pending(app)
-    report_log_writer.start(10)
+    report_log_writer.slot.start(10)
     report_log_writer.hand(_lines(report_id, 3))
     assert wait_for(lambda: len(_stored(app, report_id)) == 3, timeout=10)
 
 
 def test_stop_writes_what_is_held(app, no_writer):
     report_id = _pending(app)
-    report_log_writer.start(60_000)
+    report_log_writer.slot.start(60_000)
     report_log_writer.hand(_lines(report_id, 5))
-    report_log_writer.stop()
+    report_log_writer.slot.stop()
     assert _stored(app, report_id) == [f"{report_id} line {i}" for i in range(5)]
     assert report_log_writer.hand(_lines(report_id, 1)) is False  # stopped: the job writes its own again
 
