@@ -61,11 +61,8 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
     if live_updates.submit(event):
         return
     try:
-        # One round trip: the event, and the counts generation that makes every process's cached tab
-        # counts stale (so counts never contradict the rows an event just refreshed).
         pipe = get_redis().pipeline(transaction=False)
-        pipe.publish(EVENTS_CHANNEL, event)
-        pipe.incr(COUNTS_GENERATION_KEY)
+        _queue_event(pipe, event)
         pipe.execute()
     except Exception as exc:  # never let the live view fail a transition that committed
         # Redis is down: stop trying for a while, or every transition would wait out a connect timeout.
@@ -75,8 +72,14 @@ def announce(report_id: uuid.UUID, status: str | None, kind: str, progress: int 
 
 def announce_on(pipe: Any, report_id: uuid.UUID, status: str | None, kind: str, progress: int | None = None) -> None:
     """Queue `announce`'s commands on a pipeline the caller sends (e.g. riding on the enqueue's)."""
-    pipe.publish(EVENTS_CHANNEL, _event_json(report_id, status, kind, progress))
+    _queue_event(pipe, _event_json(report_id, status, kind, progress))
+
+
+def _queue_event(pipe: Any, event: str) -> None:
+    # The counts generation first, which makes every process's cached tab counts stale, then the event: a
+    # stream that refreshes on the event never reads counts older than its rows (the batcher's order too).
     pipe.incr(COUNTS_GENERATION_KEY)
+    pipe.publish(EVENTS_CHANNEL, event)
 
 
 def _event_json(report_id: uuid.UUID, status: str | None, kind: str, progress: int | None) -> str:
