@@ -21,7 +21,6 @@ import dramatiq
 from dramatiq.common import compute_backoff
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 from dramatiq.middleware.time_limit import TimeLimitExceeded
-from flask_mail import Message as MailMessage
 from sqlalchemy import select
 
 from reportsvc.config import Settings, get_settings
@@ -31,6 +30,7 @@ from reportsvc.names import NOTIFICATIONS_QUEUE
 from reportsvc.state import lifecycle
 from reportsvc.state.models import ReportRequest
 from reportsvc.worker import context
+from reportsvc.worker.mail_message import ReadyMessage
 
 log = logging.getLogger("reportsvc.notify")
 
@@ -140,8 +140,8 @@ def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, 
     """Hand the email to the SMTP server and record the outcome (that commit also ends the claim)."""
     try:
         # One message to all of them: one delivery, one claim, one outcome on the timeline.
-        mail.send(MailMessage(subject=email.subject, recipients=list(email.recipients), body=email.body,
-                              sender=settings.email_from))
+        mail.send(ReadyMessage(subject=email.subject, recipients=email.recipients, body=email.body,
+                               sender=settings.email_from))
     except Exception as exc:
         to = ", ".join(email.recipients)
         text = f"{type(exc).__name__}: {exc}"[:500]

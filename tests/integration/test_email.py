@@ -219,3 +219,28 @@ def test_email_claim_is_held_only_inside_its_block(app, client, worker):
     with app.app_context(), lifecycle.email_claim(report_id) as claim:
         assert claim == "claimed"
     assert seen == ["claimed"]
+
+
+def test_non_ascii_title_arrives_as_an_encoded_subject_that_parses_back(client, worker, settings, smtp):
+    """The email's headers as the real SMTP server got them: a non-ASCII subject in RFC 2047 words, utf-8 body."""
+    from email import message_from_bytes, policy
+
+    controller, inbox = smtp
+    settings(email_host="127.0.0.1", email_port=controller.port, email_from="Reports <reports@example.com>")
+    title = "Übersicht – 月次レポート, größer als eine Zeile " + "ünd weiter " * 6
+    report_id = client.post("/reports", json={"notify_email": "ops@example.com", "title": title}).get_json()["id"]
+    wait_status(client, report_id, {"READY"})
+    wait_for(lambda: inbox.messages, timeout=15)
+    sender, recipients, content = inbox.messages[0]
+    raw = content.encode()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head  # encoded words, no raw 8-bit header
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert str(parsed["Subject"]) == f"Your report is ready: {title.strip()}"
+    assert parsed["From"].addresses[0].addr_spec == "reports@example.com"
+    assert parsed["To"].addresses[0].addr_spec == "ops@example.com"
+    assert parsed["Date"].datetime is not None and parsed["Message-ID"].startswith("<")
+    assert parsed.get_content_type() == "text/plain" and parsed.get_content_charset() == "utf-8"
+    assert f'the report "{title.strip()}" ({report_id}) is ready.' in parsed.get_content()
+    assert (sender, recipients) == ("reports@example.com", ["ops@example.com"])
