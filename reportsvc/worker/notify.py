@@ -135,25 +135,25 @@ def _compose_email(report: EmailFacts, settings: Settings, extra: dict[str, bool
     return Email(recipients, subject, body)
 
 
-def _send(report_id: uuid.UUID, email: Email, settings: Settings, attempt: int, final_attempt: bool,
+def _send(claim: lifecycle.EmailClaim, email: Email, settings: Settings, attempt: int, final_attempt: bool,
           step: bool) -> None:
     """Hand the email to the SMTP server and record the outcome (that commit also ends the claim)."""
+    report_id = claim.report_id
+    to = ", ".join(email.recipients)
     try:
         # One message to all of them: one delivery, one claim, one outcome on the timeline.
         mail.send(ReadyMessage(subject=email.subject, recipients=email.recipients, body=email.body,
                                sender=settings.email_from))
     except Exception as exc:
-        to = ", ".join(email.recipients)
         text = f"{type(exc).__name__}: {exc}"[:500]
         then = "giving up" if final_attempt else "will retry"
-        lifecycle.note(report_id, "email_failed", f"email to {to} failed (attempt {attempt}); {then}",
-                       {"to": to, "error": text, "attempt": attempt})
+        claim.record("email_failed", f"email to {to} failed (attempt {attempt}); {then}",
+                     {"to": to, "error": text, "attempt": attempt})
         log.warning("Job %s email to %s failed: %s", report_id, to, text)
         raise
     # Dying between the SMTP server's "250 OK" above and this commit is the one way to send twice:
     # the claim is gone with the connection, no event says "sent", and the retry sends again.
-    to = ", ".join(email.recipients)
-    lifecycle.note(report_id, "email_sent", f"email sent to {to}", {"to": to, "attempt": attempt})
+    claim.record("email_sent", f"email sent to {to}", {"to": to, "attempt": attempt})
     log.info("Job %s email sent to %s", report_id, to, extra=JOB_STEP if step else None)
 
 
@@ -173,20 +173,20 @@ def deliver(report_id: uuid.UUID, attempt: int, final_attempt: bool, *, step: bo
     if email is None:
         return "skipped"
     with lifecycle.email_claim(report_id) as claim:
-        if claim == "sent":
+        if claim.state == "sent":
             # A duplicate message (a redelivered report queues the email again): never send twice.
             log.info("Job %s email already sent; skipping the duplicate", report_id, extra=extra)
             return "already_sent"
-        if claim == "busy":
+        if claim.state == "busy":
             # Ending without an exception: retrying would only find the email sent, or the holder retrying.
             log.info("Job %s email is being sent by another delivery right now; dropping this duplicate", report_id,
                      extra=extra)
             return "busy"
         if not settings.email_host:
             log.info("Job %s email skipped: no SMTP server configured (EMAIL_HOST)", report_id, extra=extra)
-            lifecycle.note(report_id, "email_skipped", "no SMTP server configured", {"to": ", ".join(email.recipients)})
+            claim.record("email_skipped", "no SMTP server configured", {"to": ", ".join(email.recipients)})
             return "skipped"
-        _send(report_id, email, settings, attempt, final_attempt, step)
+        _send(claim, email, settings, attempt, final_attempt, step)
     return "sent"
 
 

@@ -24,6 +24,17 @@ def smtp():
 _free_port = free_port
 
 
+@pytest.fixture(params=[True, False], ids=["direct", "session"])
+def direct_sql(request, settings):  # type: ignore[no-untyped-def]
+    """The email claim and its record on both paths: the direct connection, the session (WORKER_DIRECT_SQL)."""
+    import dataclasses
+
+    from reportsvc.config import get_settings
+
+    settings(hotpath=dataclasses.replace(get_settings().hotpath, worker_direct_sql=request.param))
+    return request.param
+
+
 def test_ready_report_emails_the_download_link(client, worker, settings, smtp):
     controller, inbox = smtp
     settings(email_host="127.0.0.1", email_port=controller.port)
@@ -127,7 +138,7 @@ def _email_events(client, report_id: str) -> list[str]:  # type: ignore[no-untyp
             if e["kind"].startswith("email_")]
 
 
-def test_two_deliveries_at_the_same_moment_send_one_email(app, client, worker, settings, smtp):
+def test_two_deliveries_at_the_same_moment_send_one_email(app, client, worker, settings, smtp, direct_sql):
     """Both pass 'not sent yet' together; only the claim holder talks to the SMTP server, the other ends cleanly."""
     from reportsvc.worker import notify
 
@@ -181,7 +192,7 @@ def test_two_duplicate_messages_on_two_worker_threads_send_one_email(app, client
     assert len(inbox.messages) == 1
 
 
-def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, settings, smtp):
+def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, settings, smtp, direct_sql):
     from reportsvc.worker import notify
 
     controller, inbox = smtp
@@ -194,9 +205,21 @@ def test_a_failed_send_releases_the_claim_for_the_retry(app, client, worker, set
         assert notify.deliver(uuid.UUID(report_id), 2, False) == "sent"
     assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
     assert _email_events(client, report_id) == ["email_failed", "email_sent"]
+    events = [e for e in client.get(f"/reports/{report_id}").get_json()["events"] if e["kind"].startswith("email_")]
+    assert events[0]["detail"]["attempt"] == 1 and "ConnectionRefusedError" in events[0]["detail"]["error"]
+    assert events[1]["detail"] == {"to": "ops@example.com", "attempt": 2}
+    assert events[1]["message"] == "email sent to ops@example.com"
+    assert events[1]["from_status"] is None and events[1]["to_status"] is None
+    from reportsvc import metrics
+    from tests.integration.test_metrics import scrape, value
+
+    metrics.flush()  # the counts of this process's committed outcomes, on both paths
+    samples = scrape(client)
+    assert value(samples, "reportsvc_emails_sent_total") == 1
+    assert value(samples, "reportsvc_emails_failed_total") == 1
 
 
-def test_email_claim_is_held_only_inside_its_block(app, client, worker):
+def test_email_claim_is_held_only_inside_its_block(app, client, worker, direct_sql):
     """A second claimant is turned away while the first holds it, and gets it once the first left unrecorded."""
     from reportsvc.state import lifecycle
 
@@ -205,7 +228,7 @@ def test_email_claim_is_held_only_inside_its_block(app, client, worker):
 
     def hold() -> None:
         with app.app_context(), lifecycle.email_claim(report_id) as claim:
-            seen.append(claim)
+            seen.append(claim.state)
             held.set()
             release.wait(10)
 
@@ -213,11 +236,11 @@ def test_email_claim_is_held_only_inside_its_block(app, client, worker):
     holder.start()
     assert held.wait(10)
     with app.app_context(), lifecycle.email_claim(report_id) as claim:
-        assert claim == "busy"
+        assert claim.state == "busy"
     release.set()
     holder.join(10)
     with app.app_context(), lifecycle.email_claim(report_id) as claim:
-        assert claim == "claimed"
+        assert claim.state == "claimed"
     assert seen == ["claimed"]
 
 

@@ -16,7 +16,7 @@ Callers use this package as one module (`lifecycle.claim(...)`); the modules beh
 - `recovery`: the stall sweeper's transition (release_stalled; a dead worker's cancel-requested report ends CANCELLED)
 - `timeline`: state-less timeline entries (note, note_many, has_event)
 - `files`: retention's file expiry (expire_files, forget_expired_files)
-- `emails`: the email claim (email_claim)
+- `emails`: the email claim and the record of its outcome (email_claim, EmailClaim)
 - `webhooks`: the completion webhook's claim (webhook_claim)
 
 No module imports a sibling other than `_common`.
@@ -33,7 +33,7 @@ from reportsvc.state.lifecycle.commands import (
     requeued_from_dead_many,
     retry,
 )
-from reportsvc.state.lifecycle.emails import email_claim
+from reportsvc.state.lifecycle.emails import EmailClaim, email_claim
 from reportsvc.state.lifecycle.files import expire_files, forget_expired_files
 from reportsvc.state.lifecycle.heartbeats import heartbeat_many
 from reportsvc.state.lifecycle.recovery import release_stalled
@@ -52,6 +52,7 @@ from reportsvc.state.lifecycle.worker import (
 
 __all__ = [
     "Claim",
+    "EmailClaim",
     "Hold",
     "Outcome",
     "ScheduleLink",
