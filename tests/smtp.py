@@ -16,6 +16,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
+        self.peers: list[Any] = []  # the client's address for each message: one per SMTP connection
         self.delay = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
@@ -23,6 +24,7 @@ class Inbox:
         if self.delay:
             await asyncio.sleep(self.delay)  # a slow server keeps the first delivery mid-send
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
+        self.peers.append(session.peer)
         return "250 OK"
 
 

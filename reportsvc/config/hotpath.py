@@ -52,3 +52,8 @@ class HotPathSettings:
     #: thread, which writes every report's lines held this many ms after the first in one INSERT
     #: (reportsvc.worker.report_log_writer); written at shutdown too. 0: each job writes its own, as before.
     report_log_batch_ms: int = 20
+    #: EMAIL_KEEPALIVE_SECONDS: a worker process keeps its SMTP connections open between emails and closes each
+    #: one after it sat unused this many seconds, and at shutdown (reportsvc.worker.smtp_session); a connection
+    #: the server dropped meanwhile is replaced before the message is sent. 0: a new connection (connect, EHLO,
+    #: QUIT) for each email, as before.
+    email_keepalive_seconds: float = 30.0

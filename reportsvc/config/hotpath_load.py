@@ -32,4 +32,5 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         report_log_batch_ms=whole(env, "REPORT_LOG_BATCH_MS", 20, 0, 1000),
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
         create_log_line=flag(env, "CREATE_LOG_LINE", False),
+        email_keepalive_seconds=decimal(env, "EMAIL_KEEPALIVE_SECONDS", 30.0, 0, 3600),
     )

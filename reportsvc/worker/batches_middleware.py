@@ -1,5 +1,6 @@
 """Starts a worker process's batching threads at boot and drains them at shutdown: the live-update announces
-(LIVE_UPDATE_BATCH_MS) and the finished attempts' report-log lines (REPORT_LOG_BATCH_MS)."""
+(LIVE_UPDATE_BATCH_MS) and the finished attempts' report-log lines (REPORT_LOG_BATCH_MS); at shutdown it
+also closes the SMTP connections kept open between emails (EMAIL_KEEPALIVE_SECONDS)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dramatiq.middleware import Middleware
 
 from reportsvc.config import get_settings
 from reportsvc.state import live_updates
-from reportsvc.worker import report_log_writer
+from reportsvc.worker import report_log_writer, smtp_session
 
 
 class ProcessBatches(Middleware):
@@ -26,3 +27,4 @@ class ProcessBatches(Middleware):
         they do)."""
         report_log_writer.slot.stop()
         live_updates.slot.stop()
+        smtp_session.close_all()

@@ -24,12 +24,12 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy import select
 
 from reportsvc.config import Settings, get_settings
-from reportsvc.extensions import db, mail
+from reportsvc.extensions import db
 from reportsvc.logs import JOB_STEP
 from reportsvc.names import NOTIFICATIONS_QUEUE
 from reportsvc.state import lifecycle
 from reportsvc.state.models import ReportRequest
-from reportsvc.worker import context
+from reportsvc.worker import context, smtp_session
 from reportsvc.worker.mail_message import ReadyMessage
 
 log = logging.getLogger("reportsvc.notify")
@@ -142,8 +142,8 @@ def _send(claim: lifecycle.EmailClaim, email: Email, settings: Settings, attempt
     to = ", ".join(email.recipients)
     try:
         # One message to all of them: one delivery, one claim, one outcome on the timeline.
-        mail.send(ReadyMessage(subject=email.subject, recipients=email.recipients, body=email.body,
-                               sender=settings.email_from))
+        smtp_session.send(ReadyMessage(subject=email.subject, recipients=email.recipients, body=email.body,
+                                       sender=settings.email_from), settings.hotpath.email_keepalive_seconds)
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"[:500]
         then = "giving up" if final_attempt else "will retry"

@@ -54,8 +54,7 @@ def test_a_title_with_cr_lf_is_refused_at_create_and_never_becomes_a_header(app,
     r = client.post("/reports", json={"title": "Weekly\r\nBcc: everyone@elsewhere.test",
                                       "notify_email": "a@example.com"})
     assert r.status_code == 422 and r.get_json()["error"]["details"][0]["field"] == "title"
-    from flask_mail import Message
-
+    from reportsvc.worker.mail_message import ReadyMessage
     from reportsvc.worker.notify import compose
 
     # A row written some other way (an older version, a migration): the email still quotes it as data.
@@ -64,7 +63,7 @@ def test_a_title_with_cr_lf_is_refused_at_create_and_never_becomes_a_header(app,
     subject, body = compose(report, "http://reports.test")  # type: ignore[arg-type]
     assert "\r" not in subject and "\n" not in subject
     with app.app_context():
-        mail = message_from_string(Message(subject=subject, body=body, sender="svc@example.com",
-                                           recipients=["a@example.com"]).as_string())
+        mail = message_from_string(ReadyMessage(subject=subject, body=body, sender="svc@example.com",
+                                                recipients=["a@example.com"]).as_string())
     assert mail["Bcc"] is None and "Bcc: everyone@elsewhere.test" in mail["Subject"]
     assert "\nBcc:" not in body and '"Weekly Bcc: everyone@elsewhere.test fake body"' in body
