@@ -166,6 +166,14 @@ def write_from_thread() -> None:
 JOB_STEP = {"job_step": True}
 
 
+def steps_logged() -> bool:
+    """Whether the worker's own log shows a job's step lines (WORKER_LOG_LINES=verbose). Under `summary`, a step
+    line that no report's log would capture (the claim's: the capture starts after it) need not be built."""
+    from reportsvc.config import get_settings
+
+    return get_settings().hotpath.worker_log_lines == "verbose"
+
+
 def _not_a_step(record: logging.LogRecord) -> bool:
     return not getattr(record, "job_step", False)
 

@@ -128,15 +128,44 @@ class TimeoutAwareConsumer(_RedisConsumer):
     messages back, and then restarts it.
     """
 
+    def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int, fetch_batch: int = 1) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)
+        # A delay queue's consumer holds its messages until they come due (its prefetch is the worker's
+        # threads x 1000): it keeps fetching whenever it has room, as Dramatiq does.
+        self.fetch_batch = 1 if queue_name.endswith(".DQ") else max(1, min(fetch_batch, prefetch // 2))
+        self.room = threading.Event()
+
+    def __next__(self) -> dramatiq.MessageProxy | None:
+        """Dramatiq's next message, fetching only once `fetch_batch` messages fit under the prefetch (see
+        WORKER_FETCH_BATCH): with room for one, Dramatiq would run its fetch script for about every message."""
+        if self.fetch_batch > 1 and not self.message_cache \
+                and self.prefetch - self.outstanding_message_count < self.fetch_batch:
+            # Every message held is queued for or running on a worker thread, and no thread is idle while
+            # fewer than prefetch - fetch_batch (>= the threads) are held: wait for an ack to make room.
+            self.room.wait(self.timeout / 1000)
+            self.room.clear()
+            return None
+        return super().__next__()  # type: ignore[no-any-return]
+
+    def _made_room(self) -> None:
+        if self.fetch_batch > 1 and self.prefetch - self.outstanding_message_count >= self.fetch_batch:
+            self.room.set()
+
     def ack(self, message: dramatiq.MessageProxy) -> None:
         """Acknowledge; ConnectionClosed on a timeout (the worker retries until Redis answers)."""
-        with _timeouts_as_connection_closed():
-            super().ack(message)
+        try:
+            with _timeouts_as_connection_closed():
+                super().ack(message)
+        finally:
+            self._made_room()
 
     def nack(self, message: dramatiq.MessageProxy) -> None:
         """Dead-letter; ConnectionClosed on a timeout (the worker retries until Redis answers)."""
-        with _timeouts_as_connection_closed():
-            super().nack(message)
+        try:
+            with _timeouts_as_connection_closed():
+                super().nack(message)
+        finally:
+            self._made_room()
 
     def requeue(self, messages: Iterable[dramatiq.MessageProxy]) -> None:
         """Put prefetched messages back; ConnectionClosed on a timeout."""
@@ -165,7 +194,8 @@ class IndexingRedisBroker(RedisBroker):
         # 1 s unless the dramatiq_worker_timeout variable says otherwise, and the CLI has no flag for it). A
         # retry coming due waits for the delay-queue consumer's next wake-up and then for the main queue's:
         # up to 2 s late on a 2 s delay. Capped here, `dramatiq reportsvc.tasks` keeps the schedule as shipped.
-        return self.consumer_class(self, queue_name, prefetch, min(timeout, IDLE_POLL_MAX_MS))
+        return self.consumer_class(self, queue_name, prefetch, min(timeout, IDLE_POLL_MAX_MS),
+                                   getattr(self, "fetch_batch", 1))
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
         """Dramatiq's enqueue, remembering which message id the Redis entry about to be written carries."""
@@ -205,6 +235,7 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
             middleware.time_limit = settings.report_time_limit_seconds * 1000
     # REPORT_LOCK_SECONDS is when Dramatiq, our queue views and the stall sweep all agree a silent worker is dead.
     broker.heartbeat_timeout = settings.report_lock_seconds * 1000
+    broker.fetch_batch = settings.hotpath.worker_fetch_batch  # type: ignore[attr-defined]
 
 
 def build_broker(settings: Settings) -> RedisBroker:

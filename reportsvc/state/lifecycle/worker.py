@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from reportsvc import metrics
-from reportsvc.logs import JOB_STEP
+from reportsvc.logs import JOB_STEP, steps_logged
 from reportsvc.state import direct
 from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
 
@@ -73,7 +73,8 @@ def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim
     row = _claim_direct(values) if direct.enabled() else _claim_session(values)
     if row is None:
         return None
-    log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker, extra=JOB_STEP)
+    if steps_logged():  # the report's log capture starts after the claim: only the worker's own log reads this
+        log.info("Job %s PENDING -> RUNNING (attempt started on %s)", report_id, worker, extra=JOB_STEP)
     announce(report_id, "RUNNING", "claimed", 0)
     attempts, report_type, title, params, notify_email, callback_url, notify_emails = row
     return Claim(
