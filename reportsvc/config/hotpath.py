@@ -59,7 +59,8 @@ class HotPathSettings:
     email_keepalive_seconds: float = 30.0
     #: WORKER_FETCH_BATCH: a worker's consumer of a queue runs Dramatiq's fetch script only once this many
     #: messages fit under its prefetch (capped at half of it: the worker's threads with Dramatiq's default
-    #: prefetch of twice the threads), so a busy queue is fetched in batches rather than every two or three messages;
+    #: prefetch of twice the threads), so a busy queue is fetched in batches rather than every two or three
+    #: messages;
     #: no thread waits for work meanwhile (fewer messages held than threads means room for the batch).
     #: 1: fetch whenever one message fits, as Dramatiq does.
     worker_fetch_batch: int = 8
