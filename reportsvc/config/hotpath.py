@@ -64,3 +64,8 @@ class HotPathSettings:
     #: no thread waits for work meanwhile (fewer messages held than threads means room for the batch).
     #: 1: fetch whenever one message fits, as Dramatiq does.
     worker_fetch_batch: int = 8
+    #: CREATE_FAST_PATH: an ordinary `POST /reports` (a known bearer token, a JSON body the checks accept, no
+    #: notify_email) is answered by reportsvc.web.fast_create without Flask's request cycle: same checks in the
+    #: same order, same limit counters, same 202 and headers; anything else still goes through Flask. 0 sends
+    #: every create through Flask, as before.
+    create_fast_path: bool = True

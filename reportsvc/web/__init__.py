@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         console_schedules,
         console_users,
         errors,
+        fast_create,
         health,
         login,
         metrics_views,
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     openapi.init_app(app)
     auth.init_app(app)  # access policy for every route above and any added later, headers, limits
     body_drain.init_app(app)
+    fast_create.init_app(app)  # after auth: its hand-off wraps the rate-limited create view
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]

@@ -65,8 +65,18 @@ OPERATOR_ACTIONS = (
 )
 
 
-def _create_key() -> str:
-    return "user:" + current_actor()
+#: app.extensions key: endpoint -> its LimitSpecs, as attached by `_wrap_limits` (read by web/fast_create.py).
+LIMIT_PLAN = "reportsvc.limit_plan"
+
+
+def account_key_for(actor: str) -> str:
+    """The rate-limit key of an account's own budget."""
+    return "user:" + actor
+
+
+def account_key() -> str:
+    """The current request's account key (creates and operator actions count per account)."""
+    return account_key_for(current_actor())
 
 
 def _login_account_key() -> str:
@@ -79,14 +89,15 @@ def _wrap_limits(app: Flask) -> None:
         return app.extensions["reportsvc.settings"]
 
     plan: dict[str, list[LimitSpec]] = {
-        "api.create_report": [(lambda: settings().rate_limit_report_create, _create_key, "create")],
-        "console.create": [(lambda: settings().rate_limit_report_create, _create_key, "create")],
+        "api.create_report": [(lambda: settings().rate_limit_report_create, account_key, "create")],
+        "console.create": [(lambda: settings().rate_limit_report_create, account_key, "create")],
         "auth.login": [(lambda: settings().rate_limit_login_ip, None, "login-ip"),
                        (lambda: settings().rate_limit_login_account, _login_account_key, "login-account")],
     }
-    operator_action = (lambda: settings().guard.rate_limit_operator_actions, _create_key, "operator-action")
+    operator_action = (lambda: settings().guard.rate_limit_operator_actions, account_key, "operator-action")
     for endpoint in OPERATOR_ACTIONS:
         plan[endpoint] = [operator_action]
+    app.extensions[LIMIT_PLAN] = plan
     for endpoint, limits in plan.items():
         view: Any = app.view_functions.get(endpoint)
         if view is None:

@@ -93,11 +93,18 @@ class RateLimits:
 
     def check(self, specs: list[LimitSpec], methods: frozenset[str]) -> None:
         """Count this request against each spec's limits; RateLimited at the first one spent."""
-        if request.method not in methods or self.strategy is None or not self.enabled():
+        if request.method not in methods:
+            return
+        self.count(specs, lambda key_func: key_func() if key_func is not None else client_address())
+
+    def count(self, specs: list[LimitSpec], key_of: Callable[[Callable[[], str] | None], str]) -> None:
+        """Count one hit against each spec's limits, its key given by `key_of(spec's key function)`;
+        RateLimited at the first one spent. (`check` inside a request; the create fast path outside one.)"""
+        if self.strategy is None or not self.enabled():
             return
         reserve = self.reserve()
         for provider, key_func, scope in specs:
-            key = key_func() if key_func is not None else client_address()
+            key = key_of(key_func)
             if not key:
                 continue
             for item in _parsed(provider()):

@@ -89,6 +89,11 @@ def _walk(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
     return None
 
 
+def find_bad_input(value: Any) -> tuple[str, str] | None:
+    """(field path, problem) of the first string in parsed JSON the input guard refuses, or None."""
+    return _walk(value, "")
+
+
 class InvalidJson(ValueError):
     """A body that is not JSON this service can read (malformed, or nested past the parser's limit)."""
 
@@ -156,7 +161,7 @@ def check_input() -> Any:
                 return _refuse_json(str(exc))
             except InvalidJson:
                 return None  # the view answers 400 invalid_json
-            found = _walk(body, "")
+            found = find_bad_input(body)
             if found:
                 return _refuse(422, _printable(found[0]), found[1])
             request.environ[PARSED_BODY] = body  # read_json_body answers from here: the body is parsed once
@@ -198,6 +203,8 @@ def _refuse_json(message: str) -> Any:
 
 
 _HEADER_KEYS = {name.lower(): name for name in HEADERS}
+#: Strict-Transport-Security on every response to a request that came over https.
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def add_headers(response: Response) -> Response:
@@ -207,7 +214,7 @@ def add_headers(response: Response) -> Response:
     present = {key.lower() for key, _ in headers.items()}
     headers.extend([(name, HEADERS[name]) for key, name in _HEADER_KEYS.items() if key not in present])
     if request.is_secure and "strict-transport-security" not in present:
-        headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers.add("Strict-Transport-Security", HSTS)
     if response.mimetype == "application/pdf":
         # A report is private data: no shared cache, no copy kept (send_file's own "no-cache" keeps one).
         headers["Cache-Control"] = "private, no-store"

@@ -7,6 +7,7 @@ state save the session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -55,6 +56,14 @@ class TrustedProxies:
         if fix is None:
             fix = self.fixes[hops] = ProxyFix(self.inner, x_for=hops, x_proto=hops, x_host=hops)
         return fix(environ, start_response)
+
+
+def wrap_inner(app: Flask, wrapper: Callable[[Any], Any]) -> None:
+    """Put `wrapper(app behind the proxies)` behind the proxies: it sees the environ as the proxy fix left it."""
+    proxies = app.wsgi_app
+    assert isinstance(proxies, TrustedProxies), "sessions.init_app installs TrustedProxies first"
+    proxies.inner = wrapper(proxies.inner)
+    proxies.fixes.clear()  # each ProxyFix wraps the inner app as it was when made
 
 
 def init_app(app: Flask) -> None:
