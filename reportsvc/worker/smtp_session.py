@@ -178,11 +178,15 @@ def _put(kept: _Kept, keepalive: float) -> None:
     global _reaper
     kept.idle_until = time.monotonic() + keepalive
     with _cond:
+        # The reaper sleeps until the earliest deadline (without one while nothing is idle): it needs waking
+        # only for a deadline earlier than all of those, so most emails wake no thread.
+        wake = all(other.idle_until > kept.idle_until for other in _idle)
         _idle.append(kept)
         if _reaper is None or not _reaper.is_alive():
             _reaper = threading.Thread(target=_reap, name="reportsvc-smtp-reaper", daemon=True)
             _reaper.start()
-        _cond.notify()
+        elif wake:
+            _cond.notify()
 
 
 def _reap() -> None:
