@@ -150,3 +150,17 @@ def test_a_connection_lost_after_data_is_a_failed_send_not_a_second_message(app,
     assert handler.messages == [["ops0@example.com"], ["ops1@example.com"]]  # once, not resent
     assert _email_events(client, second) == ["email_failed"]
     assert smtp_session.idle_count() == 0
+
+
+def test_worker_shutdown_closes_the_kept_connections(app, client, make_worker, keepalive):
+    from tests.conftest import stop_worker
+
+    with smtp_server() as (controller, inbox):
+        keepalive(30, controller.port)
+        running = make_worker()
+        report_id = client.post("/reports", json={"notify_email": "ops@example.com"}).get_json()["id"]
+        wait_for(lambda: _email_events(client, report_id) == ["email_sent"], timeout=15)
+        assert [m[1] for m in inbox.messages] == [["ops@example.com"]]
+        assert smtp_session.idle_count() == 1  # the generate job's inline email left its connection open
+        stop_worker(running)
+        assert smtp_session.idle_count() == 0
