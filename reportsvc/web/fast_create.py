@@ -24,6 +24,7 @@ limit is counted, a refusal or an exception from `jobs.submit` is handed to Flas
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,7 +32,13 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.http import HTTP_STATUS_CODES
 
-from reportsvc.web.security import HEADERS, HSTS
+from reportsvc.ops import jobs
+from reportsvc.state import accounts
+from reportsvc.web import auth, sessions
+from reportsvc.web.access import required_role
+from reportsvc.web.limits import limits
+from reportsvc.web.schemas import InputError, validate_create
+from reportsvc.web.security import HEADERS, HSTS, InvalidJson, find_bad_input, parse_json
 
 #: environ key: what the fast path already did before handing the request to Flask (an exception to raise).
 HANDOFF = "reportsvc.fast_create.handoff"
@@ -63,10 +70,6 @@ class FastCreate:
     def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any],
                 settings: Any) -> list[bytes] | None:
         """The 202 sent, or None for Flask to answer (the body put back for it to read)."""
-        from reportsvc.ops import jobs
-        from reportsvc.web.auth import LIMIT_PLAN
-        from reportsvc.web.limits import limits
-
         principal = _principal(environ, settings)
         if principal is None:
             return None
@@ -76,7 +79,7 @@ class FastCreate:
         if len(raw) != length:
             return None  # a client gone mid-body: Werkzeug's answer
         fields = _fields(raw, settings)
-        specs = self.app.extensions.get(LIMIT_PLAN, {}).get(ENDPOINT, [])
+        specs = self.app.extensions.get(auth.LIMIT_PLAN, {}).get(ENDPOINT, [])
         keys = {key_func: _key(key_func, principal.name, environ) for _, key_func, _ in specs}
         if fields is None or None in keys.values():
             return None
@@ -109,9 +112,6 @@ def _plain(environ: dict[str, Any], max_length: int | None) -> bool:
 
 def _principal(environ: dict[str, Any], settings: Any) -> Any:
     """The bearer token's principal when it has the role the access policy asks of a create, else None."""
-    from reportsvc.state import accounts
-    from reportsvc.web.access import required_role
-
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -127,9 +127,6 @@ def _principal(environ: dict[str, Any], settings: Any) -> Any:
 
 def _fields(raw: bytes, settings: Any) -> dict[str, Any] | None:
     """What the input guard and the view make of the body (`validate_create`'s fields); None for a refusal."""
-    from reportsvc.web.schemas import InputError, validate_create
-    from reportsvc.web.security import InvalidJson, find_bad_input, parse_json
-
     parsed: Any = None
     if raw.strip():
         try:
@@ -151,8 +148,6 @@ def _fields(raw: bytes, settings: Any) -> dict[str, Any] | None:
 def _key(key_func: Callable[[], str] | None, actor: str, environ: dict[str, Any]) -> str | None:
     """The rate-limit key `key_func` gives inside the request (the account's, or the client address); None
     for a key function only the request context can answer."""
-    from reportsvc.web import auth
-
     if key_func is None:
         return environ.get("REMOTE_ADDR") or "unknown"
     if key_func is auth.account_key:
@@ -171,8 +166,6 @@ def _json(app: Flask, obj: Any) -> bytes:
 
 def handoff(view: Callable[..., Any]) -> Callable[..., Any]:
     """`view`, raising first what the fast path handed over (a refusal already counted, a failed submit)."""
-    import functools
-
     @functools.wraps(view)
     def handed(*args: Any, **kwargs: Any) -> Any:
         exc = request.environ.pop(HANDOFF, None)
@@ -185,8 +178,6 @@ def handoff(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def init_app(app: Flask) -> None:
     """Put the fast path inside the trusted-proxy fix, and the hand-off around the (rate-limited) create view."""
-    from reportsvc.web import sessions
-
     app.view_functions[ENDPOINT] = handoff(app.view_functions[ENDPOINT])
     sessions.wrap_inner(app, lambda inner: FastCreate(app, inner))
 
