@@ -54,13 +54,15 @@ class FastCreate:
 
     def __init__(self, app: Flask, inner: Callable[..., Any]) -> None:
         self.app, self.inner = app, inner
+        self.hooks = Hooks(app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Answer the request, here or through Flask."""
         if environ.get("PATH_INFO") != "/reports" or environ.get("REQUEST_METHOD") != "POST":
             return self.inner(environ, start_response)
         settings = self.app.extensions["reportsvc.settings"]
-        if settings.hotpath.create_fast_path and _plain(environ, self.app.config.get("MAX_CONTENT_LENGTH")):
+        if (settings.hotpath.create_fast_path and _plain(environ, self.app.config.get("MAX_CONTENT_LENGTH"))
+                and self.hooks.known()):
             with self.app.app_context():
                 answer = self._answer(environ, start_response, settings)
             if answer is not None:
@@ -98,6 +100,40 @@ class FastCreate:
         headers += [("Cache-Control", "no-store"), ("Vary", "Cookie")]
         start_response(STATUS, headers)
         return [body]
+
+
+#: The request hooks whose work the fast path does itself (by module and qualified name). A hook or URL processor
+#: registered on the app or the API blueprint that is not here sends every create through Flask again.
+KNOWN_HOOKS = frozenset({
+    "reportsvc.web.access.enforce",
+    "reportsvc.web.security.check_input",
+    "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect",  # WTF_CSRF_CHECK_DEFAULT off: enforce checks
+    "flask_login.login_manager.LoginManager._update_remember_cookie",  # no cookie, no remember-me: nothing
+    "reportsvc.web.security.add_headers",
+    "reportsvc.web.body_drain.drain_body",  # the fast path reads the whole body
+})
+_HOOK_LISTS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs", "url_value_preprocessors",
+               "url_default_functions")
+
+
+class Hooks:
+    """Whether the app's request hooks are still the ones the fast path stands in for: the hook functions are
+    compared with the last ones seen on every create (a few identity checks), their names only when they change."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._seen: tuple[Any, ...] | None = None
+        self._known = False
+
+    def known(self) -> bool:
+        """True while every hook on the app and on the API blueprint is one of KNOWN_HOOKS."""
+        funcs = [fn for name in _HOOK_LISTS for scope in (None, "api")
+                 for fn in getattr(self.app, name).get(scope, ())]
+        seen = tuple(funcs)
+        if seen != self._seen:
+            names = {f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}" for fn in funcs}
+            self._known, self._seen = names <= KNOWN_HOOKS, seen
+        return self._known
 
 
 def _plain(environ: dict[str, Any], max_length: int | None) -> bool:

@@ -144,3 +144,19 @@ def test_off_every_create_goes_through_flask(client, settings, through_flask):
     _fast(settings, False)
     assert [client.post("/reports", json={}).status_code for _ in range(2)] == [202, 202]
     assert through_flask == ["/reports", "/reports"]
+
+
+def test_a_request_hook_it_does_not_know_sends_creates_through_flask(app, client, through_flask):
+    ran: list[str] = []
+
+    def audit_every_request() -> None:
+        ran.append("hook")
+
+    app.before_request_funcs.setdefault(None, []).append(audit_every_request)
+    try:
+        assert client.post("/reports", json={}).status_code == 202
+    finally:
+        app.before_request_funcs[None].remove(audit_every_request)
+    assert ran == ["hook"] and through_flask == ["/reports"]
+    assert client.post("/reports", json={}).status_code == 202  # the known hooks alone again: the fast path
+    assert through_flask == ["/reports"]
