@@ -55,7 +55,7 @@ class HotPathSettings:
     #: EMAIL_KEEPALIVE_SECONDS: a worker process keeps its SMTP connections open between emails and closes each
     #: one after it sat unused this many seconds, and at shutdown (reportsvc.worker.smtp_session); a connection
     #: the server dropped meanwhile is replaced before the message is sent. 0: a new connection (connect, EHLO,
-    #: QUIT) for each email, as before.
+    #: QUIT) for each email, as before. Keep it below any NAT or firewall idle timeout on the way to the server.
     email_keepalive_seconds: float = 30.0
     #: WORKER_FETCH_BATCH: a worker's consumer of a queue runs Dramatiq's fetch script only once this many
     #: messages fit under its prefetch (capped at half of it: the worker's threads with Dramatiq's default
