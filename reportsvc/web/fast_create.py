@@ -76,7 +76,7 @@ class FastCreate:
         if principal is None:
             return None
         length = int(environ["CONTENT_LENGTH"])
-        raw = environ["wsgi.input"].read(length) if length else b""
+        raw = _read(environ["wsgi.input"], length)
         environ["wsgi.input"] = io.BytesIO(raw)  # for Flask, if it answers after all
         if len(raw) != length:
             return None  # a client gone mid-body: Werkzeug's answer
@@ -134,6 +134,19 @@ class Hooks:
             names = {f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}" for fn in funcs}
             self._known, self._seen = names <= KNOWN_HOOKS, seen
         return self._known
+
+
+def _read(stream: Any, length: int) -> bytes:
+    """Up to `length` bytes of the body, read until they are all there or the stream ends (a server may hand
+    them over in parts, as Werkzeug's LimitedStream allows for)."""
+    parts, left = [], length
+    while left > 0:
+        part = stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _plain(environ: dict[str, Any], max_length: int | None) -> bool:

@@ -160,3 +160,31 @@ def test_a_request_hook_it_does_not_know_sends_creates_through_flask(app, client
     assert ran == ["hook"] and through_flask == ["/reports"]
     assert client.post("/reports", json={}).status_code == 202  # the known hooks alone again: the fast path
     assert through_flask == ["/reports"]
+
+
+def test_a_body_handed_over_in_parts_is_read_whole(app, auth_tokens, through_flask):
+    import io
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    class Trickle(io.RawIOBase):
+        """A server's body stream that hands over three bytes a call, whatever was asked."""
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def read(self, size: int = -1) -> bytes:
+            part, self.data = self.data[:3], self.data[3:]
+            return part
+
+    body = json.dumps({"title": "in parts"}).encode()
+    environ = EnvironBuilder(path="/reports", method="POST", data=body, content_type="application/json",
+                             headers={"Authorization": f"Bearer {auth_tokens.token('test-operator')}"}).get_environ()
+    environ["wsgi.input"] = Trickle(body)
+    status: list[str] = []
+    answer = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status == ["202 ACCEPTED"] and through_flask == []
+    with app.app_context():
+        assert db.session.get(ReportRequest, json.loads(answer)["id"]).title == "in parts"
+        db.session.rollback()
