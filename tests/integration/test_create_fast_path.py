@@ -188,3 +188,19 @@ def test_a_body_handed_over_in_parts_is_read_whole(app, auth_tokens, through_fla
     with app.app_context():
         assert db.session.get(ReportRequest, json.loads(answer)["id"]).title == "in parts"
         db.session.rollback()
+
+
+def test_a_validation_that_raises_is_answered_by_flasks_handler(client, monkeypatch, through_flask):
+    from reportsvc import reports
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a report type's validation is broken")
+
+    monkeypatch.setattr(reports, "validate_params", broken)
+    client.application.testing = False  # answer 500 as in production instead of re-raising
+    try:
+        response = client.post("/reports", json={})
+    finally:
+        client.application.testing = True
+    assert (response.status_code, response.get_json()["error"]["code"]) == (500, "internal_error")
+    assert through_flask == ["/reports"]
