@@ -54,7 +54,9 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
             "created_at",
             postgresql_where=text("status = 'PENDING'"),
         ),
-        Index("ix_report_requests_finished_at", "finished_at"),
+        # Every reader asks for a finished_at range (dashboard, retention, alerts, owed emails), which implies
+        # NOT NULL: unfinished rows stay out, so the create and the claim write no entry here (migration i16).
+        Index("ix_report_requests_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
         # Retention walks only the rows that still hold a file, oldest first (keyset on finished_at, id);
         # the plain finished_at index would revisit every already-expired row on every run.
         Index(
@@ -69,7 +71,9 @@ class ReportRequest(db.Model):  # type: ignore[name-defined]
         ),
         # One report per schedule slot, whatever the number of schedulers (NULL slots: "run now", never equal).
         UniqueConstraint("schedule_id", "scheduled_for", name="uq_report_requests_schedule_slot"),
-        Index("ix_report_requests_schedule_created", "schedule_id", text("created_at DESC"), text("id DESC")),
+        # A schedule's reports (schedule_id = x): rows of no schedule (every API and console report) stay out.
+        Index("ix_report_requests_schedule_created", "schedule_id", text("created_at DESC"), text("id DESC"),
+              postgresql_where=text("schedule_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -181,8 +185,9 @@ class ReportEvent(db.Model):  # type: ignore[name-defined]
     """Append-only timeline entry of one report."""
 
     __tablename__ = "report_events"
-    __table_args__ = (Index("ix_report_events_report_id_id", "report_id", "id"),
-                      Index("ix_report_events_kind_created", "kind", "created_at"))
+    # A report's timeline (report_id, id) is the one index every event INSERT maintains: no reader asks for
+    # events by kind and time (ix_report_events_kind_created went in migration i16).
+    __table_args__ = (Index("ix_report_events_report_id_id", "report_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     report_id: Mapped[uuid.UUID] = mapped_column(
