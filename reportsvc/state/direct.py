@@ -7,7 +7,8 @@ SQL text as the session path, the same transactions (one per call, `finish` hold
 and Connection bookkeeping, compiled-cache lookup, parameter processing, Result objects), about 0.3 ms of
 client CPU per transaction. psycopg prepares each statement server-side on its connection
 (`prepare=True`). JSONB parameters go as JSON text cast in the SQL. Committed events are counted for the
-metrics after the commit, as the session's hook would.
+metrics after the commit, as the session's hook would. A call of one statement runs it in autocommit
+(`autocommit()`: one statement is atomic on its own, so no BEGIN and COMMIT round trips).
 """
 
 from __future__ import annotations
@@ -45,24 +46,49 @@ def transaction() -> Iterator[psycopg.Connection[Any]]:
     raises. A connection that broke invalidates the pool, as Core does; it goes back to the pool either way.
 
     The pool's checkout rules apply as for the session (DB_PING_IDLE_SECONDS, pre-ping)."""
+    with _pooled(autocommit=False) as conn:
+        yield conn
+
+
+@contextmanager
+def autocommit() -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit, for one statement that is atomic on its own: each statement commits as
+    it runs, without the BEGIN and COMMIT round trips (two of a single-statement transaction's three).
+
+    Only for a block that runs one statement, or statements that need no common transaction. The pool and its
+    invalidation rules are `transaction()`'s; the connection goes back to the pool out of autocommit."""
+    with _pooled(autocommit=True) as conn:
+        yield conn
+
+
+@contextmanager
+def _pooled(*, autocommit: bool) -> Iterator[psycopg.Connection[Any]]:
     engine = db.engine
     fairy = engine.raw_connection()
     conn: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
+    if autocommit:
+        conn.autocommit = True  # a client-side flag: no round trip (the connection is idle at checkout)
     try:
         yield conn
-        conn.commit()
+        if not autocommit:
+            conn.commit()
     except BaseException as exc:
         try:
             if conn.broken or conn.closed:
                 # What Core does on a disconnect (as state.pool.autocommit_row): this connection is discarded
                 # and every other one pooled before now is replaced at its next checkout.
                 engine.pool._invalidate(fairy, exc if isinstance(exc, Exception) else None)
-            else:
+            elif not autocommit:
                 conn.rollback()
         except Exception:
             fairy.invalidate()
         raise
     finally:
+        try:
+            if autocommit and not conn.closed:
+                conn.autocommit = False  # back as the pool handed it out (the sessions expect transactions)
+        except Exception:
+            fairy.invalidate()
         fairy.close()
 
 

@@ -61,7 +61,9 @@ def autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[An
         conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
         conn.autocommit = True
         try:
-            row = conn.execute(sql, params).fetchone()
+            # Prepared at once (psycopg would first run it unprepared five times on each connection, each parsed
+            # and planned anew).
+            row = conn.execute(sql, params, prepare=True).fetchone()
         except psycopg.OperationalError as exc:
             if conn.closed or conn.broken:
                 # What Core does on a disconnect: this connection is discarded and every other one pooled

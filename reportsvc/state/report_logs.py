@@ -66,7 +66,7 @@ def append(rows: list[dict[str, Any]]) -> None:
         # One prepared statement and one parameter whatever the number of lines: the lines as one JSON text,
         # turned back into rows by the server (nine array parameters cost psycopg's Python list dumper ~8 % of
         # the worker's CPU). UUIDs and datetimes go as their str() text, which the column types parse.
-        with direct.transaction() as conn:
+        with direct.autocommit() as conn:  # one INSERT, atomic on its own
             direct.run(conn, _APPEND, {"lines": json.dumps(rows, default=str, ensure_ascii=False)})
         return
     session = db.session()

@@ -63,8 +63,9 @@ _CLAIM = text(_CLAIM_SQL).bindparams(bindparam("detail", type_=JSONB)).columns(
 def claim(report_id: uuid.UUID, *, worker: str, message_id: str | None) -> Claim | None:
     """PENDING -> RUNNING with a fresh run_id; None if the report is not PENDING.
 
-    The conditional UPDATE ... RETURNING and its 'claimed' event in one statement (`_CLAIM`), then the
-    commit; the report type read back by RETURNING reaches the metrics before the commit (no type lookup).
+    The conditional UPDATE ... RETURNING and its 'claimed' event in one statement (`_CLAIM`), committed with
+    it (the direct path runs it in autocommit); the report type read back by RETURNING reaches the metrics
+    before the event is counted (no type lookup).
     """
     run_id = uuid.uuid4()
     detail = {"worker": worker, "run_id": str(run_id), "message_id": message_id}
@@ -110,11 +111,12 @@ _CLAIM_DIRECT = direct.pyformat(_CLAIM_SQL)
 
 
 def _claim_direct(values: dict[str, Any]) -> tuple[Any, ...] | None:
-    with direct.transaction() as conn:
+    # One statement, atomic on its own (the UPDATE and its event commit together or not at all): autocommit.
+    with direct.autocommit() as conn:
         row = direct.one(conn, _CLAIM_DIRECT, {**values, "detail": direct.as_json(values["detail"])})
-        if row is None:
-            return None
-        metrics.remember_type(values["report_id"], row[1])
+    if row is None:
+        return None
+    metrics.remember_type(values["report_id"], row[1])
     metrics.count_committed(values["report_id"], "claimed", "RUNNING", values["detail"])
     return row
 
@@ -143,7 +145,7 @@ _PROGRESS_DIRECT = ("UPDATE report_requests SET progress = %(b_progress)s, progr
 def _hold(stmt: Any, sql: str, values: dict[str, Any]) -> Hold:
     """Run a fenced heartbeat or progress UPDATE (`stmt` on the session, or `sql` directly) and read its answer."""
     if direct.enabled():
-        with direct.transaction() as conn:
+        with direct.autocommit() as conn:  # one fenced UPDATE: atomic on its own
             row = direct.one(conn, sql, values)
         if row is None:
             return "lost"
