@@ -1,9 +1,11 @@
 """Capture the log lines written while a worker handles a report, and keep them with the report.
 
-A handler on the root logger sees every record (the service's own and those of report types); the ones
-emitted on a thread that is handling a report (`capturing(...)` around the attempt) are buffered for that
-report, with level, time, attempt and worker. The buffer is written to `report_logs` by the heartbeat
-thread each beat (so the console's Logs tab is live while RUNNING) and when the attempt ends.
+A handler on the root logger sees every record (the service's own and those of report types); the ones emitted
+on a thread that is handling a report (`capturing(...)` around the attempt) are buffered for that report, with
+level, time, attempt and worker. A job's step lines under WORKER_LOG_LINES=summary come in through `step`
+instead, without a log record (the worker's own log would drop them anyway). The buffer is written to
+`report_logs` by the heartbeat thread each beat (so the console's Logs tab is live while RUNNING) and when the
+attempt ends.
 
 The cap (REPORT_LOG_LINES) counts a report's lines across its attempts; past it, lines are counted, not
 kept, and one "N lines dropped" line ends the attempt's log.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback as tb
 import uuid
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from reportsvc.logs import JOB_STEP, steps_logged
 from reportsvc.state import report_logs
 from reportsvc.worker import report_log_writer
 
@@ -49,14 +53,28 @@ class Capture:
             self.kept += 1
             self.rows.append(self._row(record))
 
+    def add_line(self, levelno: int, logger: str, message: str) -> None:
+        """Buffer one line that was not logged (a job step under WORKER_LOG_LINES=summary, see `step`) as `add`
+        would have buffered its record."""
+        row = self._line(time.time(), levelno, logging.getLevelName(levelno), logger, message, None)
+        with self.lock:
+            if self.kept >= self.cap:
+                self.dropped += 1
+                return
+            self.kept += 1
+            self.rows.append(row)
+
     def _row(self, record: logging.LogRecord) -> dict[str, Any]:
         trace = getattr(record, TRACEBACK_EXTRA, None)
         if trace is None and record.exc_info and record.exc_info[0] is not None:
             trace = "".join(tb.format_exception(*record.exc_info))
+        return self._line(record.created, record.levelno, record.levelname, record.name, record.getMessage(), trace)
+
+    def _line(self, created: float, levelno: int, level: str, logger: str, message: str,
+              trace: str | None) -> dict[str, Any]:
         return {"report_id": self.report_id, "attempt": self.attempt,
-                "logged_at": datetime.fromtimestamp(record.created, UTC), "level": record.levelname[:16],
-                "levelno": record.levelno, "logger": record.name[:255], "message": record.getMessage()[:10_000],
-                "traceback": trace, "worker": self.worker}
+                "logged_at": datetime.fromtimestamp(created, UTC), "level": level[:16], "levelno": levelno,
+                "logger": logger[:255], "message": message[:10_000], "traceback": trace, "worker": self.worker}
 
     def flush(self) -> None:
         """Write what is buffered (one INSERT); on failure the lines are kept for the next flush."""
@@ -94,6 +112,18 @@ class _Handler(logging.Handler):
         capture = getattr(_local, "capture", None)
         if capture is not None:
             capture.add(record)
+
+
+def step(logger: logging.Logger, msg: str, *args: Any) -> None:
+    """A job's step line (`JOB_STEP`). Under WORKER_LOG_LINES=summary the worker's own log leaves steps out and
+    only the report's log keeps them: the line goes straight into this thread's capture, the same row a log record
+    would have made, without building the record or running the handlers. Under verbose it is logged."""
+    if steps_logged():
+        logger.info(msg, *args, extra=JOB_STEP)
+        return
+    capture = getattr(_local, "capture", None)
+    if capture is not None and logger.isEnabledFor(logging.INFO):
+        capture.add_line(logging.INFO, logger.name, msg % args if args else msg)
 
 
 _install_lock = threading.Lock()
