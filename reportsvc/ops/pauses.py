@@ -50,12 +50,20 @@ def forget_cache() -> None:
         _cache = None
 
 
+def cached() -> dict[str, Pause] | None:
+    """What `paused()` answers from this process's cache alone (no Redis, no database), or None once stale."""
+    with _lock:
+        held = _cache
+    if held is not None and time.monotonic() - held[0] < CACHE_SECONDS:
+        return held[1]
+    return None
+
+
 def paused(client: redis.Redis) -> dict[str, Pause]:
     """Paused queues by name (cached for CACHE_SECONDS; rebuilt from PostgreSQL when the mirror is gone)."""
-    with _lock:
-        cached = _cache
-    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    held = cached()
+    if held is not None:
+        return held
     mirror = read_mirror(client)
     if mirror is None:
         log.info("queue pause mirror missing in Redis; rebuilding it from PostgreSQL")

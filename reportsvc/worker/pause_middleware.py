@@ -47,12 +47,14 @@ class PauseMiddleware(Middleware):
     def before_process_message(self, broker: Any, message: Any) -> None:
         """Re-enqueue (delayed) and skip a message whose queue is paused."""
         queue = q_name(message.queue_name)
-        try:
-            with context.get_app().app_context():
-                paused = pauses.paused(broker.client)
-        except Exception as exc:  # Redis/PostgreSQL trouble: run the message rather than lose or stall it
-            log.warning("could not read queue pauses (%s); processing message %s", exc, message.message_id)
-            return
+        paused = pauses.cached()  # fresh for CACHE_SECONDS: most messages need no app context to know
+        if paused is None:
+            try:
+                with context.get_app().app_context():  # a lost mirror is rebuilt from PostgreSQL
+                    paused = pauses.paused(broker.client)
+            except Exception as exc:  # Redis/PostgreSQL trouble: run the message rather than lose or stall it
+                log.warning("could not read queue pauses (%s); processing message %s", exc, message.message_id)
+                return
         if queue not in paused:
             return
         broker.enqueue(message.copy(queue_name=queue), delay=RECHECK_MS)
