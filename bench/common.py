@@ -211,6 +211,14 @@ def dramatiq_workers(
     return Proc(args, found.env(**env), log_path, f"dramatiq {module} {processes}x{threads}")
 
 
+def listener_pid(port: int) -> int:
+    """Pid of the process listening on TCP `port` on this machine."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return int(conn.pid)
+    raise CouldNotMeasure(f"nothing listens on port {port}")
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process, its reaped children and every live descendant."""
     try:

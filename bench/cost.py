@@ -51,14 +51,6 @@ VARIANTS = {
 }
 
 
-def listener_pid(port: int) -> int:
-    """Pid of the process listening on TCP `port` on this machine."""
-    for conn in psutil.net_connections("tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-            return int(conn.pid)
-    raise CouldNotMeasure(f"nothing listens on port {port}")
-
-
 @dataclass
 class Cost:
     """CPU ms per report by process class for one variant."""
@@ -113,7 +105,7 @@ def run_variant(found: BenchEngines, variant: str, n: int, warm: int, extra: dic
                                           **mail_env, **extra)
         pids = {
             "web": [web.pid], "worker": [workers.pid], "smtp": [sink.pid],
-            "postgres": [listener_pid(found.postgres.port)], "redis": [listener_pid(found.valkey.port)],
+            "postgres": [common.listener_pid(found.postgres.port)], "redis": [common.listener_pid(found.valkey.port)],
         }
         body = json.dumps({"title": "Cost report", "report_type": _page_type.NAME})
         client = redis.Redis.from_url(found.redis_url)

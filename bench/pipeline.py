@@ -13,6 +13,10 @@ the same engines. Headline: throughput over the central 80 % of completions (wor
 stragglers excluded), reportsvc / baseline. Also printed: p50/p95 claim-to-READY (service time) and
 create-to-READY (dominated by the backlog, since every report is queued at t=0). With both 1x8 and 2x8
 measured, `ratio pipeline_scaling_2p` is the product's 2-process over 1-process reports/s (target >= 1.6).
+Each drain also reports how many CPUs its processes kept busy over that central window (the workers plus
+PostgreSQL and Redis; beside it the whole machine's, which counts any other load too); from the 1-process
+drain follows what a second process can add on this machine at most (CPUs / CPUs its processes used),
+printed beside the scaling.
 `--report page` drains the one-page text report of bench/cost.py (bench/_page_type.py) on both sides instead
 of the operations report, so the framework around a report, not ReportLab's charts, decides the figures.
 
@@ -23,8 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import psutil
 
 from bench import _page_type, common
 from bench.common import BenchEngines, CouldNotMeasure, percentile, say
@@ -47,13 +55,65 @@ class Result:
     service_p95: float
     e2e_p50: float
     e2e_p95: float
+    machine_cpus: float = float("nan")  # CPUs busy machine-wide over the central window (any load)
+    worker_cpus: float = float("nan")  # CPUs used by the worker processes
+    engine_cpus: float = float("nan")  # CPUs used by PostgreSQL and Redis
+
+    @property
+    def drain_cpus(self) -> float:
+        """CPUs the drain's own processes kept busy."""
+        return self.worker_cpus + self.engine_cpus
 
     def line(self) -> str:
         return (
             f"{self.shape:>4} {self.variant:<9} n={self.n:<5} {self.throughput:7.1f} reports/s "
             f"(overall {self.overall:6.1f}/s)  claim->READY p50 {self.service_p50 * 1000:6.0f} ms "
             f"p95 {self.service_p95 * 1000:6.0f} ms  create->READY p50 {self.e2e_p50:6.2f} s p95 {self.e2e_p95:6.2f} s"
+            f"  CPUs: workers {self.worker_cpus:.2f} + engines {self.engine_cpus:.2f} of {psutil.cpu_count()}"
+            f" (machine {self.machine_cpus:.2f})"
         )
+
+
+@dataclass
+class CpuSampler:
+    """Samples busy CPU seconds (machine, workers, engines) against wall time, in a thread."""
+
+    worker_pid: int
+    engine_pids: tuple[int, ...]
+    interval: float = 0.2
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)  # epoch, machine, workers, engines
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        times = psutil.cpu_times()
+        busy = times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0)
+        engines = sum(common.tree_cpu(pid) for pid in self.engine_pids)
+        self.samples.append((time.time(), busy, common.tree_cpu(self.worker_pid), engines))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def between(self, start: float, end: float) -> tuple[float, float, float]:
+        """CPUs busy (machine, workers, engines) between two epoch times, from the samples nearest inside them."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return float("nan"), float("nan"), float("nan")
+        first, last = inside[0], inside[-1]
+        wall = last[0] - first[0]
+        machine, workers, engines = ((last[i] - first[i]) / wall for i in (1, 2, 3))
+        return machine, workers, engines
 
 
 #: --report choices: the report type each side drains, and the product's worker module for it.
@@ -127,8 +187,10 @@ def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: in
                     raise CouldNotMeasure(f"{row[1]} reports FAILED under {variant}:\n{workers.tail()}")
                 return int(row[0]) >= n
 
-            common.wait_until(done, timeout=60 + n / 3, what=f"{variant} {shape} drain", interval=0.25,
-                              alive=workers.alive)
+            engines = (common.listener_pid(found.postgres.port), common.listener_pid(found.valkey.port))
+            with CpuSampler(workers.pid, engines) as sampler:
+                common.wait_until(done, timeout=60 + n / 3, what=f"{variant} {shape} drain", interval=0.25,
+                                  alive=workers.alive)
             rows = conn.execute(
                 "SELECT extract(epoch FROM created_at), extract(epoch FROM started_at), extract(epoch FROM finished_at)"
                 " FROM report_requests WHERE status = 'READY'"
@@ -145,7 +207,7 @@ def drain(found: BenchEngines, variant: str, processes: int, threads: int, n: in
     service = [f - s for f, s in zip((float(r[2]) for r in rows), started, strict=True)]
     e2e = [f - c for f, c in zip((float(r[2]) for r in rows), created, strict=True)]
     return Result(variant, shape, n, central, overall, percentile(service, 50), percentile(service, 95),
-                  percentile(e2e, 50), percentile(e2e, 95))
+                  percentile(e2e, 50), percentile(e2e, 95), *sampler.between(finished[lo], finished[hi]))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -174,6 +236,12 @@ def run(args: argparse.Namespace) -> None:
     if one and two:  # processes, not threads, are how workers use a second core (rendering holds the GIL)
         say(f"scaling 1 -> 2 worker processes: reportsvc {two[1].throughput / one[1].throughput:.2f}x, "
             f"baseline {two[0].throughput / one[0].throughput:.2f}x")
+        cpus = psutil.cpu_count() or 1
+        for result in (one[1], one[0]):
+            # Two processes need the CPU time per report the one used: this machine has only `cpus` to give.
+            say(f"this machine bounds the {result.variant} scaling at {cpus / result.drain_cpus:.2f}x: its 1-process "
+                f"drain's processes kept {result.drain_cpus:.2f} of {cpus} CPUs busy ({result.worker_cpus:.2f} in the "
+                f"workers, {result.engine_cpus:.2f} in PostgreSQL and Redis)")
         common.ratio_line("pipeline_scaling_2p", two[1].throughput / one[1].throughput, ">=", SCALING_TARGET)
 
 
