@@ -239,7 +239,8 @@ def run(args: argparse.Namespace) -> None:
         cpus = psutil.cpu_count() or 1
         for result in (one[1], one[0]):
             # Two processes need the CPU time per report the one used: this machine has only `cpus` to give.
-            say(f"this machine bounds the {result.variant} scaling at {cpus / result.drain_cpus:.2f}x: its 1-process "
+            bound = cpus / result.drain_cpus if result.drain_cpus > 0 else float("nan")
+            say(f"this machine bounds the {result.variant} scaling at {bound:.2f}x: its 1-process "
                 f"drain's processes kept {result.drain_cpus:.2f} of {cpus} CPUs busy ({result.worker_cpus:.2f} in the "
                 f"workers, {result.engine_cpus:.2f} in PostgreSQL and Redis)")
         common.ratio_line("pipeline_scaling_2p", two[1].throughput / one[1].throughput, ">=", SCALING_TARGET)
