@@ -66,9 +66,9 @@ def _pooled(*, autocommit: bool) -> Iterator[psycopg.Connection[Any]]:
     engine = db.engine
     fairy = engine.raw_connection()
     conn: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
-    if autocommit:
-        conn.autocommit = True  # a client-side flag: no round trip (the connection is idle at checkout)
     try:
+        if autocommit:
+            conn.autocommit = True  # a client-side flag: no round trip (the connection is idle at checkout)
         yield conn
         if not autocommit:
             conn.commit()

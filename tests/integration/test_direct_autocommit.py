@@ -73,3 +73,27 @@ def test_claim_and_heartbeat_in_autocommit_keep_their_fencing(app):
         assert lifecycle.heartbeat(report_id, claim.run_id) == "held"
         assert lifecycle.heartbeat(report_id, uuid.uuid4()) == "lost"
         assert lifecycle.progress(report_id, uuid.uuid4(), 50, "x") == "lost"
+
+
+def test_a_failed_switch_to_autocommit_still_returns_the_connection_to_the_pool(app):
+    """The switch is inside the guarded block: a connection that cannot switch (here: one handed out inside a
+    transaction) is cleaned up and checked back in, not left checked out."""
+    from sqlalchemy import event
+
+    from reportsvc.extensions import db
+
+    def begin_on_checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("SELECT 1")  # opens a transaction: psycopg refuses to change autocommit now
+
+    with app.app_context():
+        db.engine.dispose()
+        before = db.engine.pool.checkedout()
+        event.listen(db.engine, "checkout", begin_on_checkout)
+        try:
+            with pytest.raises(psycopg.ProgrammingError) as failed, direct.autocommit():
+                pass
+        finally:
+            event.remove(db.engine, "checkout", begin_on_checkout)
+        assert "autocommit" in str(failed.value)
+        assert db.engine.pool.checkedout() == before  # while the traceback (and its frames) are still held
+        db.engine.dispose()
