@@ -31,6 +31,7 @@ from typing import Any
 
 from flask import Flask, request
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.urls import iri_to_uri
 
 from reportsvc.ops import jobs
 from reportsvc.state import accounts
@@ -96,8 +97,11 @@ class FastCreate:
             return None
         body = _json(self.app, {"id": str(report.id), "status": "PENDING", "message": "Report generation started"})
         script_root = environ.get("SCRIPT_NAME", "").encode("latin-1").decode(errors="replace").rstrip("/")
+        location = f"{script_root}/reports/{report.id}"
+        if script_root:  # as Werkzeug sends a Location: an IRI quoted to a URI (a header is latin-1 on the wire)
+            location = iri_to_uri(location)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                   ("Location", f"{script_root}/reports/{report.id}"), *SECURITY_HEADERS]
+                   ("Location", location), *SECURITY_HEADERS]
         if environ.get("wsgi.url_scheme") == "https":
             headers.append(("Strict-Transport-Security", HSTS))
         headers += [("Cache-Control", "no-store"), ("Vary", "Cookie")]

@@ -204,3 +204,18 @@ def test_a_validation_that_raises_is_answered_by_flasks_handler(client, monkeypa
         client.application.testing = True
     assert (response.status_code, response.get_json()["error"]["code"]) == (500, "internal_error")
     assert through_flask == ["/reports"]
+
+
+@pytest.mark.parametrize("script_name", ["/café", "/日本", "/a b"])
+def test_under_a_script_name_beyond_ascii_the_location_is_the_uri_flask_sends(client, settings, through_flask,
+                                                                              script_name):
+    """Flask quotes the Location (an IRI) to a URI; a header beyond latin-1 would fail in the server (a 500 for
+    a report already created)."""
+    environ = {"SCRIPT_NAME": script_name.encode().decode("latin-1")}  # WSGI: the path's bytes as latin-1
+    fast = client.post("/reports", json={}, environ_overrides=environ)
+    _fast(settings, False)
+    slow = client.post("/reports", json={}, environ_overrides=environ)
+    assert through_flask == ["/reports"]
+    assert _shape(fast) == _shape(slow)
+    assert fast.headers["Location"].isascii()
+
