@@ -77,7 +77,11 @@ class FastCreate:
         if principal is None:
             return None
         length = int(environ["CONTENT_LENGTH"])
-        raw = _read(environ["wsgi.input"], length)
+        try:
+            raw = _read(environ["wsgi.input"], length)
+        except OSError as exc:  # a connection reset mid-body: Flask's first read of the body fails the same way
+            environ["wsgi.input"] = _Unreadable(exc)
+            return None
         environ["wsgi.input"] = io.BytesIO(raw)  # for Flask, if it answers after all
         if len(raw) != length:
             return None  # a client gone mid-body: Werkzeug's answer
@@ -154,6 +158,21 @@ def _read(stream: Any, length: int) -> bytes:
         parts.append(part)
         left -= len(part)
     return b"".join(parts)
+
+
+class _Unreadable(io.RawIOBase):
+    """A request body whose reading failed on the fast path: Flask's read fails with the same exception."""
+
+    def __init__(self, exc: OSError) -> None:
+        self.exc = exc
+
+    def readable(self) -> bool:
+        """A stream to read (that fails)."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Raise what the first read raised."""
+        raise self.exc
 
 
 def _plain(environ: dict[str, Any], max_length: int | None) -> bool:

@@ -219,3 +219,40 @@ def test_under_a_script_name_beyond_ascii_the_location_is_the_uri_flask_sends(cl
     assert _shape(fast) == _shape(slow)
     assert fast.headers["Location"].isascii()
 
+
+def test_a_body_that_fails_to_read_is_answered_by_flask_as_with_the_setting_off(app, auth_tokens, settings,
+                                                                               through_flask):
+    import io
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    class Reset(io.RawIOBase):
+        """A server's body stream whose client connection was reset."""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise ConnectionResetError("connection reset by peer")
+
+    def post() -> tuple[list[str], Any]:
+        environ = EnvironBuilder(path="/reports", method="POST", data=b'{"title": "x"}',
+                                 content_type="application/json",
+                                 headers={"Authorization": f"Bearer {auth_tokens.token('test-operator')}"}
+                                 ).get_environ()
+        environ["wsgi.input"] = Reset()
+        status: list[str] = []
+        answer = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+        return status, json.loads(answer)
+
+    app.testing = False  # answer 500 as in production instead of re-raising
+    try:
+        fast = post()
+        _fast(settings, False)
+        slow = post()
+    finally:
+        app.testing = True
+    assert fast == slow
+    assert fast[0] == ["400 BAD REQUEST"] and fast[1]["error"]["code"] == "bad_request"  # Werkzeug's answer
+    assert through_flask == ["/reports", "/reports"]
