@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import queue
+from collections.abc import Callable
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler, QueueListener
 from typing import Any
@@ -171,9 +172,45 @@ JOB_STEP = {"job_step": True}
 def steps_logged() -> bool:
     """Whether the worker's own log shows a job's step lines (WORKER_LOG_LINES=verbose). Under `summary`, a step
     line that no report's log would capture (the claim's: the capture starts after it) need not be built."""
+    get = _get_settings or _load_get_settings()
+    return get().hotpath.worker_log_lines == "verbose"
+
+
+#: reportsvc.config.get_settings, imported on first use (reportsvc.config cannot be imported while this module
+#: loads) and then kept: an import statement in `steps_logged` ran on every step line, seven a report.
+_get_settings: Callable[[], Any] | None = None
+
+
+def _load_get_settings() -> Callable[[], Any]:
+    global _get_settings
     from reportsvc.config import get_settings
 
-    return get_settings().hotpath.worker_log_lines == "verbose"
+    _get_settings = get_settings
+    return get_settings
+
+
+#: Where a step line goes under WORKER_LOG_LINES=summary (`step`): the report log capture of the calling thread,
+#: set by reportsvc.worker.report_log when it loads; None (nothing loaded it) drops the line, as the worker's
+#: own log would.
+_step_sink: Callable[[str, str, tuple[Any, ...]], None] | None = None
+
+
+def set_step_sink(sink: Callable[[str, str, tuple[Any, ...]], None]) -> None:
+    """Name the receiver of step lines under WORKER_LOG_LINES=summary (logger name, message, its arguments)."""
+    global _step_sink
+    _step_sink = sink
+
+
+def step(logger: logging.Logger, msg: str, *args: Any) -> None:
+    """A job's step line (`JOB_STEP`): logged under WORKER_LOG_LINES=verbose; under summary the worker's own log
+    leaves steps out, so the line goes straight to the step sink (this thread's report log capture, the same row
+    a record would have made) without building a record or running the handlers."""
+    if steps_logged():
+        logger.info(msg, *args, extra=JOB_STEP)
+        return
+    sink = _step_sink
+    if sink is not None and logger.isEnabledFor(logging.INFO):
+        sink(logger.name, msg, args)
 
 
 def _not_a_step(record: logging.LogRecord) -> bool:

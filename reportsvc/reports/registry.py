@@ -7,6 +7,7 @@ A report type is a pair of functions around a pydantic params model:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,7 +67,11 @@ class ReportType:
 
     def run_gather(self, source: Any, params: BaseModel, *, title: str | None) -> Any:
         """Call `gather(source, params)`, passing the report's title when gather takes one."""
-        if "title" in inspect.signature(self.gather).parameters:
+        try:
+            takes_title = _takes_title(self.gather)
+        except TypeError:  # an unhashable callable: asked each time, as before
+            takes_title = "title" in inspect.signature(self.gather).parameters
+        if takes_title:
             return self.gather(source, params, title=title)
         return self.gather(source, params)
 
@@ -80,6 +85,12 @@ class ReportType:
             return self.params_model.model_validate(dict(raw))
         except ValidationError as exc:
             raise ParamsError(_errors_from(exc)) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_title(gather: Callable[..., Any]) -> bool:
+    # inspect.signature costs ~7 us, once per report before: a gather's signature does not change.
+    return "title" in inspect.signature(gather).parameters
 
 
 _REGISTRY: dict[str, ReportType] = {}

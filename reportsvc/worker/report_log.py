@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from reportsvc.logs import JOB_STEP, steps_logged
+from reportsvc import logs
 from reportsvc.state import report_logs
 from reportsvc.worker import report_log_writer
 
@@ -115,15 +115,19 @@ class _Handler(logging.Handler):
 
 
 def step(logger: logging.Logger, msg: str, *args: Any) -> None:
-    """A job's step line (`JOB_STEP`). Under WORKER_LOG_LINES=summary the worker's own log leaves steps out and
-    only the report's log keeps them: the line goes straight into this thread's capture, the same row a log record
-    would have made, without building the record or running the handlers. Under verbose it is logged."""
-    if steps_logged():
-        logger.info(msg, *args, extra=JOB_STEP)
-        return
+    """A job's step line (`JOB_STEP`): `reportsvc.logs.step`, whose sink under WORKER_LOG_LINES=summary is this
+    thread's capture (`_to_capture`)."""
+    logs.step(logger, msg, *args)
+
+
+def _to_capture(logger: str, msg: str, args: tuple[Any, ...]) -> None:
+    """A step line under WORKER_LOG_LINES=summary: into this thread's capture, if it has one."""
     capture = getattr(_local, "capture", None)
-    if capture is not None and logger.isEnabledFor(logging.INFO):
-        capture.add_line(logging.INFO, logger.name, msg % args if args else msg)
+    if capture is not None:
+        capture.add_line(logging.INFO, logger, msg % args if args else msg)
+
+
+logs.set_step_sink(_to_capture)
 
 
 _install_lock = threading.Lock()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from reportsvc import metrics
+from reportsvc import logs, metrics
 from reportsvc.logs import JOB_STEP, steps_logged
 from reportsvc.state import direct
 from reportsvc.state.lifecycle._common import R, _event, _session, _transition, announce, log
@@ -259,7 +259,7 @@ def finish(
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
+    logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
     announce(report_id, "READY", "completed", 100)
     return True
 
@@ -320,7 +320,7 @@ def _finish_expected(
     except BaseException:
         session.rollback()
         raise
-    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
+    logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
     announce(report_id, "READY", "completed", 100)
     return True
 
@@ -344,7 +344,7 @@ def _finish_direct(
             direct.run(conn, _FIX_FILE_DIRECT, {"file_path": file_path, "file_size": file_size, "report_id": report_id})
             direct.run(conn, _FIX_COMPLETED_DIRECT, {"detail": direct.as_json(detail), "event_id": row[0]})
     metrics.count_committed(report_id, "completed", "READY", detail)
-    log.info("Job %s RUNNING -> READY", report_id, extra=JOB_STEP)
+    logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
     announce(report_id, "READY", "completed", 100)
     return True
 
