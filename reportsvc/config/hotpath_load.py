@@ -28,7 +28,7 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         email_inline=flag(env, "EMAIL_INLINE", True),
         worker_metrics_buffered=flag(env, "WORKER_METRICS_BUFFERED", True),
         worker_direct_sql=flag(env, "WORKER_DIRECT_SQL", True),
-        live_update_batch_ms=whole(env, "LIVE_UPDATE_BATCH_MS", 5, 0, 1000),
+        live_update_batch_ms=whole(env, "LIVE_UPDATE_BATCH_MS", 50, 0, 1000),
         report_log_batch_ms=whole(env, "REPORT_LOG_BATCH_MS", 20, 0, 1000),
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
         create_log_line=flag(env, "CREATE_LOG_LINE", False),
