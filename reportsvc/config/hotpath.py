@@ -58,6 +58,10 @@ class HotPathSettings:
     #: the server dropped meanwhile is replaced before the message is sent. 0: a new connection (connect, EHLO,
     #: QUIT) for each email, as before. Keep it below any NAT or firewall idle timeout on the way to the server.
     email_keepalive_seconds: float = 30.0
+    #: EMAIL_TIMEOUT_SECONDS: the socket timeout of a kept SMTP connection (EMAIL_KEEPALIVE_SECONDS above 0),
+    #: from the connect on: a server, or a path to it, that stops answering fails the send within it (a failed
+    #: attempt, retried as any other) instead of holding the email until TCP gives up. 0: no timeout, as before.
+    email_timeout_seconds: float = 30.0
     #: WORKER_FETCH_BATCH: a worker's consumer of a queue runs Dramatiq's fetch script only once this many
     #: messages fit under its prefetch (capped at half of it: the worker's threads with Dramatiq's default
     #: prefetch of twice the threads), so a busy queue is fetched in batches rather than every two or three

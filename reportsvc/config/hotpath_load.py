@@ -33,6 +33,7 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         worker_log_lines=choice(env, "WORKER_LOG_LINES", "summary", ("summary", "verbose")),
         create_log_line=flag(env, "CREATE_LOG_LINE", False),
         email_keepalive_seconds=decimal(env, "EMAIL_KEEPALIVE_SECONDS", 30.0, 0, 3600),
+        email_timeout_seconds=decimal(env, "EMAIL_TIMEOUT_SECONDS", 30.0, 0, 3600),
         worker_fetch_batch=whole(env, "WORKER_FETCH_BATCH", 8, 1, 10_000),
         create_fast_path=flag(env, "CREATE_FAST_PATH", True),
     )

@@ -11,6 +11,12 @@ before the message goes out (something to read on an idle connection: the end of
 goodbye), or by a failure that comes before the DATA command; only then is the message sent once more, over
 a new connection. A failure from DATA on may come after the server accepted the message: it is a failed
 send, as it always was, and the connection is closed.
+
+A kept connection has a socket timeout (EMAIL_TIMEOUT_SECONDS, from the connect on): a server or a path to it
+that goes silent fails the send within it (a failed attempt, retried later as any other: silence does not say
+the connection was lost, and the server may be holding the message). Closing never waits long: a connection
+whose conversation stopped halfway (a failure, an interrupted send) is closed without a QUIT, which the server
+could read as part of the message; an idle one gets its QUIT with QUIT_WAIT seconds for the answer.
 """
 
 from __future__ import annotations
@@ -28,9 +34,13 @@ from typing import Any
 import flask_mail
 from flask import current_app
 
+from reportsvc.config import get_settings
 from reportsvc.extensions import mail
 
 log = logging.getLogger("reportsvc.notify")
+#: Seconds an idle connection's QUIT waits for the server's answer before the socket is just closed (worker
+#: shutdown, the reaper): a goodbye, not worth holding a shutdown for.
+QUIT_WAIT = 1.0
 
 
 @dataclass
@@ -59,13 +69,13 @@ def send(message: flask_mail.Message, keepalive: float) -> None:
         try:
             _send_on(kept, message)
         except Exception as exc:
-            _close(kept)
+            _close(kept, goodbye=False)
             if kept.data_started or not _gone(exc):
                 raise  # the server may hold the message, or refused it: a failed send, as over a new connection
             log.info("SMTP connection kept since the last email was gone (%s: %s); sending over a new one",
                      type(exc).__name__, exc)
         except BaseException:
-            _close(kept)  # interrupted (time limit) mid-conversation: the connection's state is unknown
+            _close(kept, goodbye=False)  # interrupted (time limit) mid-conversation: its state is unknown
             raise
         else:
             _put(kept, keepalive)
@@ -74,7 +84,7 @@ def send(message: flask_mail.Message, keepalive: float) -> None:
     try:
         _send_on(kept, message)
     except BaseException:
-        _close(kept)
+        _close(kept, goodbye=False)
         raise
     _put(kept, keepalive)
 
@@ -85,7 +95,7 @@ def close_all() -> int:
         closing = list(_idle)
         _idle.clear()
     for kept in closing:
-        _close(kept)
+        _close(kept, goodbye=True)
     return len(closing)
 
 
@@ -104,11 +114,33 @@ def _server() -> tuple[Any, ...]:
 def _open(server: tuple[Any, ...]) -> _Kept:
     """A new Flask-Mail connection (connect, STARTTLS and LOGIN as configured), its DATA watched."""
     connection = mail.connect()
-    connection.__enter__()  # Flask-Mail's own set-up; its __exit__ (QUIT) is `_close`
+    timeout = get_settings().hotpath.email_timeout_seconds
+    if timeout > 0 and not connection.mail.suppress:
+        connection.host = _connect(connection.mail, timeout)
+        connection.num_emails = 0
+    else:
+        connection.__enter__()  # Flask-Mail's own set-up (no timeout); its __exit__ (QUIT) is `_close`
     kept = _Kept(connection, server)
     if connection.host is not None:
         _watch_data(connection.host, kept)
     return kept
+
+
+def _connect(state: Any, timeout: float) -> smtplib.SMTP:
+    """What Flask-Mail's `Connection.__enter__` sets up (SSL or plain, then STARTTLS and LOGIN as configured),
+    with a socket timeout from the connect on: smtplib's default is none, and Flask-Mail passes none."""
+    kind = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+    host = kind(state.server, state.port, timeout=timeout)
+    try:
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+    except BaseException:
+        host.close()
+        raise
+    return host
 
 
 def _watch_data(host: Any, kept: _Kept) -> None:
@@ -129,6 +161,8 @@ def _send_on(kept: _Kept, message: flask_mail.Message) -> None:
 
 def _gone(exc: Exception) -> bool:
     """Whether a failure says the connection was lost (not that the server refused the message)."""
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return False  # silence (smtplib reports it as a disconnect): the server or the path may be stuck
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):  # every recipient refused: by a closing server (421)?
@@ -153,7 +187,7 @@ def _take(server: tuple[Any, ...]) -> _Kept | None:
                 break
             closing.append(kept)
     for kept in closing:
-        _close(kept)
+        _close(kept, goodbye=False)  # expired, another server's, or let go: no conversation worth ending
     return found
 
 
@@ -167,10 +201,12 @@ def _let_go(kept: _Kept) -> bool:
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        # poll, not select: select cannot watch a descriptor numbered 1024 or more (a busy worker's sockets).
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))  # readable, or hung up / in error
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _put(kept: _Kept, keepalive: float) -> None:
@@ -202,21 +238,29 @@ def _reap() -> None:
             if not expired:
                 _cond.wait(timeout=min(kept.idle_until for kept in _idle) - now)
         for kept in expired:
-            _close(kept)
+            _close(kept, goodbye=True)
 
 
-def _close(kept: _Kept) -> None:
-    """QUIT and close, whatever state the connection is in."""
+def _close(kept: _Kept, *, goodbye: bool) -> None:
+    """Close the connection; `goodbye`: an idle one, whose QUIT waits at most QUIT_WAIT seconds for the answer.
+
+    Without: a conversation stopped halfway (after the 354 a QUIT would be a line of the message), or a server
+    that stopped answering; the socket is just closed."""
     host = kept.connection.host
     if host is None:
         return
-    try:
-        host.quit()
-    except Exception:  # the server is gone already: nothing to say goodbye to
+    if goodbye and host.sock is not None:
         try:
-            host.close()
-        except Exception as exc:
-            log.debug("SMTP connection close failed: %s", exc)
+            timeout = host.sock.gettimeout()
+            host.sock.settimeout(QUIT_WAIT if timeout is None else min(timeout, QUIT_WAIT))
+            host.quit()
+            return
+        except Exception:  # the server is gone or silent: nothing to say goodbye to
+            pass
+    try:
+        host.close()
+    except Exception as exc:
+        log.debug("SMTP connection close failed: %s", exc)
 
 
 def _forget_after_fork() -> None:
