@@ -175,3 +175,64 @@ def test_upgrade_keeps_rows_written_at_every_earlier_revision_then_down_one_and_
             after = _counts(conn)
         assert {n: after[n] for n in below} == below
         bare_db.engine.dispose()
+
+
+def _index_build_waiting(conn) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a backend runs an index DDL statement that waits for a lock (a transaction of its own: the
+    statistics views keep one snapshot per transaction)."""
+    waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                " AND query ILIKE '%INDEX%'")).scalar_one()
+    conn.rollback()
+    return bool(waiting)
+
+
+def test_the_lean_indexes_upgrade_lets_reports_be_written_while_it_builds(walk_database):
+    """i16_lean_indexes rebuilds two report_requests indexes CONCURRENTLY: held up by a long transaction, it
+    blocks no other writer (a plain DROP/CREATE INDEX would queue an ACCESS EXCLUSIVE lock ahead of them)."""
+    import threading
+
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine
+
+    from tests.conftest import wait_for
+
+    bare, bare_db = _migrator(walk_database)
+    with bare.app_context():
+        upgrade(directory=str(ROOT / "migrations"), revision="i17_bulk_lane")
+    engine = create_engine(walk_database)
+    insert = text("INSERT INTO report_requests (id, status, progress, report_type, params)"
+                  " VALUES (:i, 'PENDING', 0, 'operations', '{}')")
+    failed: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            with bare.app_context():
+                upgrade(directory=str(ROOT / "migrations"), revision="i16_lean_indexes")
+        except BaseException as exc:  # noqa: BLE001 (reported by the test)
+            failed.append(exc)
+
+    with engine.connect() as long_running, engine.connect() as writer:
+        long_running.execute(insert, {"i": uuid.uuid4()})  # a transaction left open: the build waits for it
+        migration = threading.Thread(target=migrate, daemon=True)
+        migration.start()
+        try:
+            wait_for(lambda: _index_build_waiting(writer), timeout=30)
+            writer.execute(text("SET lock_timeout = '3s'"))
+            writer.execute(insert, {"i": uuid.uuid4()})  # a report created meanwhile: not queued behind the build
+            writer.commit()
+        finally:
+            long_running.commit()
+            migration.join(60)
+    assert not migration.is_alive() and not failed, failed
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "i16_lean_indexes"
+        indexes = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN"
+                                         " ('report_requests', 'report_events')")).all())
+        valid = conn.execute(text("SELECT bool_and(indisvalid) FROM pg_index")).scalar_one()
+    assert "WHERE (finished_at IS NOT NULL)" in indexes["ix_report_requests_finished_at"]
+    assert "WHERE (schedule_id IS NOT NULL)" in indexes["ix_report_requests_schedule_created"]
+    assert "ix_report_events_kind_created" not in indexes and not any(n.endswith("_i16") for n in indexes)
+    assert valid
+    engine.dispose()
+    with bare.app_context():
+        bare_db.engine.dispose()
