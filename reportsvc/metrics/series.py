@@ -60,7 +60,23 @@ def field_name(name: str, labels: dict[str, object] | None = None) -> str:
     """Hash field of one series: ``name|k=v,k=v`` (labels sorted)."""
     if not labels:
         return name
-    return name + "|" + ",".join(f"{k}={_clean(v)}" for k, v in sorted(labels.items()))
+    # Remembered: a worker names the same few series for every report (eight a report, ~2 us each to build).
+    # The values' types are part of the key (1 and True are equal keys but not the same label text).
+    try:
+        key = (name, tuple(labels.items()), tuple(map(type, labels.values())))
+        found = _FIELD_NAMES.get(key)
+    except TypeError:  # an unhashable label value: built each time
+        key, found = None, None
+    if found is None:
+        found = name + "|" + ",".join(f"{k}={_clean(v)}" for k, v in sorted(labels.items()))
+        if key is not None and len(_FIELD_NAMES) < _FIELD_NAMES_MAX:
+            _FIELD_NAMES[key] = found
+    return found
+
+
+#: field_name's memory, bounded: past this many series (labels of unbounded values) it builds the rest each time.
+_FIELD_NAMES_MAX = 4096
+_FIELD_NAMES: dict[tuple[object, ...], str] = {}
 
 
 def parse_field(raw: str) -> tuple[str, dict[str, str]]:
