@@ -35,5 +35,6 @@ def load_hotpath(env: Mapping[str, str]) -> HotPathSettings:
         email_keepalive_seconds=decimal(env, "EMAIL_KEEPALIVE_SECONDS", 30.0, 0, 3600),
         email_timeout_seconds=decimal(env, "EMAIL_TIMEOUT_SECONDS", 30.0, 0, 3600),
         worker_fetch_batch=whole(env, "WORKER_FETCH_BATCH", 8, 1, 10_000),
+        worker_idle_poll_ms=whole(env, "WORKER_IDLE_POLL_MS", 100, 10, 5_000),
         create_fast_path=flag(env, "CREATE_FAST_PATH", True),
     )

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from reportsvc.config import Settings
 
 log = logging.getLogger("reportsvc.worker.broker")
-#: The longest an idle consumer sleeps between fetches (ms): a retry runs at most about twice this late.
+#: The longest an idle consumer sleeps between fetches (ms) unless WORKER_IDLE_POLL_MS says otherwise: a retry
+#: runs at most about twice this late.
 IDLE_POLL_MAX_MS = 100
 
 
@@ -194,7 +195,8 @@ class IndexingRedisBroker(RedisBroker):
         # 1 s unless the dramatiq_worker_timeout variable says otherwise, and the CLI has no flag for it). A
         # retry coming due waits for the delay-queue consumer's next wake-up and then for the main queue's:
         # up to 2 s late on a 2 s delay. Capped here, `dramatiq reportsvc.tasks` keeps the schedule as shipped.
-        return self.consumer_class(self, queue_name, prefetch, min(timeout, IDLE_POLL_MAX_MS),
+        idle_ms = getattr(self, "idle_poll_ms", IDLE_POLL_MAX_MS)  # WORKER_IDLE_POLL_MS
+        return self.consumer_class(self, queue_name, prefetch, min(timeout, idle_ms),
                                    getattr(self, "fetch_batch", 1))
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
@@ -236,6 +238,7 @@ def _apply_policy(broker: RedisBroker, settings: Settings) -> None:
     # REPORT_LOCK_SECONDS is when Dramatiq, our queue views and the stall sweep all agree a silent worker is dead.
     broker.heartbeat_timeout = settings.report_lock_seconds * 1000
     broker.fetch_batch = settings.hotpath.worker_fetch_batch  # type: ignore[attr-defined]
+    broker.idle_poll_ms = settings.hotpath.worker_idle_poll_ms  # type: ignore[attr-defined]
 
 
 def build_broker(settings: Settings) -> RedisBroker:
