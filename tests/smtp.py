@@ -36,9 +36,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[Controller, Inbox]]:
-    """A running SMTP server on 127.0.0.1 (on `port`, else a free one) and its inbox."""
-    inbox = Inbox()
+def smtp_server(port: int | None = None, handler: Any = None) -> Iterator[tuple[Controller, Any]]:
+    """A running SMTP server on 127.0.0.1 (on `port`, else a free one) and its handler (an Inbox by default)."""
+    inbox = handler if handler is not None else Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     try:

@@ -100,17 +100,11 @@ class _ClosingAtNextMail:
 
 
 def test_a_connection_lost_before_data_sends_once_over_a_new_one(app, client, worker, keepalive):
-    from aiosmtpd.controller import Controller
-
     handler = _ClosingAtNextMail()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server(handler=handler) as (controller, _):
         keepalive(30, controller.port)
         reports = [_ready_report_awaiting_email(client, app, f"ops{i}@example.com") for i in range(2)]
         assert [_deliver(app, r) for r in reports] == ["sent", "sent"]
-    finally:
-        controller.stop()
     assert handler.refused == 1
     assert handler.messages == [["ops0@example.com"], ["ops1@example.com"]]
     assert len(set(handler.peers)) == 2
@@ -134,19 +128,13 @@ class _DroppingAfterData:
 
 def test_a_connection_lost_after_data_is_a_failed_send_not_a_second_message(app, client, worker, keepalive):
     """The server may have the message: the attempt fails as it would have on a new connection (no resend)."""
-    from aiosmtpd.controller import Controller
-
     handler = _DroppingAfterData()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server(handler=handler) as (controller, _):
         keepalive(30, controller.port)
         first, second = (_ready_report_awaiting_email(client, app, f"ops{i}@example.com") for i in range(2))
         assert _deliver(app, first) == "sent"
         with pytest.raises(OSError):  # smtplib's errors are OSErrors: SMTPServerDisconnected here
             _deliver(app, second)
-    finally:
-        controller.stop()
     assert handler.messages == [["ops0@example.com"], ["ops1@example.com"]]  # once, not resent
     assert _email_events(client, second) == ["email_failed"]
     assert smtp_session.idle_count() == 0
