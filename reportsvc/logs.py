@@ -163,9 +163,9 @@ def write_from_thread() -> None:
 
 #: `extra=` of a job's step lines (claimed, active, each phase, READY, email sent): with WORKER_LOG_LINES=summary
 #: the process's own log leaves them out (`quiet_job_steps`) and shows the job's one summary line; the
-#: per-report capture (a handler of its own) keeps every one. The generate job's own steps (active, each phase)
-#: then skip logging altogether and go straight into the capture (`reportsvc.worker.report_log.step`); the
-#: claim's line, which no capture would hold, is not built.
+#: per-report capture (a handler of its own) keeps every one. The generate job's own steps (active, each phase,
+#: READY) then skip logging altogether and go straight into the capture (`step` below, its sink set by
+#: reportsvc.worker.report_log); the claim's line, which no capture would hold, is not built.
 JOB_STEP = {"job_step": True}
 
 

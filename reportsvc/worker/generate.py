@@ -18,7 +18,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from reportsvc import reports
+from reportsvc import logs, reports
 from reportsvc.config import get_settings
 from reportsvc.names import REPORTS_QUEUE
 from reportsvc.ops import webhooks
@@ -72,7 +72,7 @@ class Run:
     def phase(self, index: int, work: Callable[[], Any]) -> Any:
         """Run one phase: report progress at its start, spend simulated time, do the work."""
         start, end, label = PHASES[index]
-        report_log.step(log, "%s [Phase %d/%d] %s", self.tag, index + 1, len(PHASES), label)
+        logs.step(log, "%s [Phase %d/%d] %s", self.tag, index + 1, len(PHASES), label)
         self.set_progress(start, label)
         self.simulation.spend(index, len(PHASES), lambda frac: self.set_progress(
             start + int((end - start) * frac), label))
@@ -185,7 +185,7 @@ def process(report_id_text: str) -> None:
 def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: report_log.Capture) -> None:
     """Run one claimed attempt to its end (READY, a failed attempt, CANCELLED, or a lost claim)."""
     report_id = claim.report_id
-    report_log.step(log, "Job %s active (attempt %d, message %s)", report_id, claim.attempts,
+    logs.step(log, "Job %s active (attempt %d, message %s)", report_id, claim.attempts,
                     message.message_id if message else None)
     try:
         report_type = reports.get(claim.report_type)
@@ -254,7 +254,7 @@ def _run_claimed(claim: lifecycle.Claim, message: Any, settings: Any, capture: r
         email = _email(report_id, settings, known=_known(claim))
     else:
         # The email actor would only load the row to find nobody to tell: spare the message and the query.
-        report_log.step(log, "Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
+        logs.step(log, "Job %s email skipped: no recipient (set notify_email or EMAIL_DEFAULT_TO)", report_id)
         email = "none"
     # The job's one line in the worker's own log under WORKER_LOG_LINES=summary (the steps above are not).
     log.info("Job %s completed in %.2f s (attempt %d, email %s)", report_id, took, claim.attempts, email)

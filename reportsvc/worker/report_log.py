@@ -2,10 +2,10 @@
 
 A handler on the root logger sees every record (the service's own and those of report types); the ones emitted
 on a thread that is handling a report (`capturing(...)` around the attempt) are buffered for that report, with
-level, time, attempt and worker. A job's step lines under WORKER_LOG_LINES=summary come in through `step`
-instead, without a log record (the worker's own log would drop them anyway). The buffer is written to
-`report_logs` by the heartbeat thread each beat (so the console's Logs tab is live while RUNNING) and when the
-attempt ends.
+level, time, attempt and worker. A job's step lines under WORKER_LOG_LINES=summary come in through
+`reportsvc.logs.step` instead (its sink is `_to_capture` here), without a log record (the worker's own log
+would drop them anyway). The buffer is written to `report_logs` by the heartbeat thread each beat (so the
+console's Logs tab is live while RUNNING) and when the attempt ends.
 
 The cap (REPORT_LOG_LINES) counts a report's lines across its attempts; past it, lines are counted, not
 kept, and one "N lines dropped" line ends the attempt's log.
@@ -112,12 +112,6 @@ class _Handler(logging.Handler):
         capture = getattr(_local, "capture", None)
         if capture is not None:
             capture.add(record)
-
-
-def step(logger: logging.Logger, msg: str, *args: Any) -> None:
-    """A job's step line (`JOB_STEP`): `reportsvc.logs.step`, whose sink under WORKER_LOG_LINES=summary is this
-    thread's capture (`_to_capture`)."""
-    logs.step(logger, msg, *args)
 
 
 def _to_capture(logger: str, msg: str, args: tuple[Any, ...]) -> None:

@@ -77,13 +77,25 @@ def test_server_restarted_between_emails_still_delivers_each_once(app, client, w
     assert _email_events(client, second) == ["email_sent"]  # no failed attempt on the way
 
 
-class _ClosingAtNextMail:
-    """A server that, on a connection that already delivered one message, answers the next MAIL FROM with
-    421 (it is closing): a kept connection lost in the moment between the idle check and the send."""
+class _Recording:
+    """An SMTP handler that keeps each message's recipients and the connection (peer) it came over."""
 
     def __init__(self) -> None:
         self.messages: list[list[str]] = []
         self.peers: list[Any] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(list(envelope.rcpt_tos))
+        self.peers.append(session.peer)
+        return "250 OK"
+
+
+class _ClosingAtNextMail(_Recording):
+    """A server that, on a connection that already delivered one message, answers the next MAIL FROM with
+    421 (it is closing): a kept connection lost in the moment between the idle check and the send."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.refused = 0
 
     async def handle_MAIL(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]  # noqa: N802
@@ -91,11 +103,6 @@ class _ClosingAtNextMail:
             self.refused += 1
             return "421 closing this channel"
         envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append(list(envelope.rcpt_tos))
-        self.peers.append(session.peer)
         return "250 OK"
 
 
@@ -111,19 +118,13 @@ def test_a_connection_lost_before_data_sends_once_over_a_new_one(app, client, wo
     assert _email_events(client, reports[1]) == ["email_sent"]
 
 
-class _DroppingAfterData:
+class _DroppingAfterData(_Recording):
     """A server that takes the second message of a connection, then drops the connection without its 250."""
 
-    def __init__(self) -> None:
-        self.messages: list[list[str]] = []
-        self.peers: list[Any] = []
-
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append(list(envelope.rcpt_tos))
         if session.peer in self.peers:
             server.transport.close()
-        self.peers.append(session.peer)
-        return "250 OK"
+        return await super().handle_DATA(server, session, envelope)
 
 
 def test_a_connection_lost_after_data_is_a_failed_send_not_a_second_message(app, client, worker, keepalive):

@@ -1,4 +1,4 @@
-"""A job's step lines (report_log.step): under WORKER_LOG_LINES=summary they go straight into the report's log
+"""A job's step lines (reportsvc.logs.step): under WORKER_LOG_LINES=summary they go straight into the report's log
 capture without a log record, the same row a record would have made; under verbose they are logged as before."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reportsvc import logs
 from reportsvc.worker import report_log
 
 log = logging.getLogger("reportsvc.worker")
@@ -44,7 +45,7 @@ def test_summary_keeps_the_step_in_the_report_log_and_builds_no_record(app, line
     try:
         before = time.time()
         with caplog.at_level(logging.DEBUG):
-            report_log.step(log, "Job %s [Phase %d/%d] %s", "r-1", 1, 4, "Fetching data")
+            logs.step(log, "Job %s [Phase %d/%d] %s", "r-1", 1, 4, "Fetching data")
         assert caplog.records == []  # no handler saw a record: none was made
         log.info("Job %s [Phase %d/%d] %s", "r-1", 1, 4, "Fetching data", extra={"job_step": True})  # as before
     finally:
@@ -62,7 +63,7 @@ def test_summary_steps_count_against_the_cap(app, lines):
     capture, done = _captured(cap=2)
     try:
         for i in range(5):
-            report_log.step(log, "step %d", i)
+            logs.step(log, "step %d", i)
     finally:
         done()
     assert [row["message"] for row in capture.rows] == ["step 0", "step 1"] and capture.dropped == 3
@@ -70,12 +71,12 @@ def test_summary_steps_count_against_the_cap(app, lines):
 
 def test_a_step_outside_a_report_or_below_the_level_is_nowhere(app, lines):
     lines("summary")
-    report_log.step(log, "no capture on this thread")  # nothing to do, nothing raised
+    logs.step(log, "no capture on this thread")  # nothing to do, nothing raised
     capture, done = _captured()
     quiet = logging.getLogger("reportsvc.worker.quiet-test")
     quiet.setLevel(logging.WARNING)
     try:
-        report_log.step(quiet, "below the logger's level")
+        logs.step(quiet, "below the logger's level")
     finally:
         done()
     assert capture.rows == []
@@ -87,7 +88,7 @@ def test_verbose_logs_the_step_as_before(app, lines, caplog):
     capture, done = _captured()
     try:
         with caplog.at_level(logging.INFO):
-            report_log.step(log, "Job %s active (attempt %d, message %s)", "r-1", 1, "m-1")
+            logs.step(log, "Job %s active (attempt %d, message %s)", "r-1", 1, "m-1")
     finally:
         done()
     assert [(r.getMessage(), getattr(r, "job_step", False)) for r in caplog.records] == [

@@ -259,6 +259,11 @@ def finish(
     except BaseException:
         session.rollback()
         raise
+    return _made_ready(report_id)
+
+
+def _made_ready(report_id: uuid.UUID) -> bool:
+    """After a finish committed READY (each of its three paths): the step line and the live update; True."""
     logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
     announce(report_id, "READY", "completed", 100)
     return True
@@ -320,9 +325,7 @@ def _finish_expected(
     except BaseException:
         session.rollback()
         raise
-    logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
-    announce(report_id, "READY", "completed", 100)
-    return True
+    return _made_ready(report_id)
 
 
 def _finish_direct(
@@ -344,9 +347,7 @@ def _finish_direct(
             direct.run(conn, _FIX_FILE_DIRECT, {"file_path": file_path, "file_size": file_size, "report_id": report_id})
             direct.run(conn, _FIX_COMPLETED_DIRECT, {"detail": direct.as_json(detail), "event_id": row[0]})
     metrics.count_committed(report_id, "completed", "READY", detail)
-    logs.step(log, "Job %s RUNNING -> READY", report_id)  # under summary: into the report log only
-    announce(report_id, "READY", "completed", 100)
-    return True
+    return _made_ready(report_id)
 
 
 def fail_attempt(
