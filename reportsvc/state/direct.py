@@ -75,7 +75,7 @@ def _pooled(*, autocommit: bool) -> Iterator[psycopg.Connection[Any]]:
     except BaseException as exc:
         try:
             if conn.broken or conn.closed:
-                # What Core does on a disconnect (as state.pool.autocommit_row): this connection is discarded
+                # What Core does on a disconnect: this connection is discarded
                 # and every other one pooled before now is replaced at its next checkout.
                 engine.pool._invalidate(fairy, exc if isinstance(exc, Exception) else None)
             elif not autocommit:

@@ -44,35 +44,3 @@ def ping_after_idle(engine: Engine, idle_seconds: float) -> None:
     event.listen(engine, "checkin", checkin)
     event.listen(engine, "checkout", checkout)
     engine._reportsvc_ping_after_idle = True  # type: ignore[attr-defined]
-
-
-def autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run one statement on a pooled connection in autocommit and return its first row (or None).
-
-    For a hot single-statement write: the psycopg connection straight from SQLAlchemy's pool (same pool,
-    same checkout ping), without Core's statement compilation, result wrapping and the two isolation-level
-    switches an AUTOCOMMIT execution option costs (about half the CPU of `POST /reports`' INSERT). `sql`
-    is psycopg's own format (`%(name)s`); a lost connection invalidates the pool as Core's handling does.
-    """
-    import psycopg
-
-    pooled = engine.raw_connection()
-    try:
-        conn: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
-        conn.autocommit = True
-        try:
-            # Prepared at once (psycopg would first run it unprepared five times on each connection, each parsed
-            # and planned anew).
-            row = conn.execute(sql, params, prepare=True).fetchone()
-        except psycopg.OperationalError as exc:
-            if conn.closed or conn.broken:
-                # What Core does on a disconnect: this connection is discarded and every other one pooled
-                # before now is replaced at its next checkout (a restarted server dropped them all).
-                engine.pool._invalidate(pooled, exc)
-            raise
-        finally:
-            if not conn.closed:
-                conn.autocommit = False  # back as the pool handed it out (Core's sessions expect transactions)
-        return row
-    finally:
-        pooled.close()

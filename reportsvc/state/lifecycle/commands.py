@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from reportsvc import metrics
-from reportsvc.extensions import db
+from reportsvc.state import direct
 from reportsvc.state.lifecycle._common import (
     E,
     Outcome,
@@ -30,7 +30,6 @@ from reportsvc.state.lifecycle._common import (
     log,
 )
 from reportsvc.state.models import ReportRequest
-from reportsvc.state.pool import autocommit_row
 
 
 def _commit_keeping_loaded(session: Session) -> None:
@@ -50,7 +49,7 @@ def _commit_keeping_loaded(session: Session) -> None:
 
 
 #: create()'s INSERT and its 'created' event as one statement, in psycopg's own format (run on the driver
-#: connection: reportsvc.state.pool.autocommit_row). One statement is atomic on its own, so it runs in
+#: connection: reportsvc.state.direct.autocommit). One statement is atomic on its own, so it runs in
 #: autocommit: no BEGIN and COMMIT round trips on the API's hottest write.
 _CREATE = (
     "WITH r AS ("
@@ -139,9 +138,9 @@ def create(
                    "scheduled_for": link.scheduled_for.isoformat() if link.scheduled_for else None}
     # Its own autocommit connection, not the request's session: the statement commits as it runs, and
     # whatever the session holds stays out of it.
-    row = autocommit_row(db.engine, _CREATE, {**values, **columns, "params": Jsonb(params),
-                                              "notify_emails": Jsonb(columns["notify_emails"]),
-                                              "detail": Jsonb(detail)})
+    with direct.autocommit() as conn:
+        row = direct.one(conn, _CREATE, {**values, **columns, "params": Jsonb(params),
+                                         "notify_emails": Jsonb(columns["notify_emails"]), "detail": Jsonb(detail)})
     if row is None:
         raise SlotTaken(link.schedule_id, link.scheduled_for)
     created_at, updated_at = row
