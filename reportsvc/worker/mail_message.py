@@ -10,6 +10,7 @@ per process and the bytes are joined from strings (about 0.05 ms). Flask-Mail's 
 
 from __future__ import annotations
 
+import quopri
 import socket
 from collections.abc import Sequence
 from email.header import Header
@@ -70,8 +71,11 @@ class ReadyMessage(flask_mail.Message):
         self.attachments = []
 
     def as_bytes(self) -> bytes:
-        """The message as sent: CRLF line ends, the body as 8-bit utf-8 (7bit when it is ASCII)."""
-        payload = (self.body or "").encode("utf-8")
+        """The message as sent: CRLF line ends; the utf-8 body as it is when ASCII, else quoted-printable (7-bit
+        clean: a server without 8BITMIME takes it too, as it took Flask-Mail's encoded bodies)."""
+        payload, encoding = (self.body or "").replace("\r\n", "\n").encode("utf-8"), "7bit"
+        if not payload.isascii():
+            payload, encoding = quopri.encodestring(payload), "quoted-printable"
         sender = _address(str(self.sender))
         # The recipients in their given order (Flask-Mail's set() shuffled them), once each.
         addresses = list(dict.fromkeys(_address(str(to)) for to in self.recipients))
@@ -81,7 +85,7 @@ class ReadyMessage(flask_mail.Message):
         lines = (
             'Content-Type: text/plain; charset="utf-8"',
             "MIME-Version: 1.0",
-            "Content-Transfer-Encoding: " + ("7bit" if payload.isascii() else "8bit"),
+            "Content-Transfer-Encoding: " + encoding,
             subject_header(self.subject),
             "From: " + sender,
             "To: " + to,
@@ -90,7 +94,7 @@ class ReadyMessage(flask_mail.Message):
         )
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
         # smtplib sends bytes as given (it fixes line ends only in str): the body's lines end in CRLF here.
-        return head + payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return head + payload.replace(b"\n", b"\r\n")
 
     def as_string(self) -> str:
         """The message as text (what `as_bytes` sends, decoded)."""

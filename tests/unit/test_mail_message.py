@@ -37,9 +37,18 @@ def test_body_is_utf8_with_crlf_line_ends() -> None:
     body = "Hällo,\n\nthe report \"Größe\" is ready.\n"
     raw = _sent("Your report is ready: x", ["ops@example.com"], body)
     assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert raw.isascii()  # quoted-printable: no server needs 8BITMIME for it
     parsed = message_from_bytes(raw, policy=policy.default)
-    assert parsed["Content-Transfer-Encoding"] == "8bit" and parsed.get_content_charset() == "utf-8"
+    assert parsed["Content-Transfer-Encoding"] == "quoted-printable" and parsed.get_content_charset() == "utf-8"
     assert parsed.get_content().replace("\r\n", "\n") == body
+
+
+def test_an_ascii_body_goes_as_it_is() -> None:
+    body = "Hello,\n\nthe report is ready.\n"
+    raw = _sent("Your report is ready: x", ["ops@example.com"], body)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Content-Transfer-Encoding"] == "7bit"
+    assert raw.endswith(body.replace("\n", "\r\n").encode())
 
 
 def test_many_recipients_keep_their_order_on_short_lines() -> None:
